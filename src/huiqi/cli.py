@@ -1,0 +1,182 @@
+"""The `huiqi` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from .ingest.pipeline import ingest_paths
+from .library.store import Library, in_force
+from .resources import bundled_corpus
+
+app = typer.Typer(help="惠企：政策库、规则引擎与政策匹配", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库：SQLite 文件路径或 SQLAlchemy URL（默认 $HUIQI_DB 或 ./huiqi.db）"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
+
+LEVELS = {"national": "国家", "province": "省", "city": "市", "county": "县（市）"}
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="政策文本文件或目录（默认：内置语料）")] = None,
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不打印警告")] = False,
+) -> None:
+    """读取政策原文，拆分为文件与条款，存入政策库。"""
+    targets = list(paths) if paths else bundled_corpus()
+    library = Library(db)
+    with console.status("正在解析政策文本…"):
+        result = ingest_paths(targets)
+        from .ingest.pipeline import resolve
+
+        resolve(result.documents, known=library.all_documents())
+        library.save(result.documents)
+    for error in result.errors:
+        err.print(f"[red]错误[/red] {error}")
+    if not quiet:
+        for warning in result.warnings:
+            err.print(f"[yellow]警告[/yellow] {warning}")
+    clauses = sum(sum(1 for _ in d.walk()) for d in result.documents)
+    console.print(
+        f"已读取 {len(result.files)} 个文件，入库 {len(result.documents)} 份文件、{clauses} 个条款"
+        + (f"；{len(result.errors)} 个文件无法读取" if result.errors else "")
+    )
+    if result.errors and not result.documents:
+        raise typer.Exit(1)
+
+
+def _in_force_label(row: dict[str, Any], today: date) -> str:
+    repealed = any(r["kind"] == "repealed_by" for r in row.get("relations", []))
+    state = in_force(row, today, repealed)
+    return {True: "有效", False: "失效", None: "未注明"}[state]
+
+
+@app.command()
+def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """列出政策库中的全部文件。"""
+    library = Library(db)
+    rows = library.list_documents()
+    today = date.today()
+    full = [library.get_document(r["id"]) for r in rows]
+    if as_json:
+        out = []
+        for d in full:
+            assert d is not None
+            item = {k: v for k, v in d.items() if k != "clauses"}
+            item["in_force"] = {"有效": True, "失效": False}.get(_in_force_label(d, today))
+            out.append(item)
+        _json(out)
+        return
+    if not rows:
+        console.print("政策库为空：先运行 [bold]huiqi ingest[/bold]")
+        return
+    table = Table(title=f"政策库（{len(rows)} 份文件）", show_lines=False)
+    for col in ("编号", "文号", "标题", "发文机关", "日期", "类型", "层级", "效力", "条款数"):
+        table.add_column(col, overflow="fold")
+    for d in full:
+        assert d is not None
+        table.add_row(
+            d["id"],
+            d["doc_number"] or "—",
+            d["title"],
+            "、".join(d["issuers"]) or "—",
+            str(d["issued_on"] or "—"),
+            d["doc_type"] or "—",
+            LEVELS.get(d["level"] or "", "—"),
+            _in_force_label(d, today),
+            str(d["clause_count"]),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    doc: Annotated[str, typer.Argument(help="文件编号、文号或标题")],
+    clause: Annotated[str | None, typer.Option("--clause", help="条款路径（如 a18、i4.p3.n3）或标注（如 第十八条）")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """显示一份文件或其中一个条款。"""
+    library = Library(db)
+    data = library.get_document(doc)
+    if data is None:
+        err.print(f"[red]找不到文件[/red]：{doc}（可用 huiqi docs 查看编号与文号）")
+        raise typer.Exit(2)
+    if clause is not None:
+        node = library.get_clause(doc, clause)
+        if node is None:
+            err.print(f"[red]找不到条款[/red]：{clause}（文件 {data['id']}）")
+            raise typer.Exit(2)
+        if as_json:
+            _json(node)
+        else:
+            console.print(_tree(node["citation"], [node]))
+        return
+    if as_json:
+        _json(data)
+        return
+    head = [
+        f"[bold]{data['title']}[/bold]",
+        f"文号：{data['doc_number'] or '—'}    编号：{data['id']}",
+        f"发文机关：{'、'.join(data['issuers']) or '—'}    成文日期：{data['issued_on'] or '—'}",
+        f"施行：{data['effective_from'] or '—'} 至 {data['effective_to'] or '—'}    "
+        f"效力：{_in_force_label(data, date.today())}",
+        f"来源：{data['source']} 第{data['line_start']}–{data['line_end']}行",
+    ]
+    for line in head:
+        console.print(line)
+    for rel in data["relations"]:
+        target = rel["target_title"] or rel["target_number"] or ""
+        where = f"（{rel['target_id']}）" if rel["target_id"] else "（库外）"
+        console.print(f"  {RELATION_LABELS.get(rel['kind'], rel['kind'])}：{target} {where}")
+    console.print(_tree(data["doc_number"] or data["title"], data["clauses"]))
+
+
+RELATION_LABELS = {
+    "repeals": "废止",
+    "repealed_by": "被废止",
+    "cites": "引用",
+    "attaches": "印发",
+    "attached_to": "印发于",
+}
+
+
+def _tree(title: str, nodes: list[dict[str, Any]]) -> Tree:
+    tree = Tree(title)
+
+    def add(branch: Tree, items: list[dict[str, Any]]) -> None:
+        for n in items:
+            text = n["text"].replace("\n", " ")
+            label = f"[cyan]{n['path']}[/cyan] {text[:120]}{'…' if len(text) > 120 else ''}"
+            add(branch.add(label), n["children"])
+
+    add(tree, nodes)
+    return tree
+
+
+def main() -> None:  # pragma: no cover
+    app()

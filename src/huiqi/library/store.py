@@ -1,0 +1,354 @@
+"""The policy library: documents, clauses and relations in SQLite (or any SQLAlchemy URL).
+
+Writes replace a document by its stable id, so ingesting the same file twice keeps one
+copy. Reads return plain dicts shaped like the JSON of `huiqi show`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+)
+
+from ..ingest.model import Clause, Document
+from ..ingest.text import canonical_doc_number, squeeze
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("doc_number", String(64), index=True),
+    Column("title", Text, nullable=False),
+    Column("title_in_text", Boolean, nullable=False),
+    Column("issuers", Text, nullable=False),  # JSON list
+    Column("issued_on", Date),
+    Column("published_on", Date),
+    Column("effective_from", Date),
+    Column("effective_to", Date),
+    Column("doc_type", String(16)),
+    Column("level", String(16)),
+    Column("status", String(32)),
+    Column("rank", String(64)),
+    Column("index_number", String(64)),
+    Column("part", String(64)),
+    Column("parent_id", String(16)),
+    Column("parent_title", Text),
+    Column("parent_number", String(64)),
+    Column("source", String(255), nullable=False),
+    Column("line_start", Integer, nullable=False),
+    Column("line_end", Integer, nullable=False),
+    Column("noise", Text, nullable=False),  # JSON list
+    Column("warnings", Text, nullable=False),  # JSON list
+    Column("ordinal", Integer, nullable=False),  # order of reading, for listings
+)
+
+clauses = Table(
+    "clauses",
+    metadata,
+    Column("doc_id", String(16), ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(128), primary_key=True),
+    Column("parent_path", String(128)),
+    Column("ordinal", Integer, nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("citation", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("line_start", Integer, nullable=False),
+    Column("line_end", Integer, nullable=False),
+)
+
+relations = Table(
+    "relations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(16), ForeignKey("documents.id", ondelete="CASCADE"), index=True),
+    Column("kind", String(16), nullable=False),
+    Column("target_id", String(16)),
+    Column("target_title", Text),
+    Column("target_number", String(64)),
+    Column("evidence", Text, nullable=False),
+)
+
+
+def default_url() -> str:
+    return os.environ.get("HUIQI_DB") or "sqlite:///huiqi.db"
+
+
+def _url(db: str | Path | None) -> str:
+    if db is None:
+        return default_url()
+    text = str(db)
+    return text if "://" in text else f"sqlite:///{text}"
+
+
+class Library:
+    def __init__(self, db: str | Path | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or create_engine(_url(db))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    # --- writing ------------------------------------------------------------------------
+    def save(self, docs: Iterable[Document]) -> int:
+        docs = list(docs)
+        by_title = {squeeze(d.title): d.id for d in docs}
+        with self.engine.begin() as conn:
+            start = conn.execute(select(documents.c.ordinal).order_by(documents.c.ordinal.desc()))
+            last = start.scalar()
+            ordinal = (last or 0) + 1
+            ids = [d.id for d in docs]
+            # Replace by id: the same document ingested again stays one copy.
+            conn.execute(delete(clauses).where(clauses.c.doc_id.in_(ids)))
+            conn.execute(delete(relations).where(relations.c.doc_id.in_(ids)))
+            existing = {
+                r.id: r.ordinal
+                for r in conn.execute(
+                    select(documents.c.id, documents.c.ordinal).where(documents.c.id.in_(ids))
+                )
+            }
+            conn.execute(delete(documents).where(documents.c.id.in_(ids)))
+            for doc in docs:
+                row_ordinal = existing.get(doc.id)
+                if row_ordinal is None:
+                    row_ordinal, ordinal = ordinal, ordinal + 1
+                conn.execute(insert(documents), [_doc_row(doc, row_ordinal, by_title)])
+                rows = list(_clause_rows(doc))
+                if rows:
+                    conn.execute(insert(clauses), rows)
+                rel_rows = [
+                    {"doc_id": doc.id, **r.to_dict()} for r in doc.relations
+                ]
+                if rel_rows:
+                    conn.execute(insert(relations), rel_rows)
+        return len(docs)
+
+    # --- reading ------------------------------------------------------------------------
+    def list_documents(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents).order_by(documents.c.ordinal)).mappings().all()
+            counts = dict(
+                conn.execute(
+                    select(clauses.c.doc_id, _count()).group_by(clauses.c.doc_id)
+                ).all()
+            )
+        return [_doc_dict(r, clause_count=counts.get(r["id"], 0)) for r in rows]
+
+    def all_documents(self) -> list[Document]:
+        """Every stored document as an ingest model (for resolving relations)."""
+        out = []
+        for d in self.list_documents():
+            doc = Document(
+                title=d["title"], source=d["source"], line_start=d["line_start"],
+                line_end=d["line_end"], doc_number=d["doc_number"], id=d["id"],
+            )
+            out.append(doc)
+        return out
+
+    def resolve_id(self, ref: str) -> str | None:
+        """A document id from an id, a 文号 (any bracket style) or an exact title."""
+        ref = ref.strip()
+        number = canonical_doc_number(ref)
+        with self.engine.connect() as conn:
+            hit = conn.execute(select(documents.c.id).where(documents.c.id == ref)).scalar()
+            if hit:
+                return hit
+            if number:
+                hit = conn.execute(
+                    select(documents.c.id)
+                    .where(documents.c.doc_number == number)
+                    .order_by(documents.c.ordinal)
+                ).scalar()
+                if hit:
+                    return hit
+            flat = squeeze(ref).strip("《》")
+            for row in conn.execute(select(documents.c.id, documents.c.title)):
+                if squeeze(row.title) == flat:
+                    return row.id
+        return None
+
+    def get_document(self, ref: str) -> dict[str, Any] | None:
+        doc_id = self.resolve_id(ref)
+        if doc_id is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(documents).where(documents.c.id == doc_id)).mappings().one()
+            clause_rows = (
+                conn.execute(
+                    select(clauses).where(clauses.c.doc_id == doc_id).order_by(clauses.c.ordinal)
+                )
+                .mappings()
+                .all()
+            )
+            rel_rows = (
+                conn.execute(
+                    select(relations).where(relations.c.doc_id == doc_id).order_by(relations.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        out = _doc_dict(row, clause_count=len(clause_rows))
+        out["relations"] = [
+            {k: r[k] for k in ("kind", "target_id", "target_title", "target_number", "evidence")}
+            for r in rel_rows
+        ]
+        out["clauses"] = _tree(clause_rows)
+        return out
+
+    def get_clause(self, ref: str, path: str) -> dict[str, Any] | None:
+        doc = self.get_document(ref)
+        if doc is None:
+            return None
+        for node in _walk(doc["clauses"]):
+            if node["path"] == path or node["label"] == path:
+                return node
+        return None
+
+    def iter_clauses(self) -> list[dict[str, Any]]:
+        """Every clause with its document's id, for indexing."""
+        with self.engine.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    select(clauses).order_by(clauses.c.doc_id, clauses.c.ordinal)
+                ).mappings()
+            ]
+
+
+def _count():
+    from sqlalchemy import func
+
+    return func.count()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _doc_row(doc: Document, ordinal: int, by_title: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "doc_number": doc.doc_number,
+        "title": doc.title,
+        "title_in_text": doc.title_in_text,
+        "issuers": json.dumps(doc.issuers, ensure_ascii=False),
+        "issued_on": doc.issued_on,
+        "published_on": doc.published_on,
+        "effective_from": doc.effective_from,
+        "effective_to": doc.effective_to,
+        "doc_type": doc.doc_type,
+        "level": doc.level,
+        "status": doc.status,
+        "rank": doc.rank,
+        "index_number": doc.index_number,
+        "part": doc.part,
+        "parent_id": by_title.get(squeeze(doc.parent_title)) if doc.parent_title else None,
+        "parent_title": doc.parent_title,
+        "parent_number": doc.parent_number,
+        "source": doc.source,
+        "line_start": doc.line_start,
+        "line_end": doc.line_end,
+        "noise": json.dumps(doc.noise, ensure_ascii=False),
+        "warnings": json.dumps(doc.warnings, ensure_ascii=False),
+        "ordinal": ordinal,
+    }
+
+
+def _clause_rows(doc: Document):
+    ordinal = 0
+
+    def visit(nodes: list[Clause], parent: str | None, depth: int):
+        nonlocal ordinal
+        for node in nodes:
+            ordinal += 1
+            yield {
+                "doc_id": doc.id,
+                "path": node.path,
+                "parent_path": parent,
+                "ordinal": ordinal,
+                "depth": depth,
+                "kind": node.kind,
+                "label": node.label,
+                "citation": node.citation,
+                "text": node.text,
+                "line_start": node.line_start,
+                "line_end": node.line_end,
+            }
+            yield from visit(node.children, node.path, depth + 1)
+
+    yield from visit(doc.clauses, None, 0)
+
+
+def in_force(row: dict[str, Any], on: date, repealed: bool = False) -> bool | None:
+    if repealed:
+        return False
+    start = row.get("effective_from") or row.get("issued_on")
+    end = row.get("effective_to")
+    if start is None:
+        return None if end is None else on <= end
+    if on < start:
+        return False
+    return not (end and on > end)
+
+
+def _doc_dict(row, clause_count: int) -> dict[str, Any]:
+    d = dict(row)
+    for key in ("issuers", "noise", "warnings"):
+        d[key] = json.loads(d[key])
+    for key in ("issued_on", "published_on", "effective_from", "effective_to"):
+        if isinstance(d[key], datetime):
+            d[key] = d[key].date()
+    d["clause_count"] = clause_count
+    d.pop("ordinal", None)
+    return d
+
+
+def _tree(rows) -> list[dict[str, Any]]:
+    nodes: dict[str, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for r in rows:
+        node = {
+            "path": r["path"],
+            "label": r["label"],
+            "kind": r["kind"],
+            "citation": r["citation"],
+            "text": r["text"],
+            "line_start": r["line_start"],
+            "line_end": r["line_end"],
+            "children": [],
+        }
+        nodes[r["path"]] = node
+        parent = nodes.get(r["parent_path"]) if r["parent_path"] else None
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
+def _walk(nodes):
+    for n in nodes:
+        yield n
+        yield from _walk(n["children"])
