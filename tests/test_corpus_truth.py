@@ -63,7 +63,9 @@ def test_metadata_field(corpus_docs, truth, field):
         else:
             got, want = getattr(doc, field), entry[field]
         if got != want:
-            problems.append(f"{entry['source'][:3]}:{entry['first_line']} {entry['title'][:24]}: {got!r} != {want!r}")
+            problems.append(
+                f"{entry['source'][:3]}:{entry['first_line']} {entry['title'][:24]}: {got!r} != {want!r}"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -90,7 +92,11 @@ def test_repeals(corpus_docs, truth):
     problems = []
     for entry in truth:
         doc = _find(corpus_docs, entry)
-        got = {r.target_number or squeeze(r.target_title or "") for r in doc.relations if r.kind == "repeals"}
+        got = {
+            r.target_number or squeeze(r.target_title or "")
+            for r in doc.relations
+            if r.kind == "repeals"
+        }
         for want in entry.get("repeals") or []:
             from huiqi.ingest.text import canonical_doc_number
 

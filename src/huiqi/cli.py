@@ -17,13 +17,17 @@ from .ingest.pipeline import ingest_paths
 from .library.store import Library, in_force
 from .resources import bundled_corpus
 
-app = typer.Typer(help="惠企：政策库、规则引擎与政策匹配", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="惠企：政策库、规则引擎与政策匹配", no_args_is_help=True, add_completion=False
+)
 console = Console()
 err = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="数据库：SQLite 文件路径或 SQLAlchemy URL（默认 $HUIQI_DB 或 ./huiqi.db）"),
+    typer.Option(
+        "--db", help="数据库：SQLite 文件路径或 SQLAlchemy URL（默认 $HUIQI_DB 或 ./huiqi.db）"
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 
@@ -42,7 +46,9 @@ def _default(value: Any) -> Any:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="政策文本文件或目录（默认：内置语料）")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="政策文本文件或目录（默认：内置语料）")
+    ] = None,
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不打印警告")] = False,
 ) -> None:
@@ -116,7 +122,10 @@ def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def show(
     doc: Annotated[str, typer.Argument(help="文件编号、文号或标题")],
-    clause: Annotated[str | None, typer.Option("--clause", help="条款路径（如 a18、i4.p3.n3）或标注（如 第十八条）")] = None,
+    clause: Annotated[
+        str | None,
+        typer.Option("--clause", help="条款路径（如 a18、i4.p3.n3）或标注（如 第十八条）"),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -180,3 +189,11 @@ def _tree(title: str, nodes: list[dict[str, Any]]) -> Tree:
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+# Commands owned by other packages register themselves here.
+from .engine.cli import register as _register_engine  # noqa: E402
+from .search.cli import register as _register_search  # noqa: E402
+
+_register_engine(app)
+_register_search(app)

@@ -120,7 +120,9 @@ class TreeBuilder:
         fam = marker.family
         i = self._nearest(fam) if fam.rank > 3 else None
         if fam.rank <= 3:
-            while self.stack and self.stack[-1][0] is not None and self.stack[-1][0].rank >= fam.rank:
+            while (
+                self.stack and self.stack[-1][0] is not None and self.stack[-1][0].rank >= fam.rank
+            ):
                 self.stack.pop()
         elif i is not None and (
             marker.number == (self.stack[i][1].number or 0) + 1 or marker.number == 1
@@ -130,7 +132,9 @@ class TreeBuilder:
         elif i is not None:
             del self.stack[i:]  # out-of-sequence number at a line start: a sibling anyway
         else:
-            while self.stack and self.stack[-1][0] is not None and self.stack[-1][0].rank > fam.rank:
+            while (
+                self.stack and self.stack[-1][0] is not None and self.stack[-1][0].rank > fam.rank
+            ):
                 self.stack.pop()
         clause = Clause(
             kind="item3" if fam.kind == "item3b" else fam.kind,

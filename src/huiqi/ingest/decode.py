@@ -18,11 +18,8 @@ def decode_bytes(data: bytes, name: str) -> tuple[str, str]:
         raise IngestError(f"{name}: 文件为空")
     if b"\x00" in data[:4096]:
         raise IngestError(f"{name}: 不是文本文件（含二进制内容）")
-    if data.startswith(b"\xef\xbb\xbf"):
-        candidates = ["utf-8-sig"]
-    else:
-        # GB18030 is a superset of GBK, so one attempt covers both.
-        candidates = ["utf-8", "gb18030"]
+    # GB18030 is a superset of GBK, so one attempt covers both.
+    candidates = ["utf-8-sig"] if data.startswith(b"\xef\xbb\xbf") else ["utf-8", "gb18030"]
     for encoding in candidates:
         try:
             text = data.decode(encoding)

@@ -21,7 +21,12 @@ ISSUER_RE = re.compile(
     r"|环境保护部|安全监管总局|科技部|人力资源社会保障部|国家发展和改革委员会"
 )
 LEVEL_HINTS = [
-    ("national", re.compile(r"国务院|财政部|税务总局|国家发展|工业和信息化部|环境保护部|安全监管总局|中华人民共和国")),
+    (
+        "national",
+        re.compile(
+            r"国务院|财政部|税务总局|国家发展|工业和信息化部|环境保护部|安全监管总局|中华人民共和国"
+        ),
+    ),
     ("province", re.compile(r"河南省(?!焦作)|^豫")),
     ("county", re.compile(r"孟州|沁阳|温县|武陟|修武|博爱|^孟")),
     ("city", re.compile(r"焦作|^焦")),
@@ -29,7 +34,9 @@ LEVEL_HINTS = [
 _SELF = r"本(?:办法|意见|方案|通知|规划|措施|决定|细则|规定|条例)"
 _ON_ISSUE_RE = re.compile(rf"{_SELF}?\S{{0,4}}自(?:印发|发布|公布)之日起(?:施行|实施|执行|试行)")
 _FROM_RE = re.compile(r"自(?P<d>[^，。；,]{6,16}?日)起(?:施行|实施|执行|试行)")
-_WINDOW_RE = re.compile(r"自(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至(?P<b>\d{4}年\d{1,2}月\d{1,2}日)")
+_WINDOW_RE = re.compile(
+    r"自(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至(?P<b>\d{4}年\d{1,2}月\d{1,2}日)"
+)
 _TERM_RE = re.compile(rf"{_SELF}.{{0,20}}?有效期(?:为)?(?P<n>[一二三四五六七八九十\d]+)年")
 _TITLE_YEARS_RE = re.compile(r"[（(](\d{4})\s*[—–\-－~至]\s*(\d{4})年?[）)]")
 _QUOTED_RE = re.compile(r"《([^《》]{3,120})》(?:[（(]([^（）()]{0,40}?号)[）)])?")
@@ -86,7 +93,11 @@ def _title_and_numbers(raw: RawDocument) -> tuple[str | None, list[str]]:
         if title.startswith("《") and "》" in title and title.index("》") == len(title) - 1:
             title = title[1:-1]
     if raw.metadata.get("文号"):
-        numbers.insert(0, *[n for _, _, n in find_doc_numbers(raw.metadata["文号"])][:1])
+        field_numbers = [n for _, _, n in find_doc_numbers(raw.metadata["文号"])]
+        if field_numbers:
+            numbers.insert(0, field_numbers[0])
+        else:
+            raw.warnings.append(f"文号字段无法识别：{raw.metadata['文号']}")
     unique: list[str] = []
     for n in numbers:
         if n not in unique:

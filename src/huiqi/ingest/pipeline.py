@@ -63,7 +63,9 @@ def _record_unprinted_attachments(notice: Document, titles: list[str], docs: lis
             r.kind == "attaches" and squeeze(r.target_title or "") == squeeze(title)
             for r in notice.relations
         ):
-            notice.relations.append(Relation("attaches", title, None, evidence="印发（正文未收录）"))
+            notice.relations.append(
+                Relation("attaches", title, None, evidence="印发（正文未收录）")
+            )
 
 
 def _finish(doc: Document) -> None:
@@ -118,7 +120,9 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".txt"))
+            out.extend(
+                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".txt")
+            )
         else:
             out.append(p)
     return out
@@ -133,13 +137,25 @@ def ingest_paths(paths: Iterable[Path]) -> IngestResult:
             result.errors.append(str(exc))
             continue
         result.files.append(path.name)
-        docs = parse_text(text, path.name)
-        result.documents.extend(docs)
+        result.documents.extend(parse_text(text, path.name))
+    result.documents = _unique(result.documents, result.warnings)
     resolve(result.documents)
     for doc in result.documents:
         for w in doc.warnings:
             result.warnings.append(f"{doc.source}:{doc.line_start} 《{doc.title}》: {w}")
     return result
+
+
+def _unique(documents: list[Document], warnings: list[str]) -> list[Document]:
+    """The same document read twice (in two files or twice in one) is kept once."""
+    seen: dict[str, Document] = {}
+    for doc in documents:
+        first = seen.setdefault(doc.id, doc)
+        if first is not doc:
+            warnings.append(
+                f"{doc.source}:{doc.line_start} 《{doc.title}》与 {first.source}:{first.line_start} 重复，只保留一份"
+            )
+    return list(seen.values())
 
 
 # --- across documents -----------------------------------------------------------------------
@@ -160,8 +176,11 @@ def resolve(documents: list[Document], known: list[Document] | None = None) -> N
                 target = by_number[rel.target_number]
             elif rel.target_title:
                 target = by_title.get(_title_key(rel.target_title))
-                if target is not None and rel.target_number and target.doc_number and (
-                    target.doc_number != rel.target_number
+                if (
+                    target is not None
+                    and rel.target_number
+                    and target.doc_number
+                    and (target.doc_number != rel.target_number)
                 ):
                     target = None  # same title, another document (an older version)
             if target is not None and target is not doc:
@@ -218,20 +237,21 @@ def _recover_headless(documents: list[Document], pool: list[Document]) -> None:
 
 
 def _refresh_children(notice: Document, documents: list[Document]) -> None:
+    """Attachments of a recovered notice take its new title and 文号."""
+    issued = {squeeze(r.target_title or "") for r in notice.relations if r.kind == "attaches"}
     for d in documents:
+        if d.source != notice.source or d.parent_number is not None:
+            continue
+        if squeeze(d.title) not in issued:
+            continue
         for rel in d.relations:
-            if rel.kind == "attached_to" and d.source == notice.source and d.parent_number is None:
-                if any(
-                    r.kind == "attaches" and squeeze(r.target_title or "") == squeeze(d.title)
-                    for r in notice.relations
-                ):
-                    d.parent_title = notice.title
-                    d.parent_number = notice.doc_number
-                    d.issuers = d.issuers or list(notice.issuers)
-                    rel.target_title, rel.target_number = notice.title, notice.doc_number
-                    _finish_citations(d)
-                    if d.level is None:
-                        d.level = _level(d)
+            if rel.kind == "attached_to":
+                rel.target_title, rel.target_number = notice.title, notice.doc_number
+        d.parent_title = notice.title
+        d.parent_number = notice.doc_number
+        d.issuers = d.issuers or list(notice.issuers)
+        d.level = d.level or _level(d)
+        _finish_citations(d)
 
 
 def _finish_citations(doc: Document) -> None:

@@ -21,19 +21,40 @@ TITLE_WORDS = re.compile(
     r"通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|政策|会议|条款|政府令|纲要|计划"
 )
 DOC_TYPE_SUFFIXES = [
-    ("若干政策措施", "措施"), ("政策措施", "措施"), ("实施意见", "实施意见"),
-    ("指导意见", "指导意见"), ("意见", "意见"), ("实施办法", "实施办法"),
-    ("暂行办法", "暂行办法"), ("奖励办法", "办法"), ("办法", "办法"), ("攻坚方案", "攻坚方案"),
-    ("行动方案", "行动方案"), ("实施方案", "实施方案"), ("方案", "方案"), ("规划", "规划"),
-    ("措施", "措施"), ("条例", "条例"), ("条款", "条例"), ("通知", "通知"), ("决定", "决定"),
-    ("细则", "细则"), ("规定", "规定"),
+    ("若干政策措施", "措施"),
+    ("政策措施", "措施"),
+    ("实施意见", "实施意见"),
+    ("指导意见", "指导意见"),
+    ("意见", "意见"),
+    ("实施办法", "实施办法"),
+    ("暂行办法", "暂行办法"),
+    ("奖励办法", "办法"),
+    ("办法", "办法"),
+    ("攻坚方案", "攻坚方案"),
+    ("行动方案", "行动方案"),
+    ("实施方案", "实施方案"),
+    ("方案", "方案"),
+    ("规划", "规划"),
+    ("措施", "措施"),
+    ("条例", "条例"),
+    ("条款", "条例"),
+    ("通知", "通知"),
+    ("决定", "决定"),
+    ("细则", "细则"),
+    ("规定", "规定"),
 ]
 ATTACHABLE = re.compile(r"(办法|方案|意见|规划|措施|细则|规定|计划|纲要)(（[^）]*）|\([^)]*\))?$")
 SALUTATION_RE = re.compile(r"^各.{2,}[：:]")
 METADATA_KEYS = {
-    "索引号": "index_number", "公开方式": "disclosure", "公开日期": "published_on",
-    "文号": "doc_number", "颁布单位": "issuers", "颁布日期": "issued_on",
-    "执行日期": "effective_from", "时效性": "status", "效力级别": "rank",
+    "索引号": "index_number",
+    "公开方式": "disclosure",
+    "公开日期": "published_on",
+    "文号": "doc_number",
+    "颁布单位": "issuers",
+    "颁布日期": "issued_on",
+    "执行日期": "effective_from",
+    "时效性": "status",
+    "效力级别": "rank",
 }
 
 
@@ -44,6 +65,7 @@ class Chunk:
     lines: list[Line]
     heading: str | None = None  # the entry heading, its number removed
     part: str | None = None
+    part_lines: list[Line] = field(default_factory=list)  # 第一部分 … header kept in metadata
 
 
 @dataclass
@@ -67,7 +89,7 @@ class RawDocument:
     def line_start(self) -> int:
         """First line of the document proper: not blank, not a navigation bar."""
         for n, text in sorted(self.header + self.body):
-            if text.strip() and not _is_noise(text.strip()):
+            if text.strip() and not _is_noise(text.strip()) and not PART_RE.match(text):
                 return n
         return 0
 
@@ -101,23 +123,25 @@ def split_compilation(lines: list[Line]) -> list[Chunk]:
         norm = halfwidth(text)
         pm = PART_RE.match(norm)
         if pm:
-            if current.lines or current.heading:
+            if current.lines or current.heading or current.part_lines:
                 chunks.append(current)
             part = pm.group(2) or None
-            current = Chunk([], None, part)
+            current = Chunk([], None, part, [(line_no, text)])
             expected = 1
             continue
         em = ENTRY_RE.match(norm)
         if em and _entry_number(em.group(1)) == expected and _looks_like_entry_title(em.group(2)):
+            part_lines: list[Line] = []
             if current.lines or current.heading:
                 chunks.append(current)
-            current = Chunk([(line_no, text)], text[em.start(2) :].strip(), part)
+            else:
+                part_lines = current.part_lines  # the part header opens its first entry
+            current = Chunk([(line_no, text)], text[em.start(2) :].strip(), part, part_lines)
             expected += 1
             continue
         current.lines.append((line_no, text))
-    if current.lines or current.heading:
+    if current.lines or current.heading or current.part_lines:
         chunks.append(current)
-    # Lines before the first entry of a part (if any) stay as their own chunk.
     return chunks
 
 
@@ -170,7 +194,9 @@ def _is_body_start(text: str) -> bool:
 
 def read_heading(chunk: Chunk) -> RawDocument:
     """Separate a chunk's heading zone (title, 文号, metadata, noise) from its body."""
-    doc = RawDocument(title=None, title_in_text=True, header=[], body=[], part=chunk.part)
+    doc = RawDocument(
+        title=None, title_in_text=True, header=list(chunk.part_lines), body=[], part=chunk.part
+    )
     lines = list(chunk.lines)
     title_parts: list[str] = []
     if chunk.heading is not None:
@@ -179,7 +205,7 @@ def read_heading(chunk: Chunk) -> RawDocument:
     i = 0
     pending_key: str | None = None
     while i < len(lines):
-        line_no, text = lines[i]
+        _, text = lines[i]
         stripped = text.strip()
         if not stripped:
             doc.header.append(lines[i])
@@ -295,9 +321,14 @@ def _heading_match(lines: list[Line], i: int, title: str) -> tuple[int, str | No
         prefix = flat[: -len(want)]
         if find_dates(prefix) and len(prefix) <= 14:
             return 1, prefix
-    if want.startswith(flat) and len(flat) >= 6 and i + 1 < len(lines):
-        if squeeze(halfwidth(flat + lines[i + 1][1])) == want:
-            return 2, None
+    # A heading broken over two lines: 焦作市引进培育…（团队） / 实 施 办 法
+    if (
+        want.startswith(flat)
+        and len(flat) >= 6
+        and i + 1 < len(lines)
+        and squeeze(halfwidth(flat + lines[i + 1][1])) == want
+    ):
+        return 2, None
     return None
 
 

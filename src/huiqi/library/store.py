@@ -114,7 +114,7 @@ class Library:
 
     # --- writing ------------------------------------------------------------------------
     def save(self, docs: Iterable[Document]) -> int:
-        docs = list(docs)
+        docs = list({d.id: d for d in docs}.values())  # one row per id, last reading wins
         by_title = {squeeze(d.title): d.id for d in docs}
         with self.engine.begin() as conn:
             start = conn.execute(select(documents.c.ordinal).order_by(documents.c.ordinal.desc()))
@@ -139,9 +139,7 @@ class Library:
                 rows = list(_clause_rows(doc))
                 if rows:
                     conn.execute(insert(clauses), rows)
-                rel_rows = [
-                    {"doc_id": doc.id, **r.to_dict()} for r in doc.relations
-                ]
+                rel_rows = [{"doc_id": doc.id, **r.to_dict()} for r in doc.relations]
                 if rel_rows:
                     conn.execute(insert(relations), rel_rows)
         return len(docs)
@@ -151,9 +149,7 @@ class Library:
         with self.engine.connect() as conn:
             rows = conn.execute(select(documents).order_by(documents.c.ordinal)).mappings().all()
             counts = dict(
-                conn.execute(
-                    select(clauses.c.doc_id, _count()).group_by(clauses.c.doc_id)
-                ).all()
+                conn.execute(select(clauses.c.doc_id, _count()).group_by(clauses.c.doc_id)).all()
             )
         return [_doc_dict(r, clause_count=counts.get(r["id"], 0)) for r in rows]
 
@@ -162,8 +158,12 @@ class Library:
         out = []
         for d in self.list_documents():
             doc = Document(
-                title=d["title"], source=d["source"], line_start=d["line_start"],
-                line_end=d["line_end"], doc_number=d["doc_number"], id=d["id"],
+                title=d["title"],
+                source=d["source"],
+                line_start=d["line_start"],
+                line_end=d["line_end"],
+                doc_number=d["doc_number"],
+                id=d["id"],
             )
             out.append(doc)
         return out

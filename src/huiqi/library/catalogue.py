@@ -1,0 +1,49 @@
+"""The bundled corpus parsed in memory: the embedded catalogue that needs no database.
+
+Rules checking, search and the web UI read the same documents whether or not `huiqi ingest`
+has been run; parsing the bundled corpus takes well under a second and is done once per
+process.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from ..ingest.model import Clause, Document
+from ..ingest.pipeline import ingest_paths
+from ..ingest.text import canonical_doc_number, squeeze
+from ..resources import bundled_corpus
+
+
+@cache
+def corpus_documents() -> tuple[Document, ...]:
+    result = ingest_paths(bundled_corpus())
+    return tuple(result.documents)
+
+
+def find_document(ref: str, documents: tuple[Document, ...] | None = None) -> Document | None:
+    """By id, by 文号 (any bracket style) or by title (with or without 《》)."""
+    docs = documents if documents is not None else corpus_documents()
+    ref = ref.strip()
+    for d in docs:
+        if d.id == ref:
+            return d
+    number = canonical_doc_number(ref)
+    if number:
+        hits = [d for d in docs if d.doc_number == number]
+        if hits:
+            return hits[0]
+    flat = squeeze(ref).strip("《》")
+    for d in docs:
+        if squeeze(d.title) == flat:
+            return d
+    return None
+
+
+def find_clause(doc: Document, ref: str) -> Clause | None:
+    """By path (a18, i4.p3.n3) or canonical label (第十八条, 四（三）3)."""
+    ref = ref.strip()
+    for c in doc.walk():
+        if c.path == ref or c.label == ref:
+            return c
+    return None

@@ -1,0 +1,89 @@
+"""Files as they arrive: encodings, empty and binary files, re-ingesting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from huiqi.ingest.decode import IngestError, decode_bytes
+from huiqi.ingest.pipeline import ingest_paths
+from huiqi.library.store import Library
+from huiqi.resources import bundled_corpus
+
+# 焦政办〔2017〕63号; its one no-break space has no GBK code, as in real GBK files.
+SAMPLE = bundled_corpus()[2].read_text(encoding="utf-8").replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_are_detected(tmp_path: Path, encoding):
+    path = tmp_path / f"doc-{encoding}.txt"
+    path.write_bytes(SAMPLE.encode(encoding))
+    result = ingest_paths([path])
+    assert not result.errors
+    (doc,) = result.documents
+    assert doc.doc_number == "焦政办〔2017〕63号"
+    assert not doc.title.startswith("\ufeff")
+
+
+def test_gb18030_only_characters_survive():
+    text = "关于𠀀字的通知\n一、第一项。\n"  # 𠀀 needs GB18030's four-byte form, not in GBK
+    decoded, encoding = decode_bytes(text.encode("gb18030"), "x.txt")
+    assert decoded == text and encoding == "gb18030"
+
+
+def test_bad_files_are_reported_by_name_and_the_rest_ingested(tmp_path: Path):
+    (tmp_path / "a_empty.txt").write_bytes(b"")
+    (tmp_path / "b_binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "c_latin1.txt").write_bytes("caf\xe9 na\xefve".encode("latin-1"))
+    (tmp_path / "d_good.txt").write_text(SAMPLE, encoding="utf-8")
+    result = ingest_paths([tmp_path])
+    assert [d.doc_number for d in result.documents] == ["焦政办〔2017〕63号"]
+    assert len(result.errors) == 3
+    for name, reason in [
+        ("a_empty.txt", "为空"),
+        ("b_binary.txt", "二进制"),
+        ("c_latin1.txt", "编码"),
+    ]:
+        assert any(name in e and reason in e for e in result.errors), result.errors
+
+
+def test_decode_error_names_the_file():
+    with pytest.raises(IngestError, match=r"some/file\.txt"):
+        decode_bytes(b"\xff\xfe\xfa\xfb" * 10, "some/file.txt")
+
+
+def test_ingesting_twice_keeps_one_copy(tmp_path: Path):
+    library = Library(tmp_path / "lib.db")
+    first = ingest_paths(bundled_corpus())
+    library.save(first.documents)
+    library.save(ingest_paths(bundled_corpus()).documents)
+    rows = library.list_documents()
+    assert len(rows) == len(first.documents) == 54
+    assert len({r["id"] for r in rows}) == 54
+    clauses = library.iter_clauses()
+    assert len(clauses) == sum(sum(1 for _ in d.walk()) for d in first.documents)
+
+
+def test_ids_are_stable_across_runs():
+    a = [d.id for d in ingest_paths(bundled_corpus()).documents]
+    b = [d.id for d in ingest_paths(bundled_corpus()).documents]
+    assert a == b and len(set(a)) == len(a)
+
+
+def test_unreadable_number_field_is_a_warning_not_a_crash(tmp_path: Path):
+    path = tmp_path / "odd.txt"
+    path.write_text("关于测试的通知\n 文　　号 \n焦政办〔2017〕1290001号\n一、给予奖励。\n", encoding="utf-8")
+    result = ingest_paths([path])
+    (doc,) = result.documents
+    assert doc.doc_number is None
+    assert any("文号字段无法识别" in w for w in result.warnings)
+
+
+def test_the_same_document_in_two_files_is_kept_once(tmp_path: Path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(SAMPLE, encoding="utf-8")
+    result = ingest_paths([tmp_path])
+    assert len(result.documents) == 1
+    assert any("重复" in w and "a.txt" in w for w in result.warnings)
+    Library(tmp_path / "lib.db").save(result.documents + result.documents)
