@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
@@ -100,22 +101,27 @@ def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
     if not rows:
         console.print("政策库为空：先运行 [bold]huiqi ingest[/bold]")
         return
-    table = Table(title=f"政策库（{len(rows)} 份文件）", show_lines=False)
-    for col in ("编号", "文号", "标题", "发文机关", "日期", "类型", "层级", "效力", "条款数"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"政策库（{len(rows)} 份文件）", box=box.SIMPLE_HEAD, pad_edge=False)
+    wide = console.width >= 120  # a narrow terminal keeps the title readable
+    columns = (
+        ["编号", "文号", "标题", "成文日期"] + (["类型", "层级"] if wide else []) + ["效力", "条款"]
+    )
+    for name in columns:
+        table.add_column(
+            name,
+            no_wrap=name != "标题",
+            ratio=1 if name == "标题" else None,
+            min_width=20 if name == "标题" else None,
+            overflow="fold",
+            style="cyan" if name == "编号" else None,
+            justify="right" if name == "条款" else "left",
+        )
     for d in full:
         assert d is not None
-        table.add_row(
-            d["id"],
-            d["doc_number"] or "—",
-            d["title"],
-            "、".join(d["issuers"]) or "—",
-            str(d["issued_on"] or "—"),
-            d["doc_type"] or "—",
-            LEVELS.get(d["level"] or "", "—"),
-            _in_force_label(d, today),
-            str(d["clause_count"]),
-        )
+        cells = [d["id"], d["doc_number"] or "—", d["title"], str(d["issued_on"] or "—")]
+        if wide:
+            cells += [d["doc_type"] or "—", LEVELS.get(d["level"] or "", "—")]
+        table.add_row(*cells, _in_force_label(d, today), str(d["clause_count"]))
     console.print(table)
 
 
