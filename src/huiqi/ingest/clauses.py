@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .model import Clause
-from .text import halfwidth, int_to_cn
+from .text import cn_to_int, halfwidth, int_to_cn
 
 _NUM = r"[一二三四五六七八九十百零〇○两\d]+"
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
@@ -56,8 +56,6 @@ class Marker:
 
 
 def _number(family: Family, raw: str) -> int:
-    from .text import cn_to_int
-
     if family.kind == "item5":
         return CIRCLED.index(raw) + 1
     return cn_to_int(raw)

@@ -10,7 +10,7 @@ import re
 from datetime import date, timedelta
 
 from .clauses import build_tree
-from .model import Clause, Document, Relation
+from .model import Document, Relation
 from .segment import RawDocument, _is_issuer_line, doc_type_of
 from .text import cn_to_int, find_dates, find_doc_numbers, halfwidth, is_date_line, squeeze
 
@@ -265,8 +265,3 @@ def _relations(doc: Document, body: str) -> list[Relation]:
                 continue
             add(kind, None, number, sentence)
     return relations
-
-
-def walk_clauses(roots: list[Clause]):
-    for c in roots:
-        yield from c.walk()

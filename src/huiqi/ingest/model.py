@@ -109,14 +109,21 @@ class Document:
 
     def in_force(self, on: date) -> bool | None:
         """Whether the document is in force on a date; None when the text does not say."""
-        if any(r.kind == "repealed_by" for r in self.relations):
-            return False
-        start = self.effective_from or self.issued_on
-        if start is None:
-            return None
-        if on < start:
-            return False
-        return not (self.effective_to and on > self.effective_to)
+        repealed = any(r.kind == "repealed_by" for r in self.relations)
+        return in_force_on(self.effective_from or self.issued_on, self.effective_to, on, repealed)
+
+
+def in_force_on(
+    start: date | None, end: date | None, on: date, repealed: bool = False
+) -> bool | None:
+    """In force on a date given the window; None when neither end of it is known."""
+    if repealed:
+        return False
+    if start is not None and on < start:
+        return False
+    if end is not None and on > end:
+        return False
+    return None if start is None and end is None else True
 
 
 def squeeze_title(title: str) -> str:

@@ -11,7 +11,7 @@ from .decode import IngestError, decode_bytes
 from .metadata import LEVEL_HINTS, build_document, validity
 from .model import Document, Relation
 from .segment import doc_type_of, read_heading, split_attachments, split_compilation
-from .text import find_doc_numbers, halfwidth, squeeze
+from .text import find_doc_numbers, halfwidth, int_to_cn, squeeze
 
 
 @dataclass
@@ -93,16 +93,10 @@ def _headless_title(doc: Document) -> str:
     """A notice whose heading is missing: name it after what it issues."""
     attached = [r.target_title for r in doc.relations if r.kind == "attaches" and r.target_title]
     if attached:
-        more = f"等{_cn_count(len(attached))}个文件" if len(attached) > 1 else ""
+        more = f"等{int_to_cn(len(attached))}个文件" if len(attached) > 1 else ""
         return f"关于印发{attached[0]}{more}的通知"
     first = next((c.text for c in doc.walk() if c.text), "")
     return first[:30] or "（无标题）"
-
-
-def _cn_count(n: int) -> str:
-    from .text import int_to_cn
-
-    return int_to_cn(n)
 
 
 # --- files --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from ..ingest.model import Clause, Document
+from ..ingest.model import Clause, Document, in_force_on
 from ..ingest.text import canonical_doc_number, squeeze
 
 metadata = MetaData()
@@ -305,15 +305,9 @@ def _clause_rows(doc: Document):
 
 
 def in_force(row: dict[str, Any], on: date, repealed: bool = False) -> bool | None:
-    if repealed:
-        return False
-    start = row.get("effective_from") or row.get("issued_on")
-    end = row.get("effective_to")
-    if start is None:
-        return None if end is None else on <= end
-    if on < start:
-        return False
-    return not (end and on > end)
+    return in_force_on(
+        row.get("effective_from") or row.get("issued_on"), row.get("effective_to"), on, repealed
+    )
 
 
 def _doc_dict(row, clause_count: int) -> dict[str, Any]:
