@@ -129,3 +129,27 @@ def test_ingest_reports_bad_files_and_continues(tmp_path: Path):
     result = runner.invoke(app, ["ingest", str(bad), str(good), "--db", str(db)])
     assert result.exit_code == 0
     assert "bad.txt" in result.output and "1 份文件" in result.output
+
+
+def test_library_round_trips_full_documents(db):
+    from huiqi.library.catalogue import corpus_documents
+    from huiqi.library.store import Library
+
+    stored = {d.id: d for d in Library(db).all_documents()}
+    for doc in corpus_documents():
+        back = stored[doc.id]
+        assert (back.title, back.doc_number, back.issued_on, back.effective_to) == (
+            doc.title, doc.doc_number, doc.issued_on, doc.effective_to
+        )
+        assert [(c.path, c.citation, c.text) for c in back.walk()] == [
+            (c.path, c.citation, c.text) for c in doc.walk()
+        ]
+
+
+def test_ingest_rebuilds_the_search_index(tmp_path: Path):
+    db = tmp_path / "lib.db"
+    result = runner.invoke(app, ["ingest", "--db", str(db), "-q"])
+    assert result.exit_code == 0 and (tmp_path / "lib.search.db").exists()
+    found = runner.invoke(app, ["search", "科技创新券", "--index", str(tmp_path / "lib.search.db"), "--json"])
+    assert found.exit_code == 0
+    assert any("科技创新券" in d["title"] for d in json.loads(found.output)["documents"])

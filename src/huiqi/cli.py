@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from .ingest.pipeline import ingest_paths
-from .library.store import Library, in_force
+from .ingest.pipeline import ingest_paths, resolve
+from .library.store import Library, default_url, in_force
 from .resources import bundled_corpus
+from .search import rebuild_index
 
 app = typer.Typer(
     help="惠企：政策库、规则引擎与政策匹配", no_args_is_help=True, add_completion=False
@@ -58,10 +59,10 @@ def ingest(
     library = Library(db)
     with console.status("正在解析政策文本…"):
         result = ingest_paths(targets)
-        from .ingest.pipeline import resolve
-
         resolve(result.documents, known=library.all_documents())
         library.save(result.documents)
+    with console.status("正在重建检索索引…"):
+        index_file = rebuild_index(library.all_documents(), db or default_url())
     for error in result.errors:
         err.print(f"[red]错误[/red] {error}")
     if not quiet:
@@ -72,6 +73,8 @@ def ingest(
         f"已读取 {len(result.files)} 个文件，入库 {len(result.documents)} 份文件、{clauses} 个条款"
         + (f"；{len(result.errors)} 个文件无法读取" if result.errors else "")
     )
+    if index_file:
+        console.print(f"检索索引：{index_file}")
     if result.errors and not result.documents:
         raise typer.Exit(1)
 

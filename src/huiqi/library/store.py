@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from ..ingest.model import Clause, Document, in_force_on
+from ..ingest.model import Clause, Document, Relation, in_force_on
 from ..ingest.text import canonical_doc_number, squeeze
 
 metadata = MetaData()
@@ -154,17 +154,23 @@ class Library:
         return [_doc_dict(r, clause_count=counts.get(r["id"], 0)) for r in rows]
 
     def all_documents(self) -> list[Document]:
-        """Every stored document as an ingest model (for resolving relations)."""
+        """Every stored document as an ingest model, with clauses and relations.
+
+        What the search index and relation resolution need after an incremental ingest.
+        """
         out = []
-        for d in self.list_documents():
-            doc = Document(
-                title=d["title"],
-                source=d["source"],
-                line_start=d["line_start"],
-                line_end=d["line_end"],
-                doc_number=d["doc_number"],
-                id=d["id"],
-            )
+        for row in self.list_documents():
+            data = self.get_document(row["id"])
+            assert data is not None
+            fields = {f: data[f] for f in _MODEL_FIELDS}
+            doc = Document(**fields)
+            doc.relations = [
+                Relation(
+                    r["kind"], r["target_title"], r["target_number"], r["target_id"], r["evidence"]
+                )
+                for r in data["relations"]
+            ]
+            doc.clauses = [_clause(n) for n in data["clauses"]]
             out.append(doc)
         return out
 
@@ -236,6 +242,21 @@ class Library:
                     select(clauses).order_by(clauses.c.doc_id, clauses.c.ordinal)
                 ).mappings()
             ]
+
+
+_MODEL_FIELDS = (
+    "id", "title", "source", "line_start", "line_end", "doc_number", "title_in_text", "issuers",
+    "issued_on", "published_on", "effective_from", "effective_to", "doc_type", "level", "status",
+    "rank", "index_number", "part", "parent_title", "parent_number", "noise", "warnings",
+)  # fmt: skip
+
+
+def _clause(node: dict[str, Any]) -> Clause:
+    return Clause(
+        kind=node["kind"], number=None, label=node["label"], path=node["path"],
+        citation=node["citation"], text=node["text"], line_start=node["line_start"],
+        line_end=node["line_end"], children=[_clause(c) for c in node["children"]],
+    )  # fmt: skip
 
 
 def _count():

@@ -2,8 +2,116 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.text import Text
+
+from .filters import LEVELS
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to `app`."""
+    app.command("search")(search_command)
+
+
+def search_command(
+    query: Annotated[
+        str, typer.Argument(help='要查找的内容，如：人才买房补贴、"研发费用加计扣除"')
+    ],
+    issuer: Annotated[str | None, typer.Option("--issuer", help="发文机关（包含即可）")] = None,
+    from_year: Annotated[str | None, typer.Option("--from-year", help="成文年份起")] = None,
+    to_year: Annotated[str | None, typer.Option("--to-year", help="成文年份止")] = None,
+    doc_type: Annotated[
+        str | None, typer.Option("--type", help="文件类型，如 办法、通知（包含即可）")
+    ] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="层级：national / province / city / county")
+    ] = None,
+    in_force_on: Annotated[
+        str | None,
+        typer.Option("--in-force-on", help="只看该日有效的文件（YYYY-MM-DD；未注明效力的保留）"),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", help="受益主体：enterprise / person / team / park / institution"),
+    ] = None,
+    amount_only: Annotated[
+        bool, typer.Option("--amount-only", help="只看写明金额或比例的条款")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", help="最多返回的条款数")] = 10,
+    index: Annotated[
+        str | None, typer.Option("--index", help="检索索引文件（默认：内置语料，内存中建立）")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """在政策库中全文检索条款（中文分词、同义词、按文件分组）。"""
+    from .api import FilterError, search
+
+    out = Console()
+    err = Console(stderr=True)
+    if limit < 1:
+        err.print(f"[red]参数错误[/red]：--limit 应为正整数（收到 {limit}）")
+        raise typer.Exit(2)
+    try:
+        results = search(
+            query,
+            issuer=issuer,
+            from_year=from_year,
+            to_year=to_year,
+            doc_type=doc_type,
+            level=level,
+            in_force_on=in_force_on,
+            entity=entity,
+            amount_only=amount_only,
+            limit=limit,
+            index=index,
+        )
+    except FilterError as e:
+        err.print(f"[red]参数错误[/red]：{e}")
+        raise typer.Exit(2) from None
+    except FileNotFoundError:
+        err.print(f"[red]找不到检索索引[/red]：{index}（先运行 huiqi ingest）")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    if not results.hits:
+        out.print(results.message or "没有找到符合条件的条款")
+        return
+    head = f"“{results.query.strip()}”：{results.total} 个条款，{len(results.groups)} 份文件"
+    if results.relaxed:
+        head += "（部分结果只匹配了部分词语）"
+    out.print(Text(head, style="bold"))
+    state = {
+        True: "[green]有效[/green]",
+        False: "[red]失效[/red]",
+        None: "[yellow]效力未注明[/yellow]",
+    }
+    for group in results.groups:
+        out.print()
+        meta = " · ".join(
+            x
+            for x in (
+                group.doc_number,
+                group.issued_on,
+                LEVELS.get(group.level or "", None),
+            )
+            if x
+        )
+        out.print(Text(group.title, style="bold cyan"), end="")
+        out.print(f"  {meta}  {state[group.in_force]}", highlight=False)
+        for hit in group.clauses:
+            line = Text(f"  {hit.rank}. ", style="dim")
+            line.append(hit.citation, style="magenta")
+            line.append(f"  [{hit.path}]", style="dim")
+            out.print(line)
+            snippet = Text("     ")
+            for piece, is_hit in hit.fragments:
+                snippet.append(piece, style="bold yellow" if is_hit else None)
+            out.print(snippet)
+            for rule in hit.rules:
+                out.print(Text(f"     规则：{rule.title}  {rule.amount}", style="green"))
