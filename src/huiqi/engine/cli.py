@@ -1,9 +1,324 @@
-"""CLI commands of the engine package, registered on the main app."""
+"""CLI commands of the engine package, registered on the main app: match, rules, check, test."""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
+PackOption = Annotated[str, typer.Option("--pack", help="政策包（policies/ 下的目录名）")]
+
+
+def _json(data: Any) -> None:
+    from .evaluate import plain
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=lambda v: plain(v) if not
+                                isinstance(v, (set, tuple)) else list(v)) + "\n")
+
+
+def _load(pack_name: str):
+    from .errors import PackErrors
+    from .pack import bundled_pack
+
+    try:
+        return bundled_pack(pack_name)
+    except PackErrors as exc:
+        err.print(f"[red]政策包 {pack_name} 有错误[/red]（运行 huiqi check 查看）：")
+        for e in exc.errors:
+            err.print(f"  {e}")
+        raise typer.Exit(1) from None
+    except FileNotFoundError:
+        err.print(f"[red]找不到政策包[/red]：{pack_name}")
+        raise typer.Exit(2) from None
+
+
+def _wan(value: Any) -> str:
+    from .evaluate import wan
+
+    return wan(value)
+
+
+def _amount_cell(r) -> str:
+    if r.amount is not None:
+        text = _wan(r.amount)
+        if r.set_aside_by:
+            text = f"0（{_wan(r.gross)} 不予叠加）"
+        elif r.gross is not None and r.amount != r.gross:
+            text += f"（补差，原 {_wan(r.gross)}）"
+        return text
+    if r.amount_max is not None:
+        if r.set_aside_by:
+            return "0（不予叠加）"
+        low = f"{_wan(r.amount_min)}–" if r.amount_min is not None else "最高 "
+        return f"{low}{_wan(r.amount_max)}"
+    return "非资金"
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to `app`."""
+
+    @app.command()
+    def match(
+        profile: Annotated[Path, typer.Argument(help="申请人画像（JSON 或 YAML 文件）")],
+        as_of: Annotated[str | None, typer.Option("--as-of", help="评估日期 YYYY-MM-DD（默认：画像中的 as_of，或今天）")] = None,
+        as_json: JsonOption = False,
+        pack: PackOption = "jiaozuo",
+    ) -> None:
+        """按画像逐条评估政策规则：符合的奖励与金额、待确定事项、差一点满足的条件。"""
+        from .match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile, gap_text
+        from .profile import ProfileError, read_profile_file, validate_profile
+
+        when: date | None = None
+        if as_of:
+            try:
+                when = date.fromisoformat(as_of)
+            except ValueError:
+                err.print(f"[red]日期格式应为 YYYY-MM-DD[/red]：{as_of}")
+                raise typer.Exit(2) from None
+        try:
+            data = read_profile_file(profile)
+        except FileNotFoundError:
+            err.print(f"[red]找不到画像文件[/red]：{profile}")
+            raise typer.Exit(2) from None
+        except Exception as exc:  # YAML / JSON syntax
+            err.print(f"[red]画像文件无法解析[/red]：{profile}：{exc}")
+            raise typer.Exit(2) from None
+        p = _load(pack)
+        try:
+            prof = validate_profile(data, p.variables, set(p.by_id))
+        except ProfileError as exc:
+            if as_json:
+                err.print(json.dumps({"errors": [x.to_dict() for x in exc.problems]}, ensure_ascii=False, indent=2))
+            else:
+                err.print(f"[red]画像有 {len(exc.problems)} 处问题，未评估[/red]：")
+                for x in exc.problems:
+                    err.print(f"  [bold]{x.path}[/bold]：{x.reason}")
+            raise typer.Exit(2) from None
+        when = when or prof.as_of or date.today()
+        report = evaluate_profile(p, prof, when)
+        if as_json:
+            _json(report.to_dict())
+            return
+
+        console.print(
+            f"[bold]{report.label or profile.name}[/bold]  评估日期 {when}（上年度 = {when.year - 1}）"
+            f"  政策包 {p.name}，{len(p.rules)} 条规则"
+        )
+        eligible = report.eligible
+        table = Table(title=f"符合条件的奖励（{len(eligible)} 项）")
+        for col in ("规则", "奖励", "金额", "认定方式", "依据"):
+            table.add_column(col, overflow="fold")
+        from .rules import DETERMINATIONS
+
+        for r in eligible:
+            note = f"\n[dim]{r.stacking_note}[/dim]" if r.stacking_note else ""
+            table.add_row(
+                r.rule.id, r.rule.title + note, _amount_cell(r), DETERMINATIONS[r.rule.determination],
+                r.rule.citation,
+            )
+        console.print(table)
+        total = f"合计 [bold]{_wan(report.total)}[/bold]"
+        if report.total_max != report.total:
+            total += f"；另有评审裁量项，最高可再加 {_wan(report.total_max - report.total)}"
+        console.print(total)
+
+        pending = [r for r in report.results if r.status == UNDETERMINED]
+        if pending:
+            t = Table(title=f"待确定（{len(pending)} 项）：回答以下问题即可判定")
+            t.add_column("问题", overflow="fold")
+            t.add_column("可判定", justify="right")
+            t.add_column("涉及的奖励", overflow="fold")
+            titles = {r.rule.id: r.rule.title for r in pending}
+            for q in report.next_questions():
+                names = [titles[i] for i in q["rules"]]
+                shown = "、".join(names[:3]) + (f" 等 {len(names)} 项" if len(names) > 3 else "")
+                t.add_row(q["question"] or q["label"], str(q["decides"]), shown)
+            console.print(t)
+            nxt = report.next_questions()
+            if nxt:
+                q = nxt[0]
+                console.print(f"下一个问题（可判定 {q['decides']} 条规则）：[bold]{q['question']}[/bold]")
+
+        near = [r for r in report.results if r.near_miss]
+        if near:
+            t = Table(title="差一点满足")
+            t.add_column("规则", overflow="fold")
+            t.add_column("奖励", overflow="fold")
+            t.add_column("差距", overflow="fold")
+            for r in near:
+                t.add_row(r.rule.id, r.rule.title, "\n".join(gap_text(g, p) for g in r.gaps))
+            console.print(t)
+        stale = [r for r in report.results if r.status == NOT_IN_FORCE]
+        if stale:
+            console.print(f"[dim]{len(stale)} 条规则在 {when} 不在有效期内（{stale[0].reason}）[/dim]")
+
+    @app.command()
+    def rules(
+        doc: Annotated[str | None, typer.Option("--doc", help="只列出某文件的规则（编号、文号或标题）")] = None,
+        as_json: JsonOption = False,
+        pack: PackOption = "jiaozuo",
+    ) -> None:
+        """政策待遇目录：每条规则的依据、原文、受益主体、金额、方式与有效期。"""
+        from ..library.catalogue import find_document
+        from .rules import DETERMINATIONS, KINDS, STACKING_POLICIES
+
+        p = _load(pack)
+        selected = p.rules
+        provisions = [pv for f in p.files for pv in f.provisions]
+        if doc:
+            d = find_document(doc)
+            if d is None:
+                err.print(f"[red]找不到文件[/red]：{doc}")
+                raise typer.Exit(2)
+            selected = [r for r in selected if r.doc_id == d.id]
+            provisions = [pv for f in p.files if find_document(f.doc) == d for pv in f.provisions]
+        items = [_catalogue_entry(p, r) for r in selected]
+        if as_json:
+            _json({"rules": items, "not_encoded": [pv.__dict__ for pv in provisions]})
+            return
+        docs_shown = sorted({r.doc_title or r.doc for r in selected})
+        table = Table(title=f"政策待遇目录（{len(items)} 条规则）：{'、'.join(f'《{t}》' for t in docs_shown)}")
+        for col in ("规则", "奖励", "条款", "受益主体", "金额", "类型", "方式", "有效期"):
+            table.add_column(col, overflow="fold")
+        for it, r in zip(items, selected, strict=True):
+            amount = it["amount"]
+            if it["amount_min"] is not None and it["amount_min"] == it["amount_max"]:
+                amount = _wan(it["amount_max"])
+            elif it["amount_max"] is not None and r.amount.type == "range":
+                amount = f"最高 {_wan(it['amount_max'])}"
+            validity = f"{it['validity']['from'] or '—'} 起" + (
+                f" 至 {it['validity']['to']}" if it["validity"]["to"] else ""
+            )
+            if it["validity"]["repealed_by"]:
+                validity += f"（已被{it['validity']['repealed_by']}废止）"
+            stack = ""
+            if r.stacking:
+                stack = f"\n[dim]{STACKING_POLICIES[r.stacking.policy]}：{r.stacking.group}[/dim]"
+            table.add_row(
+                r.id, r.title + stack, r.clause,
+                "、".join(p.entities.get(b, b) for b in r.beneficiary), amount,
+                KINDS[r.kind], DETERMINATIONS[r.determination], validity,
+            )
+        console.print(table)
+        for pv in provisions:
+            console.print(f"[yellow]未编码[/yellow] {pv.clause} {pv.title}：{pv.reason}")
+
+    @app.command()
+    def check() -> None:
+        """检验全部政策包：表达式、变量、引文是否逐字见于条款、数值是否见于引文、有效期衔接。"""
+        from .check import check_all
+
+        failed = 0
+        for name, pack_, errors in check_all():
+            if errors:
+                failed += len(errors)
+                err.print(f"[red]✗ {name}：{len(errors)} 个问题[/red]")
+                for e in errors:
+                    err.print(f"  {e}")
+            else:
+                assert pack_ is not None
+                console.print(
+                    f"[green]✓[/green] {name}：{len(pack_.rules)} 条规则、{len(pack_.variables)} 个变量、"
+                    f"{len(pack_.parameters)} 个参数、{len(pack_.provisions)} 条未编码条款，全部通过"
+                )
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command("test")
+    def test_cmd(pack: PackOption = "jiaozuo") -> None:
+        """运行政策包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
+        from .cases import load_cases, run_case
+
+        p = _load(pack)
+        results = [run_case(p, c) for c in load_cases(p)]
+        table = Table(title=f"规则测试（{p.name}）")
+        table.add_column("用例", overflow="fold")
+        table.add_column("检查项", justify="right")
+        table.add_column("结果")
+        for res in results:
+            table.add_row(res.case.id, str(len(res.case.expect)), "[green]通过[/green]" if res.ok else "[red]失败[/red]")
+        console.print(table)
+        bad = [r for r in results if not r.ok]
+        for res in bad:
+            err.print(f"[red]✗ {res.case.id}[/red]")
+            for f in res.failures:
+                err.print(f"  {f}")
+        covered = {rid for res in results for rid in res.case.expect}
+        console.print(
+            f"{len(results) - len(bad)}/{len(results)} 个用例通过，覆盖 {len(covered & set(p.by_id))}/{len(p.rules)} 条规则"
+        )
+        if bad:
+            raise typer.Exit(1)
+
+
+def _const(pack, node) -> Decimal | None:
+    from .expr import Num
+
+    return node.value if isinstance(node, Num) else None
+
+
+def _catalogue_entry(pack, rule) -> dict[str, Any]:
+    from .evaluate import plain
+    from .rules import DETERMINATIONS, KINDS
+
+    cr = pack.by_id[rule.id]
+    nodes = cr.amount_nodes
+    a = rule.amount
+    amin = amax = per_item = None
+    if a.type == "fixed":
+        amin = amax = _const(pack, nodes["fixed"])
+    elif a.type == "range":
+        amin = _const(pack, nodes["min"]) if "min" in nodes else None
+        amax = _const(pack, nodes["max"])
+    elif a.type == "percent" and "cap" in nodes:
+        amax = _const(pack, nodes["cap"])
+    elif a.type == "per_item":
+        per_item = _const(pack, nodes["per_item"])
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "document": rule.doc_title or rule.doc,
+        "citation": rule.citation,
+        "quote": rule.quote,
+        "beneficiary": list(rule.beneficiary),
+        "amount": a.describe(),
+        "amount_type": a.type,
+        "amount_min": plain(amin),
+        "amount_max": plain(amax),
+        "amount_per_item": plain(per_item),
+        "kind": rule.kind,
+        "kind_label": KINDS[rule.kind],
+        "determination": rule.determination,
+        "determination_label": DETERMINATIONS[rule.determination],
+        "payer": rule.payer,
+        "condition": [{"expr": pt.expr.text, "clause": pt.clause, "label": pt.label} for pt in rule.when],
+        "stacking": (
+            {"group": rule.stacking.group, "policy": rule.stacking.policy,
+             "key": rule.stacking.key.text if rule.stacking.key else None, "quote": rule.stacking.quote}
+            if rule.stacking else None
+        ),
+        "validity": {
+            "from": plain(rule.valid_from),
+            "to": plain(rule.valid_to),
+            "repealed_by": rule.repealed_by,
+        },
+        "apply": {
+            "department": rule.apply.department,
+            "window": rule.apply.window,
+            "deadline": rule.apply.deadline,
+            "materials": list(rule.apply.materials),
+            "steps": list(rule.apply.steps),
+            "clause": rule.apply.clause,
+        },
+    }

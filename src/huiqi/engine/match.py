@@ -1,0 +1,470 @@
+"""Evaluate every rule of a pack for one applicant at one date: status, amount, trace, gap,
+stacking and the next question to ask."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from .evaluate import UNKNOWN, Ctx, compile_expr, money, plain, yuan
+from .expr import Node, Scope, parse, resolve
+from .pack import CompiledRule, Pack
+from .profile import Profile, validate_profile
+from .rules import DETERMINATIONS, KINDS, Rule
+from .stacking import apply_stacking
+
+ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE = "eligible", "not_eligible", "undetermined", "not_in_force"
+STATUS_LABELS = {
+    ELIGIBLE: "符合",
+    NOT_ELIGIBLE: "不符合",
+    UNDETERMINED: "待确定",
+    NOT_IN_FORCE: "未生效或已失效",
+}
+
+
+@dataclass
+class RuleResult:
+    rule: Rule
+    index: int
+    status: str
+    amount: Decimal | None = None  # payable, after stacking (元)
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    gross: Decimal | None = None  # before stacking
+    steps: list[str] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
+    reason: str = ""
+    key: Any = None
+    set_aside_by: str | None = None
+    stacking_note: str = ""
+    values: list[Any] = field(default_factory=list, repr=False)  # atom results, in atom order
+    _cr: CompiledRule | None = field(default=None, repr=False)
+    _ctx: Ctx | None = field(default=None, repr=False)
+
+    # stacking hooks
+    def set_aside(self, by: str, why: str) -> None:
+        self.set_aside_by = by
+        self.stacking_note = why
+        if self.amount is not None:
+            self.amount = Decimal(0)
+        if self.amount_max is not None:
+            self.amount_min = self.amount_max = Decimal(0)
+
+    def top_up(self, remaining: Decimal, why: str) -> None:
+        self.amount = money(remaining)
+        self.stacking_note = why
+
+    @property
+    def trace(self) -> list[dict[str, Any]]:
+        """Every condition atom with its result, the values it read and its clause."""
+        cr, ctx = self._cr, self._ctx
+        if cr is None or ctx is None:
+            return []
+        out = []
+        for atom, value in zip(cr.atoms, self.values, strict=False):
+            part = cr.rule.when[atom.part]
+            reads = {}
+            for name in atom.reads:
+                reads[name] = _read(ctx, name)
+                for inner in ctx.program.derived_inputs.get(name, ()):
+                    reads[inner] = _read(ctx, inner)
+            out.append(
+                {
+                    "condition": atom.text,
+                    "label": part.label,
+                    "result": None if value is UNKNOWN else bool(value),
+                    "reads": reads,
+                    "clause": cr.part_citations[atom.part] if cr.part_citations else part.clause,
+                }
+            )
+        return out
+
+    @property
+    def gaps(self) -> list[dict[str, Any]]:
+        """Failed numeric thresholds and by how much (only for not-eligible rules)."""
+        if self.status != NOT_ELIGIBLE or self._cr is None or self._ctx is None:
+            return []
+        out = []
+        for atom, value in zip(self._cr.atoms, self.values, strict=False):
+            if value is not False or atom.gap_sides is None:
+                continue
+            gap = _gap(atom, self._ctx, self._cr.rule)
+            if gap:
+                out.append(gap)
+        return out
+
+    @property
+    def near_miss(self) -> bool:
+        """Not eligible only because numeric thresholds fell short (each has a gap)."""
+        if self.status != NOT_ELIGIBLE or self._cr is None:
+            return False
+        failed = [a for a, v in zip(self._cr.atoms, self.values, strict=False) if v is False]
+        if not failed or any(a.gap_sides is None for a in failed):
+            return False
+        # every failed atom must be a top-level conjunct (not under or/not)
+        conjuncts = {id(n) for node, _ in self._cr.parts for n in _conjuncts(node)}
+        return all(id(a.node) in conjuncts for a in failed)
+
+    def to_dict(self, pack: Pack | None = None) -> dict[str, Any]:
+        r = self.rule
+        return {
+            "rule_id": r.id,
+            "title": r.title,
+            "status": self.status,
+            "status_label": STATUS_LABELS[self.status],
+            "amount": plain(self.amount),
+            "amount_min": plain(self.amount_min),
+            "amount_max": plain(self.amount_max),
+            "amount_gross": plain(self.gross),
+            "arithmetic": self.steps,
+            "citation": r.citation,
+            "quote": r.quote,
+            "determination": r.determination,
+            "determination_label": DETERMINATIONS[r.determination],
+            "kind": r.kind,
+            "missing": list(self.missing),
+            "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
+            "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
+            "near_miss": self.near_miss,
+            "reason": self.reason,
+            "stacking": (
+                {
+                    "group": r.stacking.group,
+                    "policy": r.stacking.policy,
+                    "key": plain(self.key),
+                    "set_aside_by": self.set_aside_by,
+                    "note": self.stacking_note,
+                }
+                if r.stacking
+                else None
+            ),
+            "apply": {
+                "department": r.apply.department,
+                "window": r.apply.window,
+                "deadline": r.apply.deadline,
+                "materials": list(r.apply.materials),
+                "steps": list(r.apply.steps),
+            },
+            "trace": [plain(t) for t in self.trace],
+        }
+
+
+def _conjuncts(node: Node):
+    from .expr import BoolOp
+
+    if isinstance(node, BoolOp) and node.op == "and":
+        for item in node.items:
+            yield from _conjuncts(item)
+    else:
+        yield node
+
+
+def _read(ctx: Ctx, name: str) -> Any:
+    if name == "last_year":
+        return ctx.last_year
+    if name == "as_of":
+        return ctx.as_of
+    if name in ctx.program.derived_names:
+        saved = ctx.missing
+        ctx.missing = []
+        value = ctx.derived(name)
+        ctx.missing = saved
+        return None if value is UNKNOWN else value
+    return ctx.facts.get(name)
+
+
+def _gap(atom, ctx: Ctx, rule: Rule) -> dict[str, Any] | None:
+    from .expr import Var
+
+    left_fn, right_fn = atom.gap_sides
+    saved = ctx.missing
+    ctx.missing = []
+    left, right = left_fn(ctx, ()), right_fn(ctx, ())
+    ctx.missing = saved
+    if left is UNKNOWN or right is UNKNOWN or isinstance(left, (bool, date)):
+        return None
+    node = atom.node
+    op = node.op
+    actual_node = node.left
+    # thresholds written constant-first (100 < x): flip so `actual` is the variable side
+    if not any(isinstance(x, Var) for x in _walk(node.left)):
+        left, right, actual_node = right, left, node.right
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+    var = actual_node.name if isinstance(actual_node, Var) else None
+    shortfall = Decimal(right) - Decimal(left) if op in (">", ">=") else Decimal(left) - Decimal(right)
+    if op in (">", "<") and isinstance(left, int) and Decimal(right) == Decimal(right).to_integral_value():
+        shortfall += 1  # counts: 超过100件 needs 101
+    return {
+        "condition": atom.text,
+        "variable": var,
+        "actual": left,
+        "threshold": right,
+        "op": op,
+        "shortfall": shortfall,
+    }
+
+
+def _walk(node: Node):
+    from .expr import walk
+
+    return walk(node)
+
+
+def gap_text(gap: dict[str, Any], pack: Pack) -> str:
+    """研发投入还差 X 万元达到 3000 万元 — a gap in words."""
+    from .evaluate import wan
+
+    var = pack.variables.get(gap["variable"] or "")
+    label = var.label if var else gap["condition"]
+    vtype = var.type if var else ""
+    spec_unit = var.spec.unit if var and var.spec else ""
+
+    def fmt(v: Any) -> str:
+        if vtype == "money":
+            return wan(v)
+        if vtype == "ratio":
+            return f"{Decimal(v) * 100:.2f}".rstrip("0").rstrip(".") + "%"
+        return f"{plain(Decimal(v))}{spec_unit}"
+
+    s = gap["shortfall"]
+    now = f"（现为 {fmt(gap['actual'])}）"
+    if gap["op"] == ">=":
+        return f"{label}还差 {fmt(s)}达到 {fmt(gap['threshold'])}{now}"
+    if gap["op"] == ">":
+        return f"{label}还差 {fmt(s)}，须超过 {fmt(gap['threshold'])}{now}"
+    verb = "低于" if gap["op"] == "<" else "不超过"
+    return f"{label}超出 {fmt(s)}，须{verb} {fmt(gap['threshold'])}{now}"
+
+
+def _bases(missing: tuple[str, ...]) -> list[str]:
+    out: dict[str, None] = {}
+    for m in missing:
+        if m.startswith("param:"):
+            continue
+        out[m.split(".", 1)[0]] = None
+    return list(out)
+
+
+def _question(pack: Pack | None, name: str) -> dict[str, str]:
+    var = pack.variables.get(name) if pack else None
+    return {
+        "variable": name,
+        "label": var.label if var else name,
+        "question": var.question if var else "",
+        "help": var.help if var else "",
+    }
+
+
+def _in_force(rule: Rule, as_of: date) -> str | None:
+    if rule.repealed_by:
+        return f"已被《{rule.repealed_by}》废止".replace("《《", "《").replace("》》", "》")
+    if rule.valid_from and as_of < rule.valid_from:
+        return f"自 {rule.valid_from} 起施行，评估日期 {as_of} 尚未生效"
+    if rule.valid_to and as_of > rule.valid_to:
+        return f"有效期 {rule.valid_from or '—'} 至 {rule.valid_to}，评估日期 {as_of} 已失效"
+    return None
+
+
+def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
+    """Evaluate one compiled rule in a context (no stacking)."""
+    rule = cr.rule
+    stale = _in_force(rule, ctx.as_of)
+    if stale:
+        return RuleResult(rule, cr.index, NOT_IN_FORCE, reason=stale)
+    for ex, fn in cr.exclusions:
+        ctx.missing = []
+        if fn(ctx, ()) is True:
+            return RuleResult(
+                rule, cr.index, NOT_ELIGIBLE,
+                reason=f"{ex.title}（{ex.clause}：“{ex.quote}”）",
+            )
+    ctx.missing = []
+    ctx.trace = []
+    value = cr.condition(ctx)
+    values = ctx.trace
+    if value is False:
+        return RuleResult(rule, cr.index, NOT_ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+    if value is UNKNOWN:
+        return RuleResult(
+            rule, cr.index, UNDETERMINED, missing=tuple(dict.fromkeys(ctx.missing)),
+            values=values, _cr=cr, _ctx=ctx,
+        )
+    ctx.missing = []
+    result = RuleResult(rule, cr.index, ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+    if not _amount(cr, ctx, result):
+        result.status = UNDETERMINED
+        result.missing = tuple(dict.fromkeys(ctx.missing))
+        result.reason = "条件已满足，金额所需信息不全"
+        return result
+    if cr.key is not None:
+        ctx.missing = []
+        key = cr.key(ctx, ())
+        result.key = None if key is UNKNOWN else plain(key)
+    return result
+
+
+def _pct(v: Any) -> str:
+    return f"{Decimal(v) * 100:f}".rstrip("0").rstrip(".") + "%"
+
+
+def _amount(cr: CompiledRule, ctx: Ctx, out: RuleResult) -> bool:
+    a = cr.rule.amount
+    f = cr.amount
+    if a.type == "none":
+        out.steps = [f"非资金支持：{a.note}" if a.note else "非资金支持"]
+        return True
+    vals = {k: fn(ctx, ()) for k, fn in f.items()}
+    if any(v is UNKNOWN for v in vals.values()):
+        return False
+    if a.type == "fixed":
+        amt = money(vals["fixed"])
+        out.steps = [f"定额 {a.fixed.text} = {yuan(amt)}"]  # type: ignore[union-attr]
+    elif a.type == "formula":
+        amt = money(vals["formula"])
+        out.steps = [f"{a.formula.text} = {yuan(amt)}"]  # type: ignore[union-attr]
+    elif a.type == "per_item":
+        rate, count = vals["per_item"], vals["count"]
+        amt = money(Decimal(rate) * count)
+        out.steps = [f"每项 {yuan(rate)} × {plain(count)} 项 = {yuan(amt)}"]
+    elif a.type == "percent":
+        base, rate = vals["base"], vals["rate"]
+        raw = money(Decimal(base) * Decimal(rate))
+        base_label = ctx.program.labels.get(a.base.text, a.base.text)  # type: ignore[union-attr]
+        step = f"{base_label} {yuan(base)} × {_pct(rate)} = {yuan(raw)}"
+        amt = raw
+        if "cap" in vals:
+            cap = money(vals["cap"])
+            if raw > cap:
+                amt = cap
+                step += f"，超过上限 {yuan(cap)}，按上限给予 {yuan(cap)}"
+            else:
+                step += f"，未超过上限 {yuan(cap)}"
+        out.steps = [step]
+    else:  # range
+        out.amount_max = money(vals["max"])
+        out.amount_min = money(vals["min"]) if "min" in vals else None
+        low = f"{yuan(out.amount_min)} 至 " if out.amount_min is not None else "最高不超过 "
+        out.steps = [f"{DETERMINATIONS[cr.rule.determination]}确定金额：{low}{yuan(out.amount_max)}"]
+        return True
+    out.amount = out.gross = amt
+    return True
+
+
+@dataclass
+class MatchReport:
+    as_of: date
+    label: str
+    results: list[RuleResult]
+    pack: Pack
+
+    @property
+    def eligible(self) -> list[RuleResult]:
+        return [r for r in self.results if r.status == ELIGIBLE]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.eligible if r.amount is not None), Decimal(0))
+
+    @property
+    def total_max(self) -> Decimal:
+        return self.total + sum((r.amount_max for r in self.eligible if r.amount_max is not None), Decimal(0))
+
+    @property
+    def total_min(self) -> Decimal:
+        return self.total + sum((r.amount_min for r in self.eligible if r.amount_min is not None), Decimal(0))
+
+    def next_questions(self) -> list[dict[str, Any]]:
+        """The unanswered variables that would decide the most undetermined rules, best first."""
+        rules_by_var: dict[str, list[str]] = defaultdict(list)
+        for r in self.results:
+            if r.status == UNDETERMINED:
+                for name in _bases(r.missing):
+                    rules_by_var[name].append(r.rule.id)
+        order = {n: i for i, n in enumerate(self.pack.variables)}
+        ranked = sorted(rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30)))
+        return [{**_question(self.pack, n), "decides": len(ids), "rules": ids} for n, ids in ranked]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "label": self.label,
+            "rules": [r.to_dict(self.pack) for r in self.results],
+            "total": plain(self.total),
+            "total_min": plain(self.total_min),
+            "total_max": plain(self.total_max),
+            "next_questions": self.next_questions(),
+        }
+
+
+def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
+    """Evaluate every rule for a validated profile; stacking applied."""
+    ctx = pack.new_ctx(profile.facts, as_of)
+    results = [evaluate_rule(cr, ctx) for cr in pack.compiled]
+    apply_stacking(results, profile.received, pack)
+    return MatchReport(as_of, profile.label, results, pack)
+
+
+def match(data: Any, as_of: date | None = None, pack: Pack | None = None) -> MatchReport:
+    """The Python entry point: a raw profile (dict) and a date -> typed results.
+
+    Raises ProfileError (every problem with its field path) for an invalid profile.
+    """
+    if pack is None:
+        from .pack import bundled_pack
+
+        pack = bundled_pack()
+    profile = validate_profile(data, pack.variables, set(pack.by_id))
+    when = as_of or profile.as_of or date.today()
+    return evaluate_profile(pack, profile, when)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any  # a value, or UNKNOWN
+    missing: tuple[str, ...]
+
+
+def evaluate(target: Any, facts: dict[str, Any], as_of: date, pack: Pack | None = None) -> Any:
+    """Pure evaluation of one expression (source text or resolved tree) or one rule id/Rule.
+
+    For an expression: an Outcome (value or UNKNOWN, and the inputs still missing). For a
+    rule: its RuleResult without stacking. `facts` must already be normalised (see profile).
+    """
+    if pack is None:
+        from .pack import bundled_pack
+
+        pack = bundled_pack()
+    ctx = pack.new_ctx(facts, as_of)
+    if isinstance(target, Rule):
+        target = target.id
+    if isinstance(target, str) and target in pack.by_id:
+        return evaluate_rule(pack.by_id[target], ctx)
+    node = target
+    if isinstance(target, str):
+        scope = Scope(
+            variables={n: v.type for n, v in pack.variables.items()},
+            parameters={n: p.type for n, p in pack.parameters.items()},
+            event_fields={n: {f: s.type for f, s in v.fields.items()} for n, v in pack.variables.items()},
+        )
+        node = resolve(parse(target), scope)
+    fn = compile_expr(node, pack.program.derived_names)
+    value = fn(ctx, ())
+    return Outcome(value, tuple(dict.fromkeys(ctx.missing)) if value is UNKNOWN else ())
+
+
+__all__ = [
+    "ELIGIBLE",
+    "KINDS",
+    "NOT_ELIGIBLE",
+    "NOT_IN_FORCE",
+    "UNDETERMINED",
+    "MatchReport",
+    "Outcome",
+    "RuleResult",
+    "evaluate",
+    "evaluate_profile",
+    "match",
+]

@@ -1,0 +1,64 @@
+"""Every number a Chinese policy sentence states, in all its written forms.
+
+`numbers_in("奖励20万元，增长率10%，维持两年，万分之二")` contains 20 and 200000, 10 and 0.1,
+2, and 0.0002. `huiqi check` requires every number of a rule's amount and thresholds to be
+in this set for the rule's quote.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+SMALL = {"十": 10, "百": 100, "千": 1000}
+BIG = {"万": 10_000, "亿": 100_000_000}
+CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
+ARABIC = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|万)?\s*(元|%|％)?")
+FRACTION = re.compile(r"(百|千|万)分之([零〇一二两三四五六七八九十百千\d.]+)")
+
+
+def chinese_to_int(text: str) -> int | None:
+    """三 -> 3, 十五 -> 15, 二百零五 -> 205, 三千万 -> 30000000; None if not a numeral."""
+    if not text or any(ch not in DIGITS and ch not in SMALL and ch not in BIG for ch in text):
+        return None
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in DIGITS:
+            digit = DIGITS[ch]
+        elif ch in SMALL:
+            section += (digit if digit is not None else 1) * SMALL[ch]
+            digit = None
+        else:  # 万 / 亿
+            section += digit or 0
+            if section == 0 and total == 0:
+                return None
+            total = (total + section) * BIG[ch]
+            section, digit = 0, None
+    return total + section + (digit or 0)
+
+
+def numbers_in(text: str) -> set[Decimal]:
+    out: set[Decimal] = set()
+    for m in ARABIC.finditer(text):
+        n = Decimal(m.group(1))
+        out.add(n)
+        if m.group(2) == "万":
+            out.add(n * 10_000)
+        elif m.group(2) == "亿":
+            out.add(n * 100_000_000)
+        if m.group(3) in ("%", "％"):
+            out.add(n / 100)
+    for m in FRACTION.finditer(text):
+        raw = m.group(2)
+        n = Decimal(raw) if raw[0].isdigit() else Decimal(chinese_to_int(raw) or 0)
+        out.add(n / {"百": 100, "千": 1000, "万": 10_000}[m.group(1)])
+    for m in CN_NUMBER.finditer(text):
+        value = chinese_to_int(m.group(0))
+        if value is not None:
+            out.add(Decimal(value))
+    return {n.normalize() for n in out}
+
+
+def appears(value: Decimal, text: str) -> bool:
+    return value.normalize() in numbers_in(text)

@@ -1,0 +1,222 @@
+"""Applicant profiles: validation (every problem, with its field path) and normalisation.
+
+A profile is a mapping of variable name -> value. Reserved keys: `label` (a display name),
+`as_of` (default evaluation date) and `received_benefits` (benefits already paid, for
+stacking: `[{rule, amount, year, key?}]`). Values are normalised: integers and years to
+int, money and ratios to Decimal (money may be written `300万`, ratios `15%`), dates to
+`date`, events to lists of dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .expr import parse_number
+from .variables import FieldSpec, Variable
+
+RESERVED = {"label", "as_of", "received_benefits"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class ProfileError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Profile:
+    facts: dict[str, Any]
+    received: list[dict[str, Any]]
+    label: str = ""
+    as_of: date | None = None
+
+
+def read_profile_file(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        import json
+
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+def _number(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> Any:
+    if isinstance(value, bool):
+        problems.append(Problem(path, f"应为{_kind(spec)}，不是是/否"))
+        return None
+    if spec.type in ("integer", "year"):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            problems.append(Problem(path, f"应为整数（{spec.label}），而不是 {value!r}"))
+            return None
+        number: Any = value
+    else:
+        try:
+            if isinstance(value, str):
+                parsed = parse_number(value)
+                if spec.type == "money" and parsed.unit not in ("money", "number"):
+                    raise ValueError
+                if spec.type == "ratio" and parsed.unit not in ("ratio", "number"):
+                    raise ValueError
+                number = parsed.value
+            elif isinstance(value, (int, float, Decimal)):
+                number = Decimal(str(value))
+            else:
+                raise ValueError
+        except (ValueError, InvalidOperation):
+            problems.append(Problem(path, f"应为{_kind(spec)}，而不是 {value!r}"))
+            return None
+        if not number.is_finite():
+            problems.append(Problem(path, "应为有限数值"))
+            return None
+    low, high = spec.bounds()
+    if low is not None and number < low:
+        problems.append(Problem(path, f"{number} 小于下限 {low}"))
+        return None
+    if high is not None and number > high:
+        problems.append(Problem(path, f"{number} 大于上限 {high}"))
+        return None
+    return number
+
+
+def _kind(spec: FieldSpec) -> str:
+    return {"money": "金额（元，可写 300万）", "ratio": "比例（0–1，可写 15%）", "integer": "整数", "year": "年份"}.get(
+        spec.type, spec.type
+    )
+
+
+def _scalar(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> Any:
+    t = spec.type
+    if value is None:
+        problems.append(Problem(path, "不能为空（不知道就不要填）"))
+        return None
+    if t == "bool":
+        if not isinstance(value, bool):
+            problems.append(Problem(path, f"应为 true 或 false，而不是 {value!r}"))
+            return None
+        return value
+    if t in ("integer", "year", "money", "ratio"):
+        return _number(value, spec, path, problems)
+    if t == "date":
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            problems.append(Problem(path, f"应为日期 YYYY-MM-DD，而不是 {value!r}"))
+            return None
+    if t == "enum":
+        if not isinstance(value, str) or value not in spec.values:
+            problems.append(Problem(path, f"应为以下之一：{'、'.join(spec.values)}；而不是 {value!r}"))
+            return None
+        return value
+    problems.append(Problem(path, f"未知类型 {t}"))  # pragma: no cover
+    return None
+
+
+def validate_profile(data: Any, variables: dict[str, Variable], rule_ids: set[str]) -> Profile:
+    """Check a profile against the pack's variables; raise ProfileError listing all problems."""
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        raise ProfileError([Problem("(根)", "画像应为键值映射（JSON 对象或 YAML 映射）")])
+    facts: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if key in RESERVED:
+            continue
+        var = variables.get(key)
+        if var is None:
+            problems.append(Problem(key, "未知字段（不是本政策包的变量）"))
+            continue
+        if var.derived:
+            problems.append(Problem(key, "派生变量由公式计算，不能直接填写"))
+            continue
+        if var.type == "events":
+            facts[key] = _events(value, var, key, problems)
+        else:
+            assert var.spec is not None
+            facts[key] = _scalar(value, var.spec, key, problems)
+    label = data.get("label")
+    if label is not None and not isinstance(label, str):
+        problems.append(Problem("label", "应为文字"))
+    as_of = data.get("as_of")
+    if as_of is not None and not isinstance(as_of, date):
+        try:
+            as_of = date.fromisoformat(str(as_of))
+        except ValueError:
+            problems.append(Problem("as_of", f"应为日期 YYYY-MM-DD，而不是 {as_of!r}"))
+            as_of = None
+    received = _received(data.get("received_benefits"), rule_ids, problems)
+    if problems:
+        raise ProfileError(problems)
+    return Profile(facts=facts, received=received, label=label or "", as_of=as_of)
+
+
+def _events(value: Any, var: Variable, key: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        problems.append(Problem(key, "应为列表（每项一条记录）；没有就写 []"))
+        return []
+    out = []
+    for i, item in enumerate(value):
+        path = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Problem(path, "应为键值映射"))
+            continue
+        ev: dict[str, Any] = {}
+        for fname, fvalue in item.items():
+            spec = var.fields.get(str(fname))
+            if spec is None:
+                problems.append(Problem(f"{path}.{fname}", f"未知字段（可用：{'、'.join(var.fields)}）"))
+                continue
+            ev[str(fname)] = _scalar(fvalue, spec, f"{path}.{fname}", problems)
+        for fname, spec in var.fields.items():
+            if fname not in item and not spec.optional:
+                problems.append(Problem(f"{path}.{fname}", f"缺少必填字段（{spec.label}）"))
+        out.append(ev)
+    return out
+
+
+def _received(value: Any, rule_ids: set[str], problems: list[Problem]) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(Problem("received_benefits", "应为列表"))
+        return []
+    out = []
+    money_spec = FieldSpec("amount", "金额", "money")
+    year_spec = FieldSpec("year", "年度", "year")
+    for i, item in enumerate(value):
+        path = f"received_benefits[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Problem(path, "应为键值映射 {rule, amount, year, key}"))
+            continue
+        extra = set(item) - {"rule", "amount", "year", "key"}
+        for k in sorted(map(str, extra)):
+            problems.append(Problem(f"{path}.{k}", "未知字段（可用：rule、amount、year、key）"))
+        rule = item.get("rule")
+        if rule not in rule_ids:
+            problems.append(Problem(f"{path}.rule", f"未知规则编号 {rule!r}"))
+        amount = _scalar(item.get("amount"), money_spec, f"{path}.amount", problems)
+        year = _scalar(item.get("year"), year_spec, f"{path}.year", problems) if "year" in item else None
+        key = item.get("key")
+        out.append({"rule": rule, "amount": amount, "year": year, "key": None if key is None else str(key)})
+    return out

@@ -1,0 +1,80 @@
+"""Stacking across rules: 就高不重复, 补差, 只能享受一次 — applied after every rule is evaluated.
+
+Rules name a stacking `group`, a `policy` and optionally a `key` expression (e.g. the 届 of a
+contest or the 档次 of an evaluation); members of the same group with the same key compete.
+Benefits the profile says were already received (`received_benefits`) count in the group of
+the rule they were paid under, with their key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .match import RuleResult
+    from .pack import Pack
+
+
+def _worth(r: RuleResult) -> Decimal:
+    for v in (r.gross, r.amount_max, r.amount_min):
+        if v is not None:
+            return Decimal(v)
+    return Decimal(0)
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    return a is None or b is None or str(a) == str(b)
+
+
+def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pack: Pack) -> None:
+    groups: dict[str, list[RuleResult]] = defaultdict(list)
+    for r in results:
+        if r.rule.stacking is not None and r.status == "eligible":
+            groups[r.rule.stacking.group].append(r)
+    prior: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in received:
+        cr = pack.by_id.get(item["rule"])
+        if cr is not None and cr.rule.stacking is not None:
+            prior[cr.rule.stacking.group].append(item)
+
+    for group, members in groups.items():
+        # Members compete per key value.
+        by_key: dict[str, list[RuleResult]] = defaultdict(list)
+        for r in members:
+            by_key["" if r.key is None else str(r.key)].append(r)
+        for key, rivals in by_key.items():
+            rivals.sort(key=lambda r: (-_worth(r), r.index))
+            winner = rivals[0]
+            policy = winner.rule.stacking.policy  # type: ignore[union-attr]
+            label = winner.rule.stacking.quote or group  # type: ignore[union-attr]
+            for r in rivals[1:]:
+                r.set_aside(
+                    winner.rule.id,
+                    f"同组（{group}{'，' + key if key else ''}）已按「{winner.rule.title}」给予"
+                    f"较高或相同的奖励：{label}",
+                )
+            paid_before = [p for p in prior.get(group, []) if _same_key(p["key"], key or None)]
+            if not paid_before:
+                continue
+            before = [Decimal(p["amount"]) for p in paid_before]
+            rules_before = "、".join(sorted({p["rule"] for p in paid_before}))
+            if policy == "once":
+                winner.set_aside(
+                    "received", f"已获过同组奖励（{rules_before}），只能享受一次：{label}"
+                )
+            elif policy in ("difference", "highest"):
+                already = sum(before) if policy == "difference" else max(before)
+                if winner.gross is None:
+                    continue
+                remaining = max(Decimal(0), Decimal(winner.gross) - already)
+                if remaining == 0:
+                    winner.set_aside(
+                        "received", f"已获同组奖励 {already} 元（{rules_before}），不低于本项：{label}"
+                    )
+                else:
+                    winner.top_up(
+                        remaining,
+                        f"扣除已获同组奖励 {already} 元（{rules_before}），补差 {remaining} 元：{label}",
+                    )

@@ -1,0 +1,334 @@
+"""Unit tests of the rules engine: expressions, three-valued evaluation, profiles, stacking,
+`huiqi check` failures and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from huiqi.cli import app
+from huiqi.engine.check import check_pack_dir
+from huiqi.engine.errors import ExprError, PackErrors
+from huiqi.engine.evaluate import UNKNOWN
+from huiqi.engine.expr import BoolOp, Compare, Num, parse
+from huiqi.engine.match import evaluate, match
+from huiqi.engine.numbers import chinese_to_int, numbers_in
+from huiqi.engine.pack import bundled_pack, load_pack
+from huiqi.engine.profile import ProfileError
+from huiqi.resources import policies_dir
+
+JZ = policies_dir() / "jiaozuo"
+AS_OF = date(2018, 2, 1)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("20万", Decimal(200000), "money"),
+        ("1.5亿", Decimal(150000000), "money"),
+        ("2000元", Decimal(2000), "money"),
+        ("20万元", Decimal(200000), "money"),
+        ("10%", Decimal("0.1"), "ratio"),
+        ("2‱", Decimal("0.0002"), "ratio"),
+        ("2016", Decimal(2016), "number"),
+    ],
+)
+def test_literals(text, value, unit):
+    node = parse(text)
+    assert isinstance(node, Num) and node.value == value and node.unit == unit
+
+
+def test_tree_is_plain_data():
+    node = parse('a >= 3000万 and not b or c in ["x", "y"]')
+    assert isinstance(node, BoolOp) and node.op == "or"
+    assert isinstance(node.items[0].items[0], Compare)
+    assert node == parse('a >= 3000万 and not b or c in ["x", "y"]')  # positions do not count
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [("a +", 1, 4), ("a ? b", 1, 3), ("foo(1)", 1, 1), ("x and\n  and y", 2, 3)],
+)
+def test_syntax_errors_have_positions(text, line, column):
+    with pytest.raises(ExprError) as exc:
+        parse(text)
+    assert (exc.value.line, exc.value.column) == (line, column)
+
+
+def test_no_eval_of_python():
+    with pytest.raises(ExprError):
+        parse("__import__('os')")
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+def test_three_valued_and_or(pack):
+    facts = {"registered_in_jiaozuo": False}
+    out = evaluate("registered_in_jiaozuo and independent_legal_person", facts, AS_OF, pack)
+    assert out.value is False and out.missing == ()
+    out = evaluate("registered_in_jiaozuo or independent_legal_person", facts, AS_OF, pack)
+    assert out.value is UNKNOWN and out.missing == ("independent_legal_person",)
+    out = evaluate("not registered_in_jiaozuo or independent_legal_person", facts, AS_OF, pack)
+    assert out.value is True
+
+
+def test_derived_variable_reports_its_inputs(pack):
+    out = evaluate("local_legal_entity", {"registered_in_jiaozuo": True}, AS_OF, pack)
+    assert out.value is UNKNOWN and out.missing == ("independent_legal_person",)
+
+
+def test_aggregates_and_builtins(pack):
+    facts = {
+        "patent_awards": [{"grade": "二等奖", "year": 2017}, {"grade": "三等奖", "year": 2016}],
+        "registry_volume_last_year": Decimal(0),
+    }
+    assert evaluate('count(patent_awards where year == last_year)', facts, AS_OF, pack).value == 1
+    assert evaluate('any(patent_awards where grade == "三等奖")', facts, AS_OF, pack).value is True
+    assert evaluate("all(patent_awards where year >= 2016)", facts, AS_OF, pack).value is True
+    assert evaluate("year(as_of) - 1 == last_year", facts, AS_OF, pack).value is True
+    assert evaluate("if registry_volume_last_year > 0 then 1 else 2", facts, AS_OF, pack).value == 2
+    assert evaluate("min(5万, 3万) + max(1, 2)", facts, AS_OF, pack).value == 30002
+    # x / 0 is NULL, as in SQL
+    assert evaluate("1 / registry_volume_last_year", facts, AS_OF, pack).value is UNKNOWN
+
+
+def test_unknown_event_field_is_missing(pack):
+    facts = {"certifications": [{"kind": "国家高新技术企业", "year": 2017}]}
+    out = evaluate('any(certifications where first)', facts, AS_OF, pack)
+    assert out.value is UNKNOWN and out.missing == ("certifications.first",)
+
+
+def test_parameter_by_date(pack):
+    assert evaluate("kjjl_annual_budget", {}, AS_OF, pack).value == 20_000_000
+    assert evaluate("kjjl_annual_budget", {}, date(2016, 6, 1), pack).value is UNKNOWN
+
+
+def test_trace_and_gap(pack):
+    report = match(
+        {
+            "registered_in_jiaozuo": True,
+            "independent_legal_person": True,
+            "patent_agency_approved": True,
+            "agency_grants_last_year": 90,
+            "agency_grants_prior_year": 50,
+        },
+        AS_OF,
+        pack,
+    )
+    r = next(x for x in report.results if x.rule.id == "jz.kjjl.patent_agency")
+    assert r.status == "not_eligible" and r.near_miss
+    (gap,) = r.gaps
+    # 超过100件: 90件 needs 11 more to reach 101
+    assert gap["variable"] == "agency_grants_last_year" and gap["shortfall"] == 11
+    trace = r.trace
+    assert [t["result"] for t in trace] == [True, True, False, True]
+    assert trace[2]["reads"] == {"agency_grants_last_year": 90}
+    assert trace[2]["clause"].endswith("第八条（二）")
+
+
+def test_next_question_decides_most_rules(pack):
+    report = match({"registered_in_jiaozuo": True}, AS_OF, pack)
+    first = report.next_questions()[0]
+    # 第六条 and 第八条 all require 独立法人资格: it decides more rules than any other question
+    assert first["variable"] == "independent_legal_person" and first["decides"] == 24
+    report = match({"registered_in_jiaozuo": True, "independent_legal_person": True}, AS_OF, pack)
+    first = report.next_questions()[0]
+    assert first["variable"] == "science_awards" and first["decides"] == 12
+
+
+# --- profiles -----------------------------------------------------------------------------------
+
+
+def test_profile_lists_every_problem(pack):
+    with pytest.raises(ProfileError) as exc:
+        match(
+            {
+                "nope": 1,
+                "registered_in_jiaozuo": "是",
+                "tech_absorb_volume_last_year": -1,
+                "tech_service_tier": 0,
+                "certifications": [{"kind": "x", "year": 2017, "colour": "red"}, {"year": 2017}],
+                "local_legal_entity": True,
+                "received_benefits": [{"rule": "no.such.rule", "amount": 5}],
+            },
+            AS_OF,
+            pack,
+        )
+    paths = [p.path for p in exc.value.problems]
+    assert paths == [
+        "nope",
+        "registered_in_jiaozuo",
+        "tech_absorb_volume_last_year",
+        "tech_service_tier",
+        "certifications[0].kind",
+        "certifications[0].colour",
+        "certifications[1].kind",
+        "local_legal_entity",
+        "received_benefits[0].rule",
+    ]
+
+
+def test_profile_money_literals(pack):
+    report = match({"registered_in_jiaozuo": True, "independent_legal_person": True,
+                    "tech_absorb_volume_last_year": "300万"}, AS_OF, pack)
+    r = next(x for x in report.results if x.rule.id == "jz.kjjl.tech_absorb")
+    assert r.amount == 300000  # 300万元 × 10%
+
+
+# --- synthetic packs: stacking, errors, check -----------------------------------------------------
+
+
+def _copy_pack(tmp_path: Path) -> Path:
+    root = tmp_path / "policies" / "jiaozuo"
+    shutil.copytree(JZ, root)
+    return root
+
+
+def _edit(root: Path, old: str, new: str, file: str = "rules/kjjl.yaml") -> None:
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_difference_stacking(tmp_path):
+    root = _copy_pack(tmp_path)
+    _edit(root, "stacking: &contest_stack {group: contest, policy: highest,",
+          "stacking: &contest_stack {group: contest, policy: difference,")
+    pack = load_pack(root)
+    profile = {
+        "registered_in_jiaozuo": True,
+        "independent_legal_person": True,
+        "contest_awards": [{"level": "国家", "grade": "一等奖", "year": 2017}],
+        "received_benefits": [{"rule": "jz.kjjl.contest_prov_1st", "amount": 300000, "year": 2017, "key": "2017"}],
+    }
+    r = next(x for x in match(profile, AS_OF, pack).results if x.rule.id == "jz.kjjl.contest_national_1st")
+    assert (r.gross, r.amount) == (500000, 200000)  # 50万 − 30万 already paid
+    assert "补差" in r.stacking_note
+
+
+def test_expression_errors_name_file_rule_and_position(tmp_path):
+    root = _copy_pack(tmp_path)
+    _edit(root, "when: major_contribution", "when: major_contribution and no_such_var")
+    _edit(root, "amount: {fixed: 20万}", "amount: {fixed: 20万 +}")
+    with pytest.raises(PackErrors) as exc:
+        load_pack(root)
+    messages = [str(e) for e in exc.value.errors]
+    assert any("jz.kjjl.major_case" in m and "no_such_var" in m and "kjjl.yaml:" in m for m in messages)
+    assert any("jz.kjjl.gaoqi_first_cert" in m and "amount.fixed" in m for m in messages)
+
+
+def test_enum_literal_typos_are_caught(tmp_path):
+    root = _copy_pack(tmp_path)
+    _edit(root, 'kind == "省创新龙头企业"', 'kind == "省创新龙头"')
+    with pytest.raises(PackErrors) as exc:
+        load_pack(root)
+    assert "省创新龙头" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("quote: 从2016年开始，首次认定的国家高新技术企业奖励20万元。",
+         "quote: 从2016年开始，首次认定的国家高新技术企业奖励30万元。", "引文不在"),
+        ("amount: {fixed: 20万}", "amount: {fixed: 25万}", "数值 25万 未见于引文"),
+        ("clause: 第十二条\n", "clause: 第九十九条\n", "找不到条款"),
+        ("document: 焦作市科技创新奖励资金管理暂行办法", "document: 不存在的办法", "找不到文件"),
+        ("  - id: jz.kjjl.prov_energy_demo", "  - id: jz.kjjl.prov_innovation_leader", "规则编号重复"),
+    ],
+)
+def test_check_failures(tmp_path, old, new, expect):
+    root = _copy_pack(tmp_path)
+    _edit(root, old, new)
+    _pack, errors = check_pack_dir(root)
+    assert any(expect in str(e) for e in errors), [str(e) for e in errors]
+
+
+def test_check_parameter_gap_and_overlap(tmp_path):
+    root = _copy_pack(tmp_path)
+    extra = """        quote: 自2017年起，市财政科技经费每年安排2000万元
+        to: 2017-12-31
+      - from: 2018-03-01
+        value: 2000万
+        doc: 焦作市科技创新奖励资金管理暂行办法
+        clause: 第二条
+        quote: 自2017年起，市财政科技经费每年安排2000万元
+"""
+    _edit(root, "        quote: 自2017年起，市财政科技经费每年安排2000万元\n", extra, "parameters.yaml")
+    _pack, errors = check_pack_dir(root)
+    assert any("空档" in str(e) for e in errors)
+
+
+def test_check_replacement_windows(tmp_path):
+    root = _copy_pack(tmp_path)
+    _edit(root, "    when: major_contribution\n    amount: {max: 500万}\n",
+          "    when: major_contribution\n    amount: {max: 500万}\n    validity: {to: 2019-12-31}\n")
+    rules = (root / "rules" / "kjjl.yaml").read_text(encoding="utf-8")
+    block = rules[rules.index("  - id: jz.kjjl.major_case"):]
+    block = block.replace("jz.kjjl.major_case", "jz.kjjl.major_case_v2").replace(
+        "validity: {to: 2019-12-31}", "validity: {from: 2020-03-01}\n    replaces: jz.kjjl.major_case")
+    (root / "rules" / "kjjl.yaml").write_text(rules + block, encoding="utf-8")
+    _pack, errors = check_pack_dir(root)
+    assert any("空档" in str(e) and "jz.kjjl.major_case_v2" in str(e) for e in errors)
+
+
+# --- numbers in the text ---------------------------------------------------------------------------
+
+
+def test_numbers_in_all_written_forms():
+    found = numbers_in("奖励20万元、1亿元，增长率10%，两年，万分之二，3000万—5000万")
+    for n in ("20", "200000", "100000000", "0.1", "2", "0.0002", "30000000", "50000000"):
+        assert Decimal(n).normalize() in found
+    assert chinese_to_int("二百零五") == 205 and chinese_to_int("三千万") == 30_000_000
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+
+
+def test_cli_match_json(tmp_path):
+    result = runner.invoke(app, ["match", str(JZ / "examples" / "hightech_enterprise.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    rule = next(r for r in data["rules"] if r["rule_id"] == "jz.kjjl.gaoqi_first_cert")
+    for key in ("rule_id", "title", "status", "amount", "amount_min", "amount_max", "citation", "quote",
+                "missing", "gap", "trace"):
+        assert key in rule
+    assert rule["status"] == "eligible" and rule["amount"] == 200000
+    # 20万 + 2万 + 30万 (同届就高) + 280万 × 10% + 5万 + 2000元 × 1
+    assert data["total"] == 200000 + 20000 + 300000 + 280000 + 50000 + 2000
+
+
+def test_cli_match_refuses_bad_profile(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"foo": 1, "registered_in_jiaozuo": 3}), encoding="utf-8")
+    result = runner.invoke(app, ["match", str(bad), "--json"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "foo" in result.stderr and "registered_in_jiaozuo" in result.stderr
+
+
+def test_cli_rules_check_test():
+    result = runner.invoke(app, ["rules", "--json", "--doc", "焦作市科技创新奖励资金管理暂行办法"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert len(data["rules"]) == 45 and {p["clause"] for p in data["not_encoded"]} >= {"第十一条"}
+    major = next(r for r in data["rules"] if r["id"] == "jz.kjjl.major_case")
+    assert major["amount_max"] == 5000000 and major["determination"] == "discretion"
+    assert runner.invoke(app, ["check"]).exit_code == 0
+    assert runner.invoke(app, ["test"]).exit_code == 0
