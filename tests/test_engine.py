@@ -332,3 +332,25 @@ def test_cli_rules_check_test():
     assert major["amount_max"] == 5000000 and major["determination"] == "discretion"
     assert runner.invoke(app, ["check"]).exit_code == 0
     assert runner.invoke(app, ["test"]).exit_code == 0
+
+
+def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
+    import shutil
+
+    from huiqi.engine.errors import PackErrors
+    from huiqi.engine.pack import load_pack
+    from huiqi.resources import policies_dir
+
+    root = tmp_path / "jiaozuo"
+    shutil.copytree(policies_dir() / "jiaozuo", root)
+    (root / "variables").mkdir(exist_ok=True)
+    (root / "variables" / "extra.yaml").write_text(
+        "variables:\n  staff_count:\n    label: 从业人数\n    question: 从业人数是多少？\n    type: integer\n    min: 0\n", encoding="utf-8"
+    )
+    assert "staff_count" in load_pack(root).variables
+    (root / "variables" / "clash.yaml").write_text(
+        "variables:\n  registered_in_jiaozuo:\n    label: 重复\n    question: 重复？\n    type: bool\n", encoding="utf-8"
+    )
+    with pytest.raises(PackErrors) as info:
+        load_pack(root)
+    assert any("registered_in_jiaozuo 重复定义" in str(e) for e in info.value.errors)

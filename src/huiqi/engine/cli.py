@@ -67,6 +67,7 @@ def _amount_cell(r) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to `app`."""
+    _coverage_command(app)
 
     @app.command()
     def match(
@@ -259,6 +260,55 @@ def register(app: typer.Typer) -> None:
             f"{len(results) - len(bad)}/{len(results)} 个用例通过，覆盖 {len(covered & set(p.by_id))}/{len(p.rules)} 条规则"
         )
         if bad:
+            raise typer.Exit(1)
+
+
+def _coverage_command(app: typer.Typer) -> None:
+    @app.command()
+    def coverage(
+        pack: PackOption = "jiaozuo",
+        as_json: JsonOption = False,
+        strict: Annotated[bool, typer.Option("--strict", help="有未覆盖的金额语句时以状态 1 退出")] = False,
+        doc: Annotated[str | None, typer.Option("--doc", help="只看一份文件（编号、文号或标题）")] = None,
+    ) -> None:
+        """每份文件中写明金额的语句：已由规则覆盖、标明不可编码、尚未覆盖；以及规则的认定方式。"""
+        from ..library.catalogue import find_document
+        from .coverage import coverage as compute
+
+        p = _load(pack)
+        rows = compute(p)
+        if doc is not None:
+            target = find_document(doc)
+            if target is None:
+                err.print(f"[red]找不到文件[/red]：{doc}")
+                raise typer.Exit(2)
+            rows = [r for r in rows if r.doc.id == target.id]
+        uncovered = sum(r.count("uncovered") for r in rows)
+        if as_json:
+            _json({"documents": [r.to_dict() for r in rows], "uncovered": uncovered})
+        else:
+            table = Table(title=f"金额语句覆盖（{p.name}）")
+            for col in ("文件", "金额语句", "已覆盖", "不可编码", "未覆盖", "规则", "自动/依申请/裁量"):
+                table.add_column(col, overflow="fold", justify="left" if col == "文件" else "right")
+            for r in rows:
+                d = r.determination
+                name = r.doc.doc_number or r.doc.title
+                table.add_row(
+                    name if len(name) <= 18 else name[:17] + "…",
+                    str(len(r.sentences)),
+                    str(r.count("covered")),
+                    str(r.count("not_encodable")),
+                    f"[red]{r.count('uncovered')}[/red]" if r.count("uncovered") else "0",
+                    str(r.rules),
+                    f"{d['automatic']}/{d['application']}/{d['discretion']}",
+                )
+            console.print(table)
+            for r in rows:
+                for s in r.sentences:
+                    if s.state == "uncovered":
+                        console.print(f"[red]未覆盖[/red] {s.citation}：{s.text}")
+            console.print(f"未覆盖的金额语句：{uncovered}")
+        if strict and uncovered:
             raise typer.Exit(1)
 
 

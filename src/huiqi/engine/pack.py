@@ -70,28 +70,54 @@ def _label(root: Path, path: Path) -> str:
         return str(path)
 
 
+def _pack_files(root: Path, name: str) -> list[Path]:
+    single = root / f"{name}.yaml"
+    return ([single] if single.is_file() else []) + sorted((root / name).glob("*.yaml"))
+
+
+def _merge(into: dict, more: dict, what: str, errors: list[PackError]) -> None:
+    for name, item in more.items():
+        if name in into:
+            errors.append(
+                PackError(
+                    f"{what} {name} 重复定义（另见 {into[name].file}）", file=item.file, field=name
+                )
+            )
+            continue
+        into[name] = item
+
+
 def load_pack(root: Path | str, library: bool = True) -> Pack:
     """Load and compile a pack directory; raise PackErrors listing every problem found."""
     root = Path(root)
     errors: list[PackError] = []
-    vfile = root / "variables.yaml"
     pfile = root / "parameters.yaml"
     entities: dict[str, str] = {}
     variables: dict[str, Variable] = {}
     parameters: dict[str, Parameter] = {}
-    try:
-        entities, variables = load_variables(load_yaml(vfile, _label(root, vfile)), _label(root, vfile))
-    except PackError as exc:
-        errors.append(exc)
-    except PackErrors as exc:
-        errors.extend(exc.errors)
-    if pfile.exists():
+    # variables.yaml, then variables/*.yaml (one file per theme or document), merged;
+    # the same for parameters. A name defined twice is an error naming both files.
+    for vfile in _pack_files(root, "variables"):
         try:
-            parameters = load_parameters(load_yaml(pfile, _label(root, pfile)), _label(root, pfile))
+            ents, more = load_variables(load_yaml(vfile, _label(root, vfile)), _label(root, vfile))
         except PackError as exc:
             errors.append(exc)
+            continue
         except PackErrors as exc:
             errors.extend(exc.errors)
+            continue
+        entities = entities or ents
+        _merge(variables, more, "变量", errors)
+    for pf in _pack_files(root, "parameters"):
+        try:
+            more_p = load_parameters(load_yaml(pf, _label(root, pf)), _label(root, pf))
+        except PackError as exc:
+            errors.append(exc)
+            continue
+        except PackErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        _merge(parameters, more_p, "参数", errors)
 
     for name in set(variables) & set(parameters):
         errors.append(PackError(f"{name} 既是变量又是参数", file=_label(root, pfile)))
@@ -100,10 +126,14 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
         variables={n: v.type for n, v in variables.items()},
         parameters={n: p.type for n, p in parameters.items()},
         event_fields={
-            n: {f: s.type for f, s in v.fields.items()} for n, v in variables.items() if v.type == "events"
+            n: {f: s.type for f, s in v.fields.items()}
+            for n, v in variables.items()
+            if v.type == "events"
         },
     )
-    param_types = {n: expr_type(p.type) if p.type != "events" else "num" for n, p in parameters.items()}
+    param_types = {
+        n: expr_type(p.type) if p.type != "events" else "num" for n, p in parameters.items()
+    }
 
     def resolved(expr: Expr, rule: str | None, want: str | None) -> Node | None:
         try:
@@ -111,7 +141,9 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
             got = infer(node, variables, param_types)
             if want and got != want:
                 raise ExprError(
-                    f"应为{'是/否条件' if want == 'bool' else '数值'}", node.pos.line, node.pos.column
+                    f"应为{'是/否条件' if want == 'bool' else '数值'}",
+                    node.pos.line,
+                    node.pos.column,
                 )
             return node
         except ExprError as exc:
@@ -170,8 +202,13 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
         for rule in rfile.rules:
             if rule.id in seen:
                 errors.append(
-                    PackError(f"规则编号重复（另见 {seen[rule.id]}）", file=label, rule=rule.id,
-                              field="id", line=rule.where.line)
+                    PackError(
+                        f"规则编号重复（另见 {seen[rule.id]}）",
+                        file=label,
+                        rule=rule.id,
+                        field="id",
+                        line=rule.where.line,
+                    )
                 )
                 continue
             seen[rule.id] = f"{label}:{rule.where.line}"
@@ -183,7 +220,17 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
                 if node is not None:
                     parts.append((node, part.expr.text))
             amount_nodes: dict[str, Node] = {}
-            for name in ("fixed", "formula", "per_item", "count", "rate", "base", "cap", "min", "max"):
+            for name in (
+                "fixed",
+                "formula",
+                "per_item",
+                "count",
+                "rate",
+                "base",
+                "cap",
+                "min",
+                "max",
+            ):
                 e = getattr(rule.amount, name)
                 if e is not None:
                     node = resolved(e, rule.id, "num")
@@ -242,7 +289,9 @@ def _check_cycles(nodes: dict[str, Node], errors: list[PackError]) -> None:
         if state.get(n) == 2:
             return
         if state.get(n) == 1:
-            errors.append(PackError(f"派生变量循环引用：{' → '.join([*path, n])}", field=f"variables.{n}"))
+            errors.append(
+                PackError(f"派生变量循环引用：{' → '.join([*path, n])}", field=f"variables.{n}")
+            )
             return
         state[n] = 1
         for d in deps[n]:
@@ -263,8 +312,13 @@ def _attach_library(pack: Pack) -> None:
         doc = find_document(rule.doc)
         if doc is None:
             pack.library_problems.append(
-                PackError(f"政策库中找不到文件 {rule.doc}", file=rule.where.file, rule=rule.id,
-                          field="document", line=rule.where.line)
+                PackError(
+                    f"政策库中找不到文件 {rule.doc}",
+                    file=rule.where.file,
+                    rule=rule.id,
+                    field="document",
+                    line=rule.where.line,
+                )
             )
             out.append(rule)
             continue
@@ -277,7 +331,9 @@ def _attach_library(pack: Pack) -> None:
             citation=clause.citation if clause else f"{doc.citation_prefix}{rule.clause}",
             valid_from=rule.valid_from or doc.effective_from or doc.issued_on,
             valid_to=rule.valid_to or doc.effective_to,
-            repealed_by=(repealed.target_title or repealed.target_number or "（废止文件）") if repealed else None,
+            repealed_by=(repealed.target_title or repealed.target_number or "（废止文件）")
+            if repealed
+            else None,
         )
         c.rule = rule
         c.part_citations = []
