@@ -18,6 +18,21 @@ def register(app: typer.Typer) -> None:
     app.command("search")(search_command)
 
 
+MAX_RULES_SHOWN = 3
+
+
+def _rule_lookup(err: Console):
+    """Rules beside the clauses they encode; search still works if the pack has an error."""
+    from ..engine.errors import PackErrors
+    from ..engine.lookup import bundled_rule_lookup
+
+    try:
+        return bundled_rule_lookup()
+    except PackErrors:
+        err.print("[yellow]政策包有错误，结果中不显示规则（运行 huiqi check 查看）[/yellow]")
+        return None
+
+
 def search_command(
     query: Annotated[
         str, typer.Argument(help='要查找的内容，如：人才买房补贴、"研发费用加计扣除"')
@@ -69,6 +84,7 @@ def search_command(
             amount_only=amount_only,
             limit=limit,
             index=index,
+            rule_lookup=_rule_lookup(err),
         )
     except FilterError as e:
         err.print(f"[red]参数错误[/red]：{e}")
@@ -113,5 +129,9 @@ def search_command(
             for piece, is_hit in hit.fragments:
                 snippet.append(piece, style="bold yellow" if is_hit else None)
             out.print(snippet)
-            for rule in hit.rules:
+            # The rules closest to the query first; the JSON output lists them all.
+            ranked = sorted(hit.rules, key=lambda r: -sum(t in r.title for t in results.terms))
+            for rule in ranked[:MAX_RULES_SHOWN]:
                 out.print(Text(f"     规则：{rule.title}  {rule.amount}", style="green"))
+            if len(ranked) > MAX_RULES_SHOWN:
+                out.print(Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green"))
