@@ -354,3 +354,27 @@ def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
     with pytest.raises(PackErrors) as info:
         load_pack(root)
     assert any("registered_in_jiaozuo 重复定义" in str(e) for e in info.value.errors)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_profiles_in_any_usual_encoding(tmp_path, encoding):
+    from typer.testing import CliRunner
+
+    from huiqi.cli import app
+
+    path = tmp_path / "p.yaml"
+    path.write_bytes("label: 测试企业\nregistered_in_jiaozuo: true\n".encode(encoding))
+    result = CliRunner().invoke(app, ["match", str(path), "--as-of", "2018-02-01", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["label"] == "测试企业"
+
+
+def test_ascii_json_profile(tmp_path):
+    from typer.testing import CliRunner
+
+    from huiqi.cli import app
+
+    path = tmp_path / "p.json"
+    path.write_text('{"registered_in_jiaozuo": true}', encoding="ascii")
+    result = CliRunner().invoke(app, ["match", str(path), "--as-of", "2018-02-01", "--json"])
+    assert result.exit_code == 0, result.output

@@ -50,7 +50,10 @@ class Profile:
 
 
 def read_profile_file(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+    """A JSON or YAML profile in UTF-8 (with or without BOM), GBK or GB18030."""
+    from ..ingest.decode import decode_bytes
+
+    text, _ = decode_bytes(path.read_bytes(), str(path), chinese=False)
     if path.suffix.lower() == ".json":
         import json
 
