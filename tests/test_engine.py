@@ -302,7 +302,7 @@ def test_numbers_in_all_written_forms():
 
 
 def test_cli_match_json(tmp_path):
-    result = runner.invoke(app, ["match", str(JZ / "examples" / "hightech_enterprise.yaml"), "--json"])
+    result = runner.invoke(app, ["match", str(JZ.parents[1] / "examples" / "hightech_enterprise.yaml"), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     rule = next(r for r in data["rules"] if r["rule_id"] == "jz.kjjl.gaoqi_first_cert")
