@@ -164,27 +164,22 @@ def _year(value: int | str | None, what: str) -> int | None:
     return year
 
 
-def _level(value: str | None) -> str | None:
+def _choice(value: str | None, choices: dict[str, str], aliases: dict[str, str], what: str) -> str | None:
+    """An identifier (national) or its Chinese name (国家 / 市级 …) from a fixed list."""
     value = _text(value)
     if value is None:
         return None
-    key = value.lower()
-    if key in LEVELS:
-        return key
-    if value in _LEVEL_ALIASES:
-        return _LEVEL_ALIASES[value]
-    choices = "、".join(f"{k}（{v}）" for k, v in LEVELS.items())
-    raise FilterError(f"层级不对：{value}（可选：{choices}）")
+    if value.lower() in choices:
+        return value.lower()
+    if value in aliases:
+        return aliases[value]
+    listed = "、".join(f"{k}（{v}）" for k, v in choices.items())
+    raise FilterError(f"{what}不对：{value}（可选：{listed}）")
+
+
+def _level(value: str | None) -> str | None:
+    return _choice(value, LEVELS, _LEVEL_ALIASES, "层级")
 
 
 def _entity(value: str | None) -> str | None:
-    value = _text(value)
-    if value is None:
-        return None
-    key = value.lower()
-    if key in ENTITIES:
-        return key
-    if value in _ENTITY_ALIASES:
-        return _ENTITY_ALIASES[value]
-    choices = "、".join(f"{k}（{v}）" for k, v in ENTITIES.items())
-    raise FilterError(f"受益主体不对：{value}（可选：{choices}）")
+    return _choice(value, ENTITIES, _ENTITY_ALIASES, "受益主体")
