@@ -378,3 +378,11 @@ def test_ascii_json_profile(tmp_path):
     path.write_text('{"registered_in_jiaozuo": true}', encoding="ascii")
     result = CliRunner().invoke(app, ["match", str(path), "--as-of", "2018-02-01", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_case_totals_count_the_rules_of_their_own_file():
+    from huiqi.engine.cases import load_cases
+    from huiqi.engine.pack import bundled_pack
+
+    cases = [c for c in load_cases(bundled_pack()) if c.file == "kjjl.yaml"]
+    assert cases and all(c.scope == ("kjjl.yaml",) for c in cases)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -38,6 +39,10 @@ class Case:
     expect: dict[str, dict[str, Any]]
     total: Any = None
     index: int = 0
+    # Rule files whose eligible amounts `total` adds up: by default the rules file with the
+    # test file's name, so a case stays true when other documents' benefits are added to
+    # the pack; `total_scope: pack` (per case) or `rule_files: [...]` (per file) widen it.
+    scope: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -58,6 +63,9 @@ def load_cases(pack: Pack) -> list[Case]:
     out: list[Case] = []
     for path in sorted((pack.root / "tests").glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        file_scope = tuple(data.get("rule_files") or [path.name])
+        if not any((pack.root / "rules" / f).is_file() for f in file_scope):
+            file_scope = ()  # no rules file of that name: the whole pack
         for i, raw in enumerate(data.get("cases") or []):
             profile = raw.get("profile")
             if isinstance(profile, str):
@@ -75,6 +83,7 @@ def load_cases(pack: Pack) -> list[Case]:
                     expect=expect,
                     total=raw.get("total"),
                     index=i,
+                    scope=None if raw.get("total_scope") == "pack" or not file_scope else file_scope,
                 )
             )
     return out
@@ -117,6 +126,17 @@ def run_case(pack: Pack, case: Case) -> CaseResult:
             result.failures.append(f"{rid}: set_aside 应为 {exp['set_aside']}，实为 {r.set_aside_by}")
     if case.total is not None:
         want = _money(case.total)
-        if want != report.total:
-            result.failures.append(f"合计应为 {want}，实为 {report.total}")
+        got = report.total
+        if case.scope is not None:
+            got = sum(
+                (
+                    r.amount
+                    for r in report.eligible
+                    if r.amount is not None and Path(r.rule.where.file).name in case.scope
+                ),
+                Decimal(0),
+            )
+        if want != got:
+            where = "、".join(case.scope) if case.scope else "全部规则"
+            result.failures.append(f"合计（{where}）应为 {want}，实为 {got}")
     return result
