@@ -311,7 +311,11 @@ def test_cli_match_json(tmp_path):
         assert key in rule
     assert rule["status"] == "eligible" and rule["amount"] == 200000
     # 20万 + 2万 + 30万 (同届就高) + 280万 × 10% + 5万 + 2000元 × 1
-    assert data["total"] == 200000 + 20000 + 300000 + 280000 + 50000 + 2000
+    kjjl = sum(
+        r["amount"] or 0 for r in data["rules"] if r["status"] == "eligible" and r["rule_id"].startswith("jz.kjjl.")
+    )
+    assert kjjl == 200000 + 20000 + 300000 + 280000 + 50000 + 2000
+    assert data["total"] >= kjjl  # other documents of the pack may add to it
 
 
 def test_cli_match_refuses_bad_profile(tmp_path):
@@ -345,9 +349,9 @@ def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
     shutil.copytree(policies_dir() / "jiaozuo", root)
     (root / "variables").mkdir(exist_ok=True)
     (root / "variables" / "extra.yaml").write_text(
-        "variables:\n  staff_count:\n    label: 从业人数\n    question: 从业人数是多少？\n    type: integer\n    min: 0\n", encoding="utf-8"
+        "variables:\n  zz_test_only_count:\n    label: 测试用计数\n    question: 测试用计数是多少？\n    type: integer\n    min: 0\n", encoding="utf-8"
     )
-    assert "staff_count" in load_pack(root).variables
+    assert "zz_test_only_count" in load_pack(root).variables
     (root / "variables" / "clash.yaml").write_text(
         "variables:\n  registered_in_jiaozuo:\n    label: 重复\n    question: 重复？\n    type: bool\n", encoding="utf-8"
     )
@@ -386,3 +390,23 @@ def test_case_totals_count_the_rules_of_their_own_file():
 
     cases = [c for c in load_cases(bundled_pack()) if c.file == "kjjl.yaml"]
     assert cases and all(c.scope == ("kjjl.yaml",) for c in cases)
+
+
+def test_applicant_type_sets_aside_benefits_for_others():
+    from huiqi.engine.match import match
+    from huiqi.engine.profile import ProfileError
+
+    # kjjl rules are for enterprises (and institutions for some); a person asking gets none.
+    report = match({"applicant": "个人", "registered_in_jiaozuo": True}, date(2018, 2, 1))
+    kjjl = [r for r in report.results if r.rule.id.startswith("jz.kjjl.")]
+    others = [r for r in kjjl if "person" not in r.rule.beneficiary]
+    assert others and all(r.status == "not_eligible" and "申请人为个人" in r.reason for r in others)
+    asked = {rid for q in report.next_questions() for rid in q["rules"]}
+    assert not asked & {r.rule.id for r in others}
+    # 第十条 science awards also go to persons: still evaluated
+    persons = [r for r in kjjl if "person" in r.rule.beneficiary]
+    assert persons and all("申请人" not in (r.reason or "") for r in persons)
+    same = match({"applicant": "enterprise", "registered_in_jiaozuo": True}, date(2018, 2, 1))
+    assert any(r.status == "undetermined" for r in same.results if r.rule.id.startswith("jz.kjjl."))
+    with pytest.raises(ProfileError, match="applicant"):
+        match({"applicant": "公司"}, date(2018, 2, 1))

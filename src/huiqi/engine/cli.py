@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         p = _load(pack)
         try:
-            prof = validate_profile(data, p.variables, set(p.by_id))
+            prof = validate_profile(data, p.variables, set(p.by_id), p.entities)
         except ProfileError as exc:
             if as_json:
                 err.print(json.dumps({"errors": [x.to_dict() for x in exc.problems]}, ensure_ascii=False, indent=2))

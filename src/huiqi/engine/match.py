@@ -306,6 +306,39 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
     return result
 
 
+def _derived_steps(node: Node, ctx: Ctx) -> list[str]:
+    """The derived variables a formula reads, inputs first, each with its value: the steps of
+    a computed amount (e.g. a tax saving: tax without, tax with, the difference)."""
+    from .expr import names_read
+
+    program = ctx.program
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name not in program.derived_names:
+            return
+        for inner in program.derived_inputs.get(name, ()):
+            visit(inner)
+        order.append(name)
+
+    for name in names_read(node):
+        visit(name)
+    out = []
+    for name in order:
+        value = _read(ctx, name)
+        if value is None:
+            continue
+        kind = program.types.get(name, "")
+        shown = (
+            ("是" if value else "否") if isinstance(value, bool)
+            else yuan(value) if kind == "money"
+            else _pct(value) if kind == "ratio"
+            else str(plain(value))
+        )
+        out.append(f"{program.labels.get(name) or name}（{name}）= {shown}")
+    return out
+
+
 def _pct(v: Any) -> str:
     return f"{Decimal(v) * 100:f}".rstrip("0").rstrip(".") + "%"
 
@@ -324,7 +357,10 @@ def _amount(cr: CompiledRule, ctx: Ctx, out: RuleResult) -> bool:
         out.steps = [f"定额 {a.fixed.text} = {yuan(amt)}"]  # type: ignore[union-attr]
     elif a.type == "formula":
         amt = money(vals["formula"])
-        out.steps = [f"{a.formula.text} = {yuan(amt)}"]  # type: ignore[union-attr]
+        out.steps = [
+            *_derived_steps(cr.amount_nodes["formula"], ctx),
+            f"{a.formula.text} = {yuan(amt)}",  # type: ignore[union-attr]
+        ]
     elif a.type == "per_item":
         rate, count = vals["per_item"], vals["count"]
         amt = money(Decimal(rate) * count)
@@ -399,10 +435,24 @@ class MatchReport:
         }
 
 
+def _not_for(cr: CompiledRule, applicant: str, pack: Pack) -> RuleResult:
+    """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
+    names = "、".join(pack.entities.get(b, b) for b in cr.rule.beneficiary)
+    return RuleResult(
+        cr.rule, cr.index, NOT_ELIGIBLE,
+        reason=f"受益主体为{names}，申请人为{pack.entities.get(applicant, applicant)}",
+    )
+
+
 def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     """Evaluate every rule for a validated profile; stacking applied."""
     ctx = pack.new_ctx(profile.facts, as_of)
-    results = [evaluate_rule(cr, ctx) for cr in pack.compiled]
+    results = [
+        evaluate_rule(cr, ctx)
+        if profile.applicant is None or profile.applicant in cr.rule.beneficiary
+        else _not_for(cr, profile.applicant, pack)
+        for cr in pack.compiled
+    ]
     apply_stacking(results, profile.received, pack)
     return MatchReport(as_of, profile.label, results, pack)
 
@@ -416,7 +466,7 @@ def match(data: Any, as_of: date | None = None, pack: Pack | None = None) -> Mat
         from .pack import bundled_pack
 
         pack = bundled_pack()
-    profile = validate_profile(data, pack.variables, set(pack.by_id))
+    profile = validate_profile(data, pack.variables, set(pack.by_id), pack.entities)
     when = as_of or profile.as_of or date.today()
     return evaluate_profile(pack, profile, when)
 

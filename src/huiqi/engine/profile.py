@@ -20,7 +20,7 @@ import yaml
 from .expr import parse_number
 from .variables import FieldSpec, Variable
 
-RESERVED = {"label", "as_of", "received_benefits"}
+RESERVED = {"label", "as_of", "received_benefits", "applicant"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Profile:
     received: list[dict[str, Any]]
     label: str = ""
     as_of: date | None = None
+    applicant: str | None = None  # enterprise, person, team, park, institution
 
 
 def read_profile_file(path: Path) -> Any:
@@ -136,7 +137,12 @@ def _scalar(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
     return None
 
 
-def validate_profile(data: Any, variables: dict[str, Variable], rule_ids: set[str]) -> Profile:
+def validate_profile(
+    data: Any,
+    variables: dict[str, Variable],
+    rule_ids: set[str],
+    entities: dict[str, str] | None = None,
+) -> Profile:
     """Check a profile against the pack's variables; raise ProfileError listing all problems."""
     problems: list[Problem] = []
     if not isinstance(data, dict):
@@ -169,9 +175,25 @@ def validate_profile(data: Any, variables: dict[str, Variable], rule_ids: set[st
             problems.append(Problem("as_of", f"应为日期 YYYY-MM-DD，而不是 {as_of!r}"))
             as_of = None
     received = _received(data.get("received_benefits"), rule_ids, problems)
+    applicant = _applicant(data.get("applicant"), entities or {}, problems)
     if problems:
         raise ProfileError(problems)
-    return Profile(facts=facts, received=received, label=label or "", as_of=as_of)
+    return Profile(
+        facts=facts, received=received, label=label or "", as_of=as_of, applicant=applicant
+    )
+
+
+def _applicant(value: Any, entities: dict[str, str], problems: list[Problem]) -> str | None:
+    """Who is asking: an entity id (park) or its Chinese name (园区); None = not said."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    for key, label in entities.items():
+        if text in (key, label):
+            return key
+    choices = "、".join(f"{k}（{v}）" for k, v in entities.items())
+    problems.append(Problem("applicant", f"应为以下之一：{choices}；而不是 {value!r}"))
+    return None
 
 
 def _events(value: Any, var: Variable, key: str, problems: list[Problem]) -> list[dict[str, Any]]:
