@@ -33,6 +33,22 @@ def pack():
     return bundled_pack("jiaozuo")
 
 
+@pytest.fixture(scope="module")
+def kjjl_pack(tmp_path_factory):
+    """The pack with only the 科技创新奖励资金 rules, for counts that other documents change."""
+    import shutil
+
+    from huiqi.engine.pack import load_pack
+
+    root = tmp_path_factory.mktemp("pack") / "jiaozuo"
+    shutil.copytree(JZ, root)
+    for path in (root / "rules").glob("*.yaml"):
+        if path.name != "kjjl.yaml":
+            path.unlink()
+    shutil.rmtree(root / "tests")
+    return load_pack(root)
+
+
 # --- expressions -------------------------------------------------------------------------------
 
 
@@ -142,7 +158,8 @@ def test_trace_and_gap(pack):
     assert trace[2]["clause"].endswith("第八条（二）")
 
 
-def test_next_question_decides_most_rules(pack):
+def test_next_question_decides_most_rules(kjjl_pack):
+    pack = kjjl_pack
     report = match({"registered_in_jiaozuo": True}, AS_OF, pack)
     first = report.next_questions()[0]
     # 第六条 and 第八条 all require 独立法人资格: it decides more rules than any other question

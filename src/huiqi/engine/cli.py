@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -118,17 +119,25 @@ def register(app: typer.Typer) -> None:
         )
         eligible = report.eligible
         table = Table(title=f"符合条件的奖励（{len(eligible)} 项）")
-        for col in ("规则", "奖励", "金额", "认定方式", "依据"):
+        wide = console.width >= 140  # the rule id helps developers; users read the title
+        for col in (["规则"] if wide else []) + ["奖励", "金额", "认定方式", "依据"]:
             table.add_column(col, overflow="fold")
         from .rules import DETERMINATIONS
 
         for r in eligible:
-            note = f"\n[dim]{r.stacking_note}[/dim]" if r.stacking_note else ""
-            table.add_row(
-                r.rule.id, r.rule.title + note, _amount_cell(r), DETERMINATIONS[r.rule.determination],
-                r.rule.citation,
-            )
+            note = _details(r)
+            cells = [r.rule.title + note, _amount_cell(r), DETERMINATIONS[r.rule.determination], r.rule.citation]
+            table.add_row(*([r.rule.id] if wide else []), *cells)
         console.print(table)
+        to_apply = [
+            r for r in eligible
+            if r.rule.determination != "automatic" and (r.rule.apply.department or r.rule.apply.window)
+        ]
+        if to_apply:
+            console.print("[bold]申请指引[/bold]（依申请或评审的项目）：")
+            for r in to_apply:
+                where = "；".join(x for x in (r.rule.apply.department, r.rule.apply.window) if x)
+                console.print(f"  · {escape(r.rule.title)}：{escape(where)}")
         total = f"合计 [bold]{_wan(report.total)}[/bold]"
         if report.total_max != report.total:
             total += f"；另有评审裁量项，最高可再加 {_wan(report.total_max - report.total)}"
@@ -312,6 +321,22 @@ def _coverage_command(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+DETAIL_CHARS = 48
+
+
+def _details(r) -> str:
+    """Lines under a benefit's title: stacking, payment schedule, notes."""
+    rule = r.rule
+    lines = [r.stacking_note] if r.stacking_note else []
+    if rule.schedule:
+        lines.append(f"拨付：{rule.schedule}")
+    if rule.note:
+        lines.append(f"说明：{rule.note}")
+    # The table keeps the gist; `--json` and `huiqi rules --json` carry the full text.
+    short = [line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 1] + "…" for line in lines]
+    return "".join(f"\n[dim]{escape(line)}[/dim]" for line in short)
+
+
 def _const(pack, node) -> Decimal | None:
     from .expr import Num
 
@@ -358,6 +383,8 @@ def _catalogue_entry(pack, rule) -> dict[str, Any]:
              "key": rule.stacking.key.text if rule.stacking.key else None, "quote": rule.stacking.quote}
             if rule.stacking else None
         ),
+        "schedule": rule.schedule,
+        "note": rule.note,
         "validity": {
             "from": plain(rule.valid_from),
             "to": plain(rule.valid_to),

@@ -130,6 +130,8 @@ def coverage(pack: Pack) -> list[DocCoverage]:
         doc = find_document(rfile.doc, docs)
         if doc is None:
             continue
+        for ex in rfile.exclusions:  # an encoded disqualification covers its sentence
+            by_doc.setdefault(doc.id, []).append((ex.id, [ex.quote], None))
         for prov in rfile.provisions:
             by_doc.setdefault(doc.id, []).append((prov.id, [prov.quote], prov.reason))
     out = []

@@ -141,6 +141,8 @@ class RuleResult:
                 if r.stacking
                 else None
             ),
+            "schedule": r.schedule,
+            "note": r.note,
             "apply": {
                 "department": r.apply.department,
                 "window": r.apply.window,
