@@ -50,3 +50,13 @@ def test_cli_json_and_strict_exit():
     assert data["uncovered"] == 0 and data["documents"][0]["covered"] >= 20
     bad = runner.invoke(app, ["coverage", "--doc", "不存在的文件"])
     assert bad.exit_code == 2
+
+
+def test_no_amount_sentence_of_the_corpus_is_left_uncovered():
+    rows = coverage(bundled_pack())
+    uncovered = [(s.citation, s.text) for r in rows for s in r.sentences if s.state == "uncovered"]
+    assert not uncovered
+    # Every document of the corpus with an amount sentence has rules or reasons for them.
+    for r in rows:
+        for s in r.sentences:
+            assert s.state == "covered" or s.reason, s.citation

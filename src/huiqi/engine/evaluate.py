@@ -110,6 +110,7 @@ class Program:
     derived_names: frozenset[str] = frozenset()
     labels: dict[str, str] = field(default_factory=dict)
     derived_inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # variable -> declared type (display)
 
 
 def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:

@@ -53,6 +53,8 @@ def numbers_in(text: str) -> set[Decimal]:
         raw = m.group(2)
         n = Decimal(raw) if raw[0].isdigit() else Decimal(chinese_to_int(raw) or 0)
         out.add(n / {"百": 100, "千": 1000, "万": 10_000}[m.group(1)])
+    if "减半" in text:  # 减半征收: one half
+        out.add(Decimal("0.5"))
     for m in CN_NUMBER.finditer(text):
         value = chinese_to_int(m.group(0))
         if value is not None:

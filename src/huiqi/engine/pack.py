@@ -176,6 +176,7 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
         derived_names=derived_set,
         labels={n: v.label for n, v in variables.items()},
         derived_inputs={n: tuple(names_read(node)) for n, node in derived_nodes.items()},
+        types={n: v.type for n, v in variables.items()},
     )
 
     files: list[RuleFile] = []

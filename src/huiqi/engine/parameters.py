@@ -17,6 +17,10 @@ class Citation:
     clause: str
     quote: str
     line: int = 0
+    # A law outside the library (e.g. 企业所得税法 for the statutory 25% rate): the quote is
+    # recorded but cannot be verified against the library; `huiqi check` only requires the
+    # value's number to be in the quote.
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ def load_parameters(data: Any, file: str) -> dict[str, Parameter]:
                                 str(v.get("clause") or ""),
                                 str(v.get("quote") or ""),
                                 vline,
+                                bool(v.get("external", False)),
                             ),
                         )
                     )
