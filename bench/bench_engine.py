@@ -36,8 +36,12 @@ def synthetic(pack: Pack, target: int = 200) -> Pack:
             rule = cr.rule if copy == 0 else replace(cr.rule, id=f"{cr.rule.id}_x{copy}")
             compiled.append(replace(cr, rule=rule, index=len(compiled)))
         copy += 1
-    return replace(pack, rules=[c.rule for c in compiled], compiled=compiled,
-                   by_id={c.rule.id: c for c in compiled})
+    return replace(
+        pack,
+        rules=[c.rule for c in compiled],
+        compiled=compiled,
+        by_id={c.rule.id: c for c in compiled},
+    )
 
 
 def _scalar(spec: FieldSpec, rng: random.Random):
@@ -64,7 +68,8 @@ def random_profile(pack: Pack, rng: random.Random) -> dict:
             continue
         if var.type == "events":
             out[name] = [
-                {f: _scalar(s, rng) for f, s in var.fields.items()} for _ in range(rng.randint(0, 4))
+                {f: _scalar(s, rng) for f, s in var.fields.items()}
+                for _ in range(rng.randint(0, 4))
             ]
         else:
             out[name] = _scalar(var.spec, rng)
@@ -91,8 +96,13 @@ def measure(pack: Pack, profiles: list, as_of: date, repeat_one: int = 2000) -> 
         each.append(time.perf_counter() - t1)
     many = time.perf_counter() - t0
     each.sort()
-    return {"p50": p50, "p99": p99, "many": many, "all_p50": statistics.median(each),
-            "all_p99": each[int(len(each) * 0.99) - 1]}
+    return {
+        "p50": p50,
+        "p99": p99,
+        "many": many,
+        "all_p50": statistics.median(each),
+        "all_p99": each[int(len(each) * 0.99) - 1],
+    }
 
 
 def main() -> None:
@@ -110,14 +120,26 @@ def main() -> None:
     validate_s = time.perf_counter() - t0
 
     table = Table(title=f"规则引擎基准（{args.profiles} 个随机画像，as_of {as_of}）")
-    for col in ("政策包", "规则数", "同一画像 p50", "同一画像 p99", "各画像 p50", "各画像 p99",
-                f"{args.profiles} 个画像"):
+    for col in (
+        "政策包",
+        "规则数",
+        "同一画像 p50",
+        "同一画像 p99",
+        "各画像 p50",
+        "各画像 p99",
+        f"{args.profiles} 个画像",
+    ):
         table.add_column(col, justify="right")
     for label, pack in (("jiaozuo", real), ("synthetic", big)):
         m = measure(pack, profiles, as_of)
         table.add_row(
-            label, str(len(pack.rules)), f"{m['p50'] * 1e3:.3f} ms", f"{m['p99'] * 1e3:.3f} ms",
-            f"{m['all_p50'] * 1e3:.3f} ms", f"{m['all_p99'] * 1e3:.3f} ms", f"{m['many']:.2f} s",
+            label,
+            str(len(pack.rules)),
+            f"{m['p50'] * 1e3:.3f} ms",
+            f"{m['p99'] * 1e3:.3f} ms",
+            f"{m['all_p50'] * 1e3:.3f} ms",
+            f"{m['all_p99'] * 1e3:.3f} ms",
+            f"{m['many']:.2f} s",
         )
     Console().print(table)
 
@@ -125,8 +147,10 @@ def main() -> None:
     for prof in profiles[:1000]:
         evaluate_profile(real, prof, as_of).to_dict()
     render = (time.perf_counter() - t0) / 1000
-    print(f"画像校验：{validate_s / len(profiles) * 1e3:.3f} ms/画像；"
-          f"评估并生成完整 JSON（含 trace、gap）：{render * 1e3:.3f} ms/画像（真实包）")
+    print(
+        f"画像校验：{validate_s / len(profiles) * 1e3:.3f} ms/画像；"
+        f"评估并生成完整 JSON（含 trace、gap）：{render * 1e3:.3f} ms/画像（真实包）"
+    )
 
 
 if __name__ == "__main__":

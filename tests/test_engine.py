@@ -114,7 +114,7 @@ def test_aggregates_and_builtins(pack):
         "patent_awards": [{"grade": "二等奖", "year": 2017}, {"grade": "三等奖", "year": 2016}],
         "registry_volume_last_year": Decimal(0),
     }
-    assert evaluate('count(patent_awards where year == last_year)', facts, AS_OF, pack).value == 1
+    assert evaluate("count(patent_awards where year == last_year)", facts, AS_OF, pack).value == 1
     assert evaluate('any(patent_awards where grade == "三等奖")', facts, AS_OF, pack).value is True
     assert evaluate("all(patent_awards where year >= 2016)", facts, AS_OF, pack).value is True
     assert evaluate("year(as_of) - 1 == last_year", facts, AS_OF, pack).value is True
@@ -126,7 +126,7 @@ def test_aggregates_and_builtins(pack):
 
 def test_unknown_event_field_is_missing(pack):
     facts = {"certifications": [{"kind": "国家高新技术企业", "year": 2017}]}
-    out = evaluate('any(certifications where first)', facts, AS_OF, pack)
+    out = evaluate("any(certifications where first)", facts, AS_OF, pack)
     assert out.value is UNKNOWN and out.missing == ("certifications.first",)
 
 
@@ -202,8 +202,15 @@ def test_profile_lists_every_problem(pack):
 
 
 def test_profile_money_literals(pack):
-    report = match({"registered_in_jiaozuo": True, "independent_legal_person": True,
-                    "tech_absorb_volume_last_year": "300万"}, AS_OF, pack)
+    report = match(
+        {
+            "registered_in_jiaozuo": True,
+            "independent_legal_person": True,
+            "tech_absorb_volume_last_year": "300万",
+        },
+        AS_OF,
+        pack,
+    )
     r = next(x for x in report.results if x.rule.id == "jz.kjjl.tech_absorb")
     assert r.amount == 300000  # 300万元 × 10%
 
@@ -226,16 +233,25 @@ def _edit(root: Path, old: str, new: str, file: str = "rules/kjjl.yaml") -> None
 
 def test_difference_stacking(tmp_path):
     root = _copy_pack(tmp_path)
-    _edit(root, "stacking: &contest_stack {group: contest, policy: highest,",
-          "stacking: &contest_stack {group: contest, policy: difference,")
+    _edit(
+        root,
+        "stacking: &contest_stack {group: contest, policy: highest,",
+        "stacking: &contest_stack {group: contest, policy: difference,",
+    )
     pack = load_pack(root)
     profile = {
         "registered_in_jiaozuo": True,
         "independent_legal_person": True,
         "contest_awards": [{"level": "国家", "grade": "一等奖", "year": 2017}],
-        "received_benefits": [{"rule": "jz.kjjl.contest_prov_1st", "amount": 300000, "year": 2017, "key": "2017"}],
+        "received_benefits": [
+            {"rule": "jz.kjjl.contest_prov_1st", "amount": 300000, "year": 2017, "key": "2017"}
+        ],
     }
-    r = next(x for x in match(profile, AS_OF, pack).results if x.rule.id == "jz.kjjl.contest_national_1st")
+    r = next(
+        x
+        for x in match(profile, AS_OF, pack).results
+        if x.rule.id == "jz.kjjl.contest_national_1st"
+    )
     assert (r.gross, r.amount) == (500000, 200000)  # 50万 − 30万 already paid
     assert "补差" in r.stacking_note
 
@@ -247,7 +263,9 @@ def test_expression_errors_name_file_rule_and_position(tmp_path):
     with pytest.raises(PackErrors) as exc:
         load_pack(root)
     messages = [str(e) for e in exc.value.errors]
-    assert any("jz.kjjl.major_case" in m and "no_such_var" in m and "kjjl.yaml:" in m for m in messages)
+    assert any(
+        "jz.kjjl.major_case" in m and "no_such_var" in m and "kjjl.yaml:" in m for m in messages
+    )
     assert any("jz.kjjl.gaoqi_first_cert" in m and "amount.fixed" in m for m in messages)
 
 
@@ -262,12 +280,19 @@ def test_enum_literal_typos_are_caught(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "expect"),
     [
-        ("quote: 从2016年开始，首次认定的国家高新技术企业奖励20万元。",
-         "quote: 从2016年开始，首次认定的国家高新技术企业奖励30万元。", "引文不在"),
+        (
+            "quote: 从2016年开始，首次认定的国家高新技术企业奖励20万元。",
+            "quote: 从2016年开始，首次认定的国家高新技术企业奖励30万元。",
+            "引文不在",
+        ),
         ("amount: {fixed: 20万}", "amount: {fixed: 25万}", "数值 25万 未见于引文"),
         ("clause: 第十二条\n", "clause: 第九十九条\n", "找不到条款"),
         ("document: 焦作市科技创新奖励资金管理暂行办法", "document: 不存在的办法", "找不到文件"),
-        ("  - id: jz.kjjl.prov_energy_demo", "  - id: jz.kjjl.prov_innovation_leader", "规则编号重复"),
+        (
+            "  - id: jz.kjjl.prov_energy_demo",
+            "  - id: jz.kjjl.prov_innovation_leader",
+            "规则编号重复",
+        ),
     ],
 )
 def test_check_failures(tmp_path, old, new, expect):
@@ -287,19 +312,29 @@ def test_check_parameter_gap_and_overlap(tmp_path):
         clause: 第二条
         quote: 自2017年起，市财政科技经费每年安排2000万元
 """
-    _edit(root, "        quote: 自2017年起，市财政科技经费每年安排2000万元\n", extra, "parameters.yaml")
+    _edit(
+        root,
+        "        quote: 自2017年起，市财政科技经费每年安排2000万元\n",
+        extra,
+        "parameters.yaml",
+    )
     _pack, errors = check_pack_dir(root)
     assert any("空档" in str(e) for e in errors)
 
 
 def test_check_replacement_windows(tmp_path):
     root = _copy_pack(tmp_path)
-    _edit(root, "    when: major_contribution\n    amount: {max: 500万}\n",
-          "    when: major_contribution\n    amount: {max: 500万}\n    validity: {to: 2019-12-31}\n")
+    _edit(
+        root,
+        "    when: major_contribution\n    amount: {max: 500万}\n",
+        "    when: major_contribution\n    amount: {max: 500万}\n    validity: {to: 2019-12-31}\n",
+    )
     rules = (root / "rules" / "kjjl.yaml").read_text(encoding="utf-8")
-    block = rules[rules.index("  - id: jz.kjjl.major_case"):]
+    block = rules[rules.index("  - id: jz.kjjl.major_case") :]
     block = block.replace("jz.kjjl.major_case", "jz.kjjl.major_case_v2").replace(
-        "validity: {to: 2019-12-31}", "validity: {from: 2020-03-01}\n    replaces: jz.kjjl.major_case")
+        "validity: {to: 2019-12-31}",
+        "validity: {from: 2020-03-01}\n    replaces: jz.kjjl.major_case",
+    )
     (root / "rules" / "kjjl.yaml").write_text(rules + block, encoding="utf-8")
     _pack, errors = check_pack_dir(root)
     assert any("空档" in str(e) and "jz.kjjl.major_case_v2" in str(e) for e in errors)
@@ -319,17 +354,32 @@ def test_numbers_in_all_written_forms():
 
 
 def test_cli_match_json(tmp_path):
-    result = runner.invoke(app, ["match", str(JZ.parents[1] / "examples" / "hightech_enterprise.yaml"), "--json"])
+    result = runner.invoke(
+        app, ["match", str(JZ.parents[1] / "examples" / "hightech_enterprise.yaml"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     rule = next(r for r in data["rules"] if r["rule_id"] == "jz.kjjl.gaoqi_first_cert")
-    for key in ("rule_id", "title", "status", "amount", "amount_min", "amount_max", "citation", "quote",
-                "missing", "gap", "trace"):
+    for key in (
+        "rule_id",
+        "title",
+        "status",
+        "amount",
+        "amount_min",
+        "amount_max",
+        "citation",
+        "quote",
+        "missing",
+        "gap",
+        "trace",
+    ):
         assert key in rule
     assert rule["status"] == "eligible" and rule["amount"] == 200000
     # 20万 + 2万 + 30万 (同届就高) + 280万 × 10% + 5万 + 2000元 × 1
     kjjl = sum(
-        r["amount"] or 0 for r in data["rules"] if r["status"] == "eligible" and r["rule_id"].startswith("jz.kjjl.")
+        r["amount"] or 0
+        for r in data["rules"]
+        if r["status"] == "eligible" and r["rule_id"].startswith("jz.kjjl.")
     )
     assert kjjl == 200000 + 20000 + 300000 + 280000 + 50000 + 2000
     assert data["total"] >= kjjl  # other documents of the pack may add to it
@@ -366,11 +416,13 @@ def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
     shutil.copytree(policies_dir() / "jiaozuo", root)
     (root / "variables").mkdir(exist_ok=True)
     (root / "variables" / "extra.yaml").write_text(
-        "variables:\n  zz_test_only_count:\n    label: 测试用计数\n    question: 测试用计数是多少？\n    type: integer\n    min: 0\n", encoding="utf-8"
+        "variables:\n  zz_test_only_count:\n    label: 测试用计数\n    question: 测试用计数是多少？\n    type: integer\n    min: 0\n",
+        encoding="utf-8",
     )
     assert "zz_test_only_count" in load_pack(root).variables
     (root / "variables" / "clash.yaml").write_text(
-        "variables:\n  registered_in_jiaozuo:\n    label: 重复\n    question: 重复？\n    type: bool\n", encoding="utf-8"
+        "variables:\n  registered_in_jiaozuo:\n    label: 重复\n    question: 重复？\n    type: bool\n",
+        encoding="utf-8",
     )
     with pytest.raises(PackErrors) as info:
         load_pack(root)

@@ -61,8 +61,13 @@ rules:
 """
 
 
-def _pack(tmp_path: Path, value="25%", external="true", doc="中华人民共和国企业所得税法",
-          quote="企业所得税的税率为25%。") -> Path:
+def _pack(
+    tmp_path: Path,
+    value="25%",
+    external="true",
+    doc="中华人民共和国企业所得税法",
+    quote="企业所得税的税率为25%。",
+) -> Path:
     root = tmp_path / "policies" / "taxpack"
     (root / "rules").mkdir(parents=True)
     (root / "variables.yaml").write_text(VARIABLES, encoding="utf-8")
@@ -116,8 +121,14 @@ def test_bundled_tax_example_shows_its_steps():
 
     pack = bundled_pack("jiaozuo")
     profile = read_profile_file(pack.root.parents[1] / "examples" / "tax_sme_2018.yaml")
-    r = next(x for x in match(profile, date(2018, 12, 31), pack).results
-             if x.rule.id == "tax.eit.equipment_credit")
+    r = next(
+        x
+        for x in match(profile, date(2018, 12, 31), pack).results
+        if x.rule.id == "tax.eit.equipment_credit"
+    )
     assert r.amount == 37500
-    assert "抵免前应纳税额（享受加计扣除、技术转让、税率优惠后）（eit_tax_before_credits）= 37,500 元" in r.steps
+    assert (
+        "抵免前应纳税额（享受加计扣除、技术转让、税率优惠后）（eit_tax_before_credits）= 37,500 元"
+        in r.steps
+    )
     assert "本纳税年度在国家高新技术企业资格有效期内（eit_hte_valid）= 否" in r.steps

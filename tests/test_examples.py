@@ -19,7 +19,9 @@ def test_example_profile_matches(profile: Path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["rules"], "no rule evaluated"
-    assert any(r["status"] == "eligible" for r in data["rules"]), "an example should qualify for something"
+    assert any(r["status"] == "eligible" for r in data["rules"]), (
+        "an example should qualify for something"
+    )
 
 
 def test_there_are_examples():

@@ -73,7 +73,9 @@ def test_ids_are_stable_across_runs():
 
 def test_unreadable_number_field_is_a_warning_not_a_crash(tmp_path: Path):
     path = tmp_path / "odd.txt"
-    path.write_text("关于测试的通知\n 文　　号 \n焦政办〔2017〕1290001号\n一、给予奖励。\n", encoding="utf-8")
+    path.write_text(
+        "关于测试的通知\n 文　　号 \n焦政办〔2017〕1290001号\n一、给予奖励。\n", encoding="utf-8"
+    )
     result = ingest_paths([path])
     (doc,) = result.documents
     assert doc.doc_number is None

@@ -139,7 +139,10 @@ def test_library_round_trips_full_documents(db):
     for doc in corpus_documents():
         back = stored[doc.id]
         assert (back.title, back.doc_number, back.issued_on, back.effective_to) == (
-            doc.title, doc.doc_number, doc.issued_on, doc.effective_to
+            doc.title,
+            doc.doc_number,
+            doc.issued_on,
+            doc.effective_to,
         )
         assert [(c.path, c.citation, c.text) for c in back.walk()] == [
             (c.path, c.citation, c.text) for c in doc.walk()
@@ -150,6 +153,8 @@ def test_ingest_rebuilds_the_search_index(tmp_path: Path):
     db = tmp_path / "lib.db"
     result = runner.invoke(app, ["ingest", "--db", str(db), "-q"])
     assert result.exit_code == 0 and (tmp_path / "lib.search.db").exists()
-    found = runner.invoke(app, ["search", "科技创新券", "--index", str(tmp_path / "lib.search.db"), "--json"])
+    found = runner.invoke(
+        app, ["search", "科技创新券", "--index", str(tmp_path / "lib.search.db"), "--json"]
+    )
     assert found.exit_code == 0
     assert any("科技创新券" in d["title"] for d in json.loads(found.output)["documents"])

@@ -1,1 +1,2 @@
-def hello(): pass
+def hello():
+    pass

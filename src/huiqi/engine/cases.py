@@ -83,7 +83,9 @@ def load_cases(pack: Pack) -> list[Case]:
                     expect=expect,
                     total=raw.get("total"),
                     index=i,
-                    scope=None if raw.get("total_scope") == "pack" or not file_scope else file_scope,
+                    scope=None
+                    if raw.get("total_scope") == "pack" or not file_scope
+                    else file_scope,
                 )
             )
     return out
@@ -111,19 +113,29 @@ def run_case(pack: Pack, case: Case) -> CaseResult:
             continue
         status = exp.get("status")
         if status and status != r.status:
-            extra = f"，缺少 {list(r.missing)}" if r.missing else (f"，{r.reason}" if r.reason else "")
+            extra = (
+                f"，缺少 {list(r.missing)}" if r.missing else (f"，{r.reason}" if r.reason else "")
+            )
             result.failures.append(
                 f"{rid}: 状态应为 {status}（{STATUS_LABELS.get(status, '?')}），实为 {r.status}{extra}"
             )
-        for key, actual in (("amount", r.amount), ("amount_min", r.amount_min), ("amount_max", r.amount_max)):
+        for key, actual in (
+            ("amount", r.amount),
+            ("amount_min", r.amount_min),
+            ("amount_max", r.amount_max),
+        ):
             if key in exp:
                 want = _money(exp[key])
                 if want != (None if actual is None else Decimal(actual)):
                     result.failures.append(f"{rid}: {key} 应为 {want}，实为 {actual}")
         if "missing" in exp and set(exp["missing"]) != {m.split(".")[0] for m in r.missing}:
-            result.failures.append(f"{rid}: 缺少项应为 {sorted(exp['missing'])}，实为 {list(r.missing)}")
+            result.failures.append(
+                f"{rid}: 缺少项应为 {sorted(exp['missing'])}，实为 {list(r.missing)}"
+            )
         if "set_aside" in exp and bool(exp["set_aside"]) != (r.set_aside_by is not None):
-            result.failures.append(f"{rid}: set_aside 应为 {exp['set_aside']}，实为 {r.set_aside_by}")
+            result.failures.append(
+                f"{rid}: set_aside 应为 {exp['set_aside']}，实为 {r.set_aside_by}"
+            )
     if case.total is not None:
         want = _money(case.total)
         got = report.total

@@ -44,16 +44,33 @@ def check_pack(pack: Pack) -> list[PackError]:
 
     errors: list[PackError] = list(pack.library_problems)
 
-    def verify_quote(doc_ref: str, clause_ref: str, quote: str, file: str, rule: str | None,
-                     field: str, line: int | None) -> bool:
+    def verify_quote(
+        doc_ref: str,
+        clause_ref: str,
+        quote: str,
+        file: str,
+        rule: str | None,
+        field: str,
+        line: int | None,
+    ) -> bool:
         doc = find_document(doc_ref)
         if doc is None:
-            errors.append(PackError(f"政策库中找不到文件 {doc_ref}", file=file, rule=rule, field=field, line=line))
+            errors.append(
+                PackError(
+                    f"政策库中找不到文件 {doc_ref}", file=file, rule=rule, field=field, line=line
+                )
+            )
             return False
         clause = find_clause(doc, clause_ref)
         if clause is None:
             errors.append(
-                PackError(f"《{doc.title}》中找不到条款 {clause_ref}", file=file, rule=rule, field=field, line=line)
+                PackError(
+                    f"《{doc.title}》中找不到条款 {clause_ref}",
+                    file=file,
+                    rule=rule,
+                    field=field,
+                    line=line,
+                )
             )
             return False
         if not quote.strip():
@@ -61,8 +78,13 @@ def check_pack(pack: Pack) -> list[PackError]:
             return False
         if _flat(quote) not in _flat(clause.text):
             errors.append(
-                PackError(f"引文不在 {clause.citation} 原文中：“{quote}”", file=file, rule=rule, field=field,
-                          line=line)
+                PackError(
+                    f"引文不在 {clause.citation} 原文中：“{quote}”",
+                    file=file,
+                    rule=rule,
+                    field=field,
+                    line=line,
+                )
             )
             return False
         return True
@@ -81,11 +103,26 @@ def check_pack(pack: Pack) -> list[PackError]:
             if part.clause != rule.clause:
                 doc = find_document(rule.doc)
                 if doc is not None and find_clause(doc, part.clause) is None:
-                    errors.append(PackError(f"找不到条款 {part.clause}", file=f, rule=rid,
-                                            field=f"when[{i}].clause", line=part.expr.where.line))
+                    errors.append(
+                        PackError(
+                            f"找不到条款 {part.clause}",
+                            file=f,
+                            rule=rid,
+                            field=f"when[{i}].clause",
+                            line=part.expr.where.line,
+                        )
+                    )
         if rule.stacking:
             if rule.stacking.quote:
-                verify_quote(rule.doc, rule.stacking.clause, rule.stacking.quote, f, rid, "stacking.quote", line)
+                verify_quote(
+                    rule.doc,
+                    rule.stacking.clause,
+                    rule.stacking.quote,
+                    f,
+                    rid,
+                    "stacking.quote",
+                    line,
+                )
                 stated |= numbers_in(rule.stacking.quote)
             groups.setdefault(rule.stacking.group, set()).add(rule.stacking.policy)
         checked = [(p.expr.field, node) for p, (node, _) in zip(rule.when, cr.parts, strict=False)]
@@ -99,12 +136,17 @@ def check_pack(pack: Pack) -> list[PackError]:
                         PackError(
                             f"数值 {num.text or num.value} 未见于引文（引文中的数值："
                             f"{'、'.join(sorted({_show(n) for n in stated})) or '无'}）",
-                            file=f, rule=rid, field=field, line=line,
+                            file=f,
+                            rule=rid,
+                            field=field,
+                            line=line,
                         )
                     )
     for group, policies in groups.items():
         if len(policies) > 1:
-            errors.append(PackError(f"叠加组 {group} 混用了不同的规则：{'、'.join(sorted(policies))}"))
+            errors.append(
+                PackError(f"叠加组 {group} 混用了不同的规则：{'、'.join(sorted(policies))}")
+            )
 
     # Exclusions and provisions are quoted too.
     for rf in pack.files:
@@ -122,17 +164,42 @@ def check_pack(pack: Pack) -> list[PackError]:
             if c.external:  # a law outside the library: recorded, not verifiable here
                 quoted = bool(c.doc and c.clause and c.quote.strip())
                 if not quoted:
-                    errors.append(PackError("库外依据须写明 doc、clause 与 quote", file=p.file,
-                                            field=f"parameters.{p.name}", line=c.line))
+                    errors.append(
+                        PackError(
+                            "库外依据须写明 doc、clause 与 quote",
+                            file=p.file,
+                            field=f"parameters.{p.name}",
+                            line=c.line,
+                        )
+                    )
             else:
-                quoted = verify_quote(c.doc, c.clause, c.quote, p.file, None, f"parameters.{p.name}", c.line)
+                quoted = verify_quote(
+                    c.doc, c.clause, c.quote, p.file, None, f"parameters.{p.name}", c.line
+                )
             numeric = isinstance(v.value, Decimal)
-            if quoted and numeric and v.value not in STRUCTURAL and v.value.normalize() not in numbers_in(c.quote):
-                errors.append(PackError(f"数值 {v.text} 未见于引文", file=p.file,
-                                        field=f"parameters.{p.name}", line=c.line))
+            if (
+                quoted
+                and numeric
+                and v.value not in STRUCTURAL
+                and v.value.normalize() not in numbers_in(c.quote)
+            ):
+                errors.append(
+                    PackError(
+                        f"数值 {v.text} 未见于引文",
+                        file=p.file,
+                        field=f"parameters.{p.name}",
+                        line=c.line,
+                    )
+                )
         for problem in p.problems():
-            errors.append(PackError(f"参数取值的时间段有误：{problem}", file=p.file,
-                                    field=f"parameters.{p.name}", line=p.line))
+            errors.append(
+                PackError(
+                    f"参数取值的时间段有误：{problem}",
+                    file=p.file,
+                    field=f"parameters.{p.name}",
+                    line=p.line,
+                )
+            )
 
     # Rules replacing one another: validity windows must meet exactly.
     by_id = {r.id: r for r in pack.rules}
@@ -140,18 +207,33 @@ def check_pack(pack: Pack) -> list[PackError]:
         if not rule.replaces:
             continue
         old = by_id.get(rule.replaces)
-        where = {"file": rule.where.file, "rule": rule.id, "field": "replaces", "line": rule.where.line}
+        where = {
+            "file": rule.where.file,
+            "rule": rule.id,
+            "field": "replaces",
+            "line": rule.where.line,
+        }
         if old is None:
             errors.append(PackError(f"所替代的规则 {rule.replaces} 不存在", **where))
             continue
         if old.valid_to is None or rule.valid_from is None:
-            errors.append(PackError(f"替代 {old.id} 须两者有效期首尾相接（旧规则缺少终止日期）", **where))
+            errors.append(
+                PackError(f"替代 {old.id} 须两者有效期首尾相接（旧规则缺少终止日期）", **where)
+            )
         elif rule.valid_from <= old.valid_to:
-            errors.append(PackError(f"与被替代规则 {old.id} 的有效期重叠（{old.valid_to} ≥ {rule.valid_from}）",
-                                    **where))
+            errors.append(
+                PackError(
+                    f"与被替代规则 {old.id} 的有效期重叠（{old.valid_to} ≥ {rule.valid_from}）",
+                    **where,
+                )
+            )
         elif rule.valid_from > old.valid_to + timedelta(days=1):
-            errors.append(PackError(f"与被替代规则 {old.id} 的有效期之间有空档（{old.valid_to} 至 {rule.valid_from}）",
-                                    **where))
+            errors.append(
+                PackError(
+                    f"与被替代规则 {old.id} 的有效期之间有空档（{old.valid_to} 至 {rule.valid_from}）",
+                    **where,
+                )
+            )
     return errors
 
 

@@ -24,8 +24,15 @@ PackOption = Annotated[str, typer.Option("--pack", help="政策包（policies/ �
 def _json(data: Any) -> None:
     from .evaluate import plain
 
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=lambda v: plain(v) if not
-                                isinstance(v, (set, tuple)) else list(v)) + "\n")
+    sys.stdout.write(
+        json.dumps(
+            data,
+            ensure_ascii=False,
+            indent=2,
+            default=lambda v: plain(v) if not isinstance(v, (set, tuple)) else list(v),
+        )
+        + "\n"
+    )
 
 
 def _load(pack_name: str):
@@ -73,7 +80,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def match(
         profile: Annotated[Path, typer.Argument(help="申请人画像（JSON 或 YAML 文件）")],
-        as_of: Annotated[str | None, typer.Option("--as-of", help="评估日期 YYYY-MM-DD（默认：画像中的 as_of，或今天）")] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option("--as-of", help="评估日期 YYYY-MM-DD（默认：画像中的 as_of，或今天）"),
+        ] = None,
         as_json: JsonOption = False,
         pack: PackOption = "jiaozuo",
     ) -> None:
@@ -101,7 +111,13 @@ def register(app: typer.Typer) -> None:
             prof = validate_profile(data, p.variables, set(p.by_id), p.entities)
         except ProfileError as exc:
             if as_json:
-                err.print(json.dumps({"errors": [x.to_dict() for x in exc.problems]}, ensure_ascii=False, indent=2))
+                err.print(
+                    json.dumps(
+                        {"errors": [x.to_dict() for x in exc.problems]},
+                        ensure_ascii=False,
+                        indent=2,
+                    )
+                )
             else:
                 err.print(f"[red]画像有 {len(exc.problems)} 处问题，未评估[/red]：")
                 for x in exc.problems:
@@ -126,12 +142,19 @@ def register(app: typer.Typer) -> None:
 
         for r in eligible:
             note = _details(r)
-            cells = [r.rule.title + note, _amount_cell(r), DETERMINATIONS[r.rule.determination], r.rule.citation]
+            cells = [
+                r.rule.title + note,
+                _amount_cell(r),
+                DETERMINATIONS[r.rule.determination],
+                r.rule.citation,
+            ]
             table.add_row(*([r.rule.id] if wide else []), *cells)
         console.print(table)
         to_apply = [
-            r for r in eligible
-            if r.rule.determination != "automatic" and (r.rule.apply.department or r.rule.apply.window)
+            r
+            for r in eligible
+            if r.rule.determination != "automatic"
+            and (r.rule.apply.department or r.rule.apply.window)
         ]
         if to_apply:
             console.print("[bold]申请指引[/bold]（依申请或评审的项目）：")
@@ -158,7 +181,9 @@ def register(app: typer.Typer) -> None:
             nxt = report.next_questions()
             if nxt:
                 q = nxt[0]
-                console.print(f"下一个问题（可判定 {q['decides']} 条规则）：[bold]{q['question']}[/bold]")
+                console.print(
+                    f"下一个问题（可判定 {q['decides']} 条规则）：[bold]{q['question']}[/bold]"
+                )
 
         near = [r for r in report.results if r.near_miss]
         if near:
@@ -171,11 +196,15 @@ def register(app: typer.Typer) -> None:
             console.print(t)
         stale = [r for r in report.results if r.status == NOT_IN_FORCE]
         if stale:
-            console.print(f"[dim]{len(stale)} 条规则在 {when} 不在有效期内（{stale[0].reason}）[/dim]")
+            console.print(
+                f"[dim]{len(stale)} 条规则在 {when} 不在有效期内（{stale[0].reason}）[/dim]"
+            )
 
     @app.command()
     def rules(
-        doc: Annotated[str | None, typer.Option("--doc", help="只列出某文件的规则（编号、文号或标题）")] = None,
+        doc: Annotated[
+            str | None, typer.Option("--doc", help="只列出某文件的规则（编号、文号或标题）")
+        ] = None,
         as_json: JsonOption = False,
         pack: PackOption = "jiaozuo",
     ) -> None:
@@ -198,7 +227,9 @@ def register(app: typer.Typer) -> None:
             _json({"rules": items, "not_encoded": [pv.__dict__ for pv in provisions]})
             return
         docs_shown = sorted({r.doc_title or r.doc for r in selected})
-        table = Table(title=f"政策待遇目录（{len(items)} 条规则）：{'、'.join(f'《{t}》' for t in docs_shown)}")
+        table = Table(
+            title=f"政策待遇目录（{len(items)} 条规则）：{'、'.join(f'《{t}》' for t in docs_shown)}"
+        )
         for col in ("规则", "奖励", "条款", "受益主体", "金额", "类型", "方式", "有效期"):
             table.add_column(col, overflow="fold")
         for it, r in zip(items, selected, strict=True):
@@ -216,9 +247,14 @@ def register(app: typer.Typer) -> None:
             if r.stacking:
                 stack = f"\n[dim]{STACKING_POLICIES[r.stacking.policy]}：{r.stacking.group}[/dim]"
             table.add_row(
-                r.id, r.title + stack, r.clause,
-                "、".join(p.entities.get(b, b) for b in r.beneficiary), amount,
-                KINDS[r.kind], DETERMINATIONS[r.determination], validity,
+                r.id,
+                r.title + stack,
+                r.clause,
+                "、".join(p.entities.get(b, b) for b in r.beneficiary),
+                amount,
+                KINDS[r.kind],
+                DETERMINATIONS[r.determination],
+                validity,
             )
         console.print(table)
         for pv in provisions:
@@ -257,7 +293,11 @@ def register(app: typer.Typer) -> None:
         table.add_column("检查项", justify="right")
         table.add_column("结果")
         for res in results:
-            table.add_row(res.case.id, str(len(res.case.expect)), "[green]通过[/green]" if res.ok else "[red]失败[/red]")
+            table.add_row(
+                res.case.id,
+                str(len(res.case.expect)),
+                "[green]通过[/green]" if res.ok else "[red]失败[/red]",
+            )
         console.print(table)
         bad = [r for r in results if not r.ok]
         for res in bad:
@@ -277,8 +317,12 @@ def _coverage_command(app: typer.Typer) -> None:
     def coverage(
         pack: PackOption = "jiaozuo",
         as_json: JsonOption = False,
-        strict: Annotated[bool, typer.Option("--strict", help="有未覆盖的金额语句时以状态 1 退出")] = False,
-        doc: Annotated[str | None, typer.Option("--doc", help="只看一份文件（编号、文号或标题）")] = None,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="有未覆盖的金额语句时以状态 1 退出")
+        ] = False,
+        doc: Annotated[
+            str | None, typer.Option("--doc", help="只看一份文件（编号、文号或标题）")
+        ] = None,
     ) -> None:
         """每份文件中写明金额的语句：已由规则覆盖、标明不可编码、尚未覆盖；以及规则的认定方式。"""
         from ..library.catalogue import find_document
@@ -297,7 +341,15 @@ def _coverage_command(app: typer.Typer) -> None:
             _json({"documents": [r.to_dict() for r in rows], "uncovered": uncovered})
         else:
             table = Table(title=f"金额语句覆盖（{p.name}）")
-            for col in ("文件", "金额语句", "已覆盖", "不可编码", "未覆盖", "规则", "自动/依申请/裁量"):
+            for col in (
+                "文件",
+                "金额语句",
+                "已覆盖",
+                "不可编码",
+                "未覆盖",
+                "规则",
+                "自动/依申请/裁量",
+            ):
                 table.add_column(col, overflow="fold", justify="left" if col == "文件" else "right")
             for r in rows:
                 d = r.determination
@@ -333,7 +385,9 @@ def _details(r) -> str:
     if rule.note:
         lines.append(f"说明：{rule.note}")
     # The table keeps the gist; `--json` and `huiqi rules --json` carry the full text.
-    short = [line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 1] + "…" for line in lines]
+    short = [
+        line if len(line) <= DETAIL_CHARS else line[: DETAIL_CHARS - 1] + "…" for line in lines
+    ]
     return "".join(f"\n[dim]{escape(line)}[/dim]" for line in short)
 
 
@@ -377,11 +431,18 @@ def _catalogue_entry(pack, rule) -> dict[str, Any]:
         "determination": rule.determination,
         "determination_label": DETERMINATIONS[rule.determination],
         "payer": rule.payer,
-        "condition": [{"expr": pt.expr.text, "clause": pt.clause, "label": pt.label} for pt in rule.when],
+        "condition": [
+            {"expr": pt.expr.text, "clause": pt.clause, "label": pt.label} for pt in rule.when
+        ],
         "stacking": (
-            {"group": rule.stacking.group, "policy": rule.stacking.policy,
-             "key": rule.stacking.key.text if rule.stacking.key else None, "quote": rule.stacking.quote}
-            if rule.stacking else None
+            {
+                "group": rule.stacking.group,
+                "policy": rule.stacking.policy,
+                "key": rule.stacking.key.text if rule.stacking.key else None,
+                "quote": rule.stacking.quote,
+            }
+            if rule.stacking
+            else None
         ),
         "schedule": rule.schedule,
         "note": rule.note,

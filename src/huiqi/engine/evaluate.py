@@ -300,7 +300,9 @@ def _call(func: str, fns: list[Fn]) -> Fn:
     if func == "month":
         return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else v.month
     if func == "date":
-        return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else date.fromisoformat(v)
+        return lambda ctx, items: (
+            UNKNOWN if (v := g(ctx, items)) is UNKNOWN else date.fromisoformat(v)
+        )
     raise TypeError(func)  # pragma: no cover
 
 

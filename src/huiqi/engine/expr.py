@@ -235,7 +235,7 @@ def parse_number(text: str) -> Num:
     """A numeric literal with an optional unit: 20万, 1.5亿, 2000元, 10%, 2‱."""
     text = text.strip()
     digits = text.rstrip("万亿元%‱")
-    unit = text[len(digits):]
+    unit = text[len(digits) :]
     if unit not in UNIT_FACTORS:
         raise ValueError(f"无法识别的数值单位：{text}")
     try:
@@ -326,7 +326,9 @@ class _ToAst(Transformer):
                     raise ExprError(f"{func}(…) 的参数应是一个事件列表名", pos.line, pos.column)
                 return Aggregate(func, plain[0].name, None, None, pos=pos)
             if func not in FUNCTIONS:
-                raise ExprError(f"未知函数 {func}（可用：{_function_names()}）", pos.line, pos.column)
+                raise ExprError(
+                    f"未知函数 {func}（可用：{_function_names()}）", pos.line, pos.column
+                )
             low, high = FUNCTIONS[func]
             if len(plain) < low or (high is not None and len(plain) > high):
                 raise ExprError(f"函数 {func} 的参数个数不对", pos.line, pos.column)
@@ -334,7 +336,9 @@ class _ToAst(Transformer):
         if args[0] == "where":
             source, where = args[1], args[2]
             if func not in AGGREGATES_WHERE:
-                raise ExprError(f"{func}(… where …) 不可用；可用 count/any/all", pos.line, pos.column)
+                raise ExprError(
+                    f"{func}(… where …) 不可用；可用 count/any/all", pos.line, pos.column
+                )
             if not isinstance(source, Name):
                 raise ExprError(f"{func}(… where …) 的第一项应是事件列表名", pos.line, pos.column)
             return Aggregate(func, source.name, None, where, pos=pos)
@@ -372,7 +376,9 @@ def parse(source: str) -> Node:
     try:
         tree = _parser().parse(source)
     except UnexpectedCharacters as exc:
-        raise ExprError(f"无法识别的字符 “{source[exc.pos_in_stream]}”", exc.line, exc.column) from None
+        raise ExprError(
+            f"无法识别的字符 “{source[exc.pos_in_stream]}”", exc.line, exc.column
+        ) from None
     except UnexpectedEOF:
         lines = source.split("\n")
         raise ExprError("表达式不完整", len(lines), len(lines[-1]) + 1) from None
@@ -421,11 +427,17 @@ def resolve(node: Node, scope: Scope, stack: tuple[str, ...] = ()) -> Node:
                 return Param(n.name, pos=n.pos)
             if n.name in BUILTINS:
                 return Builtin(n.name, pos=n.pos)
-            hint = f"（当前事件 {st[-1]} 的字段：{'、'.join(scope.event_fields[st[-1]])}）" if st else ""
+            hint = (
+                f"（当前事件 {st[-1]} 的字段：{'、'.join(scope.event_fields[st[-1]])}）"
+                if st
+                else ""
+            )
             raise ExprError(f"未知名称 {n.name}{hint}", n.pos.line, n.pos.column)
         if isinstance(n, Aggregate):
             if scope.variables.get(n.source) != "events":
-                raise ExprError(f"{n.func}(…) 需要事件列表，{n.source} 不是", n.pos.line, n.pos.column)
+                raise ExprError(
+                    f"{n.func}(…) 需要事件列表，{n.source} 不是", n.pos.line, n.pos.column
+                )
             inner = (*st, n.source)
             return replace(
                 n,

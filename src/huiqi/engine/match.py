@@ -16,7 +16,12 @@ from .profile import Profile, validate_profile
 from .rules import DETERMINATIONS, KINDS, Rule
 from .stacking import apply_stacking
 
-ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE = "eligible", "not_eligible", "undetermined", "not_in_force"
+ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE = (
+    "eligible",
+    "not_eligible",
+    "undetermined",
+    "not_in_force",
+)
 STATUS_LABELS = {
     ELIGIBLE: "符合",
     NOT_ELIGIBLE: "不符合",
@@ -196,8 +201,14 @@ def _gap(atom, ctx: Ctx, rule: Rule) -> dict[str, Any] | None:
         left, right, actual_node = right, left, node.right
         op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
     var = actual_node.name if isinstance(actual_node, Var) else None
-    shortfall = Decimal(right) - Decimal(left) if op in (">", ">=") else Decimal(left) - Decimal(right)
-    if op in (">", "<") and isinstance(left, int) and Decimal(right) == Decimal(right).to_integral_value():
+    shortfall = (
+        Decimal(right) - Decimal(left) if op in (">", ">=") else Decimal(left) - Decimal(right)
+    )
+    if (
+        op in (">", "<")
+        and isinstance(left, int)
+        and Decimal(right) == Decimal(right).to_integral_value()
+    ):
         shortfall += 1  # counts: 超过100件 needs 101
     return {
         "condition": atom.text,
@@ -280,7 +291,9 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
         ctx.missing = []
         if fn(ctx, ()) is True:
             return RuleResult(
-                rule, cr.index, NOT_ELIGIBLE,
+                rule,
+                cr.index,
+                NOT_ELIGIBLE,
                 reason=f"{ex.title}（{ex.clause}：“{ex.quote}”）",
             )
     ctx.missing = []
@@ -291,8 +304,13 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
         return RuleResult(rule, cr.index, NOT_ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
     if value is UNKNOWN:
         return RuleResult(
-            rule, cr.index, UNDETERMINED, missing=tuple(dict.fromkeys(ctx.missing)),
-            values=values, _cr=cr, _ctx=ctx,
+            rule,
+            cr.index,
+            UNDETERMINED,
+            missing=tuple(dict.fromkeys(ctx.missing)),
+            values=values,
+            _cr=cr,
+            _ctx=ctx,
         )
     ctx.missing = []
     result = RuleResult(rule, cr.index, ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
@@ -332,9 +350,12 @@ def _derived_steps(node: Node, ctx: Ctx) -> list[str]:
             continue
         kind = program.types.get(name, "")
         shown = (
-            ("是" if value else "否") if isinstance(value, bool)
-            else yuan(value) if kind == "money"
-            else _pct(value) if kind == "ratio"
+            ("是" if value else "否")
+            if isinstance(value, bool)
+            else yuan(value)
+            if kind == "money"
+            else _pct(value)
+            if kind == "ratio"
             else str(plain(value))
         )
         out.append(f"{program.labels.get(name) or name}（{name}）= {shown}")
@@ -385,7 +406,9 @@ def _amount(cr: CompiledRule, ctx: Ctx, out: RuleResult) -> bool:
         out.amount_max = money(vals["max"])
         out.amount_min = money(vals["min"]) if "min" in vals else None
         low = f"{yuan(out.amount_min)} 至 " if out.amount_min is not None else "最高不超过 "
-        out.steps = [f"{DETERMINATIONS[cr.rule.determination]}确定金额：{low}{yuan(out.amount_max)}"]
+        out.steps = [
+            f"{DETERMINATIONS[cr.rule.determination]}确定金额：{low}{yuan(out.amount_max)}"
+        ]
         return True
     out.amount = out.gross = amt
     return True
@@ -408,11 +431,15 @@ class MatchReport:
 
     @property
     def total_max(self) -> Decimal:
-        return self.total + sum((r.amount_max for r in self.eligible if r.amount_max is not None), Decimal(0))
+        return self.total + sum(
+            (r.amount_max for r in self.eligible if r.amount_max is not None), Decimal(0)
+        )
 
     @property
     def total_min(self) -> Decimal:
-        return self.total + sum((r.amount_min for r in self.eligible if r.amount_min is not None), Decimal(0))
+        return self.total + sum(
+            (r.amount_min for r in self.eligible if r.amount_min is not None), Decimal(0)
+        )
 
     def next_questions(self) -> list[dict[str, Any]]:
         """The unanswered variables that would decide the most undetermined rules, best first."""
@@ -422,7 +449,9 @@ class MatchReport:
                 for name in _bases(r.missing):
                     rules_by_var[name].append(r.rule.id)
         order = {n: i for i, n in enumerate(self.pack.variables)}
-        ranked = sorted(rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30)))
+        ranked = sorted(
+            rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30))
+        )
         return [{**_question(self.pack, n), "decides": len(ids), "rules": ids} for n, ids in ranked]
 
     def to_dict(self) -> dict[str, Any]:
@@ -441,7 +470,9 @@ def _not_for(cr: CompiledRule, applicant: str, pack: Pack) -> RuleResult:
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
     names = "、".join(pack.entities.get(b, b) for b in cr.rule.beneficiary)
     return RuleResult(
-        cr.rule, cr.index, NOT_ELIGIBLE,
+        cr.rule,
+        cr.index,
+        NOT_ELIGIBLE,
         reason=f"受益主体为{names}，申请人为{pack.entities.get(applicant, applicant)}",
     )
 
@@ -499,7 +530,9 @@ def evaluate(target: Any, facts: dict[str, Any], as_of: date, pack: Pack | None 
         scope = Scope(
             variables={n: v.type for n, v in pack.variables.items()},
             parameters={n: p.type for n, p in pack.parameters.items()},
-            event_fields={n: {f: s.type for f, s in v.fields.items()} for n, v in pack.variables.items()},
+            event_fields={
+                n: {f: s.type for f, s in v.fields.items()} for n, v in pack.variables.items()
+            },
         )
         node = resolve(parse(target), scope)
     fn = compile_expr(node, pack.program.derived_names)

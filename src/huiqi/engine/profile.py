@@ -103,9 +103,12 @@ def _number(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
 
 
 def _kind(spec: FieldSpec) -> str:
-    return {"money": "金额（元，可写 300万）", "ratio": "比例（0–1，可写 15%）", "integer": "整数", "year": "年份"}.get(
-        spec.type, spec.type
-    )
+    return {
+        "money": "金额（元，可写 300万）",
+        "ratio": "比例（0–1，可写 15%）",
+        "integer": "整数",
+        "year": "年份",
+    }.get(spec.type, spec.type)
 
 
 def _scalar(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> Any:
@@ -130,7 +133,9 @@ def _scalar(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
             return None
     if t == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            problems.append(Problem(path, f"应为以下之一：{'、'.join(spec.values)}；而不是 {value!r}"))
+            problems.append(
+                Problem(path, f"应为以下之一：{'、'.join(spec.values)}；而不是 {value!r}")
+            )
             return None
         return value
     problems.append(Problem(path, f"未知类型 {t}"))  # pragma: no cover
@@ -210,7 +215,9 @@ def _events(value: Any, var: Variable, key: str, problems: list[Problem]) -> lis
         for fname, fvalue in item.items():
             spec = var.fields.get(str(fname))
             if spec is None:
-                problems.append(Problem(f"{path}.{fname}", f"未知字段（可用：{'、'.join(var.fields)}）"))
+                problems.append(
+                    Problem(f"{path}.{fname}", f"未知字段（可用：{'、'.join(var.fields)}）")
+                )
                 continue
             ev[str(fname)] = _scalar(fvalue, spec, f"{path}.{fname}", problems)
         for fname, spec in var.fields.items():
@@ -241,7 +248,13 @@ def _received(value: Any, rule_ids: set[str], problems: list[Problem]) -> list[d
         if rule not in rule_ids:
             problems.append(Problem(f"{path}.rule", f"未知规则编号 {rule!r}"))
         amount = _scalar(item.get("amount"), money_spec, f"{path}.amount", problems)
-        year = _scalar(item.get("year"), year_spec, f"{path}.year", problems) if "year" in item else None
+        year = (
+            _scalar(item.get("year"), year_spec, f"{path}.year", problems)
+            if "year" in item
+            else None
+        )
         key = item.get("key")
-        out.append({"rule": rule, "amount": amount, "year": year, "key": None if key is None else str(key)})
+        out.append(
+            {"rule": rule, "amount": amount, "year": year, "key": None if key is None else str(key)}
+        )
     return out

@@ -45,8 +45,14 @@ class Expr:
 
     def error(self, exc: ExprError, rule: str | None) -> PackError:
         line = self.where.line + exc.line - 1 if self.where.line else None
-        column = (self.where.column + exc.column - 1) if exc.line == 1 and self.where.column else exc.column
-        return PackError(exc.message, file=self.where.file, rule=rule, field=self.field, line=line, column=column)
+        column = (
+            (self.where.column + exc.column - 1)
+            if exc.line == 1 and self.where.column
+            else exc.column
+        )
+        return PackError(
+            exc.message, file=self.where.file, rule=rule, field=self.field, line=line, column=column
+        )
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,17 @@ class Amount:
     def exprs(self) -> list[Expr]:
         return [
             e
-            for e in (self.fixed, self.formula, self.per_item, self.count, self.rate, self.base, self.cap,
-                      self.min, self.max)
+            for e in (
+                self.fixed,
+                self.formula,
+                self.per_item,
+                self.count,
+                self.rate,
+                self.base,
+                self.cap,
+                self.min,
+                self.max,
+            )
             if e is not None
         ]
 
@@ -221,8 +236,12 @@ class _Reader:
             return None
         return Expr(text, node, where, field_name)
 
-    def fail(self, message: str, rule: str | None, field_name: str | None, line: int | None) -> None:
-        self.errors.append(PackError(message, file=self.file, rule=rule, field=field_name, line=line))
+    def fail(
+        self, message: str, rule: str | None, field_name: str | None, line: int | None
+    ) -> None:
+        self.errors.append(
+            PackError(message, file=self.file, rule=rule, field=field_name, line=line)
+        )
 
 
 def load_rule_file(data: Any, file: str) -> tuple[RuleFile | None, list[PackError]]:
@@ -241,14 +260,20 @@ def load_rule_file(data: Any, file: str) -> tuple[RuleFile | None, list[PackErro
         if when is not None:
             exclusions.append(
                 Exclusion(
-                    str(raw.get("id") or f"exclusion{i}"), str(raw.get("title") or ""),
-                    str(raw.get("clause") or ""), str(raw.get("quote") or ""), when,
+                    str(raw.get("id") or f"exclusion{i}"),
+                    str(raw.get("title") or ""),
+                    str(raw.get("clause") or ""),
+                    str(raw.get("quote") or ""),
+                    when,
                 )
             )
     provisions = [
         Provision(
-            str(p.get("id") or f"provision{i}"), str(p.get("title") or ""), str(p.get("clause") or ""),
-            str(p.get("quote") or ""), str(p.get("reason") or ""),
+            str(p.get("id") or f"provision{i}"),
+            str(p.get("title") or ""),
+            str(p.get("clause") or ""),
+            str(p.get("quote") or ""),
+            str(p.get("reason") or ""),
         )
         for i, p in enumerate(data.get("provisions") or [])
     ]
@@ -301,7 +326,9 @@ def _read_rule(
             if isinstance(item, dict):
                 e = r.expr(item, "expr", f"when[{i}].expr", rid)
                 if e is not None:
-                    parts.append(Part(e, str(item.get("clause") or clause), str(item.get("label") or "")))
+                    parts.append(
+                        Part(e, str(item.get("clause") or clause), str(item.get("label") or ""))
+                    )
             else:
                 holder = _Holder({"expr": item}, raw.line_of("when") + i + 1)
                 e = r.expr(holder, "expr", f"when[{i}]", rid)
@@ -319,10 +346,18 @@ def _read_rule(
     if st:
         policy = str(st.get("policy") or "")
         if policy not in STACKING_POLICIES:
-            r.fail(f"叠加规则 policy 应为 {'、'.join(STACKING_POLICIES)} 之一", rid, "stacking.policy", st.line)
+            r.fail(
+                f"叠加规则 policy 应为 {'、'.join(STACKING_POLICIES)} 之一",
+                rid,
+                "stacking.policy",
+                st.line,
+            )
         stacking = Stacking(
-            str(st.get("group") or ""), policy, r.expr(st, "key", "stacking.key", rid),
-            str(st.get("clause") or clause), str(st.get("quote") or ""),
+            str(st.get("group") or ""),
+            policy,
+            r.expr(st, "key", "stacking.key", rid),
+            str(st.get("clause") or clause),
+            str(st.get("quote") or ""),
         )
         if not stacking.group:
             r.fail("叠加规则缺少 group", rid, "stacking.group", st.line)
@@ -386,8 +421,24 @@ def _read_rule(
 
 
 RULE_KEYS = {
-    "id", "title", "document", "clause", "quote", "context", "beneficiary", "when", "amount", "kind",
-    "payer", "determination", "stacking", "schedule", "apply", "validity", "replaces", "note",
+    "id",
+    "title",
+    "document",
+    "clause",
+    "quote",
+    "context",
+    "beneficiary",
+    "when",
+    "amount",
+    "kind",
+    "payer",
+    "determination",
+    "stacking",
+    "schedule",
+    "apply",
+    "validity",
+    "replaces",
+    "note",
 }
 
 
@@ -406,8 +457,12 @@ def _read_amount(r: _Reader, raw: Any, rid: str, line: int) -> Amount | None:
     if raw is None or raw == "none":
         return Amount("none")
     if not isinstance(raw, dict):
-        r.fail("amount 应为映射（fixed / formula / per_item+count / percent+of+cap / min..max / none）",
-               rid, "amount", line)
+        r.fail(
+            "amount 应为映射（fixed / formula / per_item+count / percent+of+cap / min..max / none）",
+            rid,
+            "amount",
+            line,
+        )
         return None
     keys = set(raw)
     if "none" in keys:
@@ -420,16 +475,26 @@ def _read_amount(r: _Reader, raw: Any, rid: str, line: int) -> Amount | None:
         if "count" not in keys:
             r.fail("按项金额须给出 count", rid, "amount.count", raw.line)
             return None
-        return Amount("per_item", per_item=r.expr(raw, "per_item", "amount.per_item", rid),
-                      count=r.expr(raw, "count", "amount.count", rid))
+        return Amount(
+            "per_item",
+            per_item=r.expr(raw, "per_item", "amount.per_item", rid),
+            count=r.expr(raw, "count", "amount.count", rid),
+        )
     if "percent" in keys:
         if "of" not in keys:
             r.fail("比例金额须给出基数 of", rid, "amount.of", raw.line)
             return None
-        return Amount("percent", rate=r.expr(raw, "percent", "amount.percent", rid),
-                      base=r.expr(raw, "of", "amount.of", rid), cap=r.expr(raw, "cap", "amount.cap", rid))
+        return Amount(
+            "percent",
+            rate=r.expr(raw, "percent", "amount.percent", rid),
+            base=r.expr(raw, "of", "amount.of", rid),
+            cap=r.expr(raw, "cap", "amount.cap", rid),
+        )
     if "max" in keys:
-        return Amount("range", min=r.expr(raw, "min", "amount.min", rid),
-                      max=r.expr(raw, "max", "amount.max", rid))
+        return Amount(
+            "range",
+            min=r.expr(raw, "min", "amount.min", rid),
+            max=r.expr(raw, "max", "amount.max", rid),
+        )
     r.fail("无法识别的 amount", rid, "amount", raw.line)
     return None

@@ -71,7 +71,8 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
                 remaining = max(Decimal(0), Decimal(winner.gross) - already)
                 if remaining == 0:
                     winner.set_aside(
-                        "received", f"已获同组奖励 {already} 元（{rules_before}），不低于本项：{label}"
+                        "received",
+                        f"已获同组奖励 {already} 元（{rules_before}），不低于本项：{label}",
                     )
                 else:
                     winner.top_up(

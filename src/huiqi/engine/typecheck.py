@@ -49,7 +49,9 @@ def infer(node: Node, variables: dict[str, Variable], param_types: dict[str, str
             return
         for lit in literals:
             if isinstance(lit, Str) and lit.value not in spec.values:
-                raise _err(lit, f"“{lit.value}”不是 {spec.label} 的选项（{'、'.join(spec.values)}）")
+                raise _err(
+                    lit, f"“{lit.value}”不是 {spec.label} 的选项（{'、'.join(spec.values)}）"
+                )
 
     def need(n: Node, want: str, what: str) -> None:
         got = go(n)
@@ -84,7 +86,9 @@ def infer(node: Node, variables: dict[str, Variable], param_types: dict[str, str
         if isinstance(n, Compare):
             left, right = go(n.left), go(n.right)
             if left != right:
-                raise _err(n, f"不能比较{TYPE_LABELS.get(left, left)}与{TYPE_LABELS.get(right, right)}")
+                raise _err(
+                    n, f"不能比较{TYPE_LABELS.get(left, left)}与{TYPE_LABELS.get(right, right)}"
+                )
             if n.op not in ("==", "!=") and left not in ("num", "date"):
                 raise _err(n, f"{TYPE_LABELS.get(left, left)}只能用 == 或 != 比较")
             if left == "events":

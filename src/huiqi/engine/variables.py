@@ -95,11 +95,15 @@ def _spec(name: str, raw: dict, file: str, where: str) -> FieldSpec:
     if type_ not in TYPES or type_ == "events":
         raise PackError(
             f"类型应为 {'、'.join(t for t in TYPES if t != 'events')} 之一，而不是 {type_!r}",
-            file=file, field=where, line=getattr(raw, "line", None),
+            file=file,
+            field=where,
+            line=getattr(raw, "line", None),
         )
     values = tuple(str(v) for v in raw.get("values") or ())
     if type_ == "enum" and not values:
-        raise PackError("选项类型须列出 values", file=file, field=where, line=getattr(raw, "line", None))
+        raise PackError(
+            "选项类型须列出 values", file=file, field=where, line=getattr(raw, "line", None)
+        )
     return FieldSpec(
         name=name,
         label=str(raw.get("label") or name),
@@ -129,7 +133,12 @@ def load_variables(data: Any, file: str) -> tuple[dict[str, str], dict[str, Vari
                 raise PackError("名称应为英文 snake_case", file=file, field=where, line=line)
             entity = raw.get("entity", "enterprise")
             if entity not in entities:
-                raise PackError(f"未知主体 {entity}（可用：{'、'.join(entities)}）", file=file, field=where, line=line)
+                raise PackError(
+                    f"未知主体 {entity}（可用：{'、'.join(entities)}）",
+                    file=file,
+                    field=where,
+                    line=line,
+                )
             type_ = raw.get("type")
             common = {
                 "name": name,
@@ -150,7 +159,8 @@ def load_variables(data: Any, file: str) -> tuple[dict[str, str], dict[str, Vari
                 if not fields_raw:
                     raise PackError("事件列表须列出 fields", file=file, field=where, line=line)
                 fields = {
-                    str(k): _spec(str(k), v, file, f"{where}.fields.{k}") for k, v in fields_raw.items()
+                    str(k): _spec(str(k), v, file, f"{where}.fields.{k}")
+                    for k, v in fields_raw.items()
                 }
                 out[name] = Variable(type=type_, fields=fields, **common)
             else:

@@ -134,4 +134,6 @@ def search_command(
             for rule in ranked[:MAX_RULES_SHOWN]:
                 out.print(Text(f"     规则：{rule.title}  {rule.amount}", style="green"))
             if len(ranked) > MAX_RULES_SHOWN:
-                out.print(Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green"))
+                out.print(
+                    Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green")
+                )

@@ -164,7 +164,9 @@ def _year(value: int | str | None, what: str) -> int | None:
     return year
 
 
-def _choice(value: str | None, choices: dict[str, str], aliases: dict[str, str], what: str) -> str | None:
+def _choice(
+    value: str | None, choices: dict[str, str], aliases: dict[str, str], what: str
+) -> str | None:
     """An identifier (national) or its Chinese name (国家 / 市级 …) from a fixed list."""
     value = _text(value)
     if value is None:
