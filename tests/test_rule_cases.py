@@ -42,3 +42,24 @@ def test_a_wrong_expectation_fails():
     case.expect = {"jz.kjjl.gaoqi_first_cert": {"status": "eligible", "amount": "30万"}}
     result = run_case(pack, case)
     assert not result.ok and "amount" in result.failures[0]
+
+
+def test_the_same_award_in_two_documents_is_paid_once():
+    """Cross-document stacking: 首次认定高企 20万 in 《焦作市科技创新奖励资金管理暂行办法》第六条 and
+    the 高新技术企业培育行动方案 五4 (same day, same fund: 第五条) is one award."""
+    from datetime import date
+
+    from huiqi.engine.match import match
+
+    report = match(
+        {
+            "registered_in_jiaozuo": True,
+            "independent_legal_person": True,
+            "certifications": [{"kind": "国家高新技术企业", "year": 2017, "first": True}],
+        },
+        date(2018, 6, 30),
+    )
+    by_id = {r.rule.id: r for r in report.results}
+    paid = [by_id["jz.kjjl.gaoqi_first_cert"], by_id["jz.gqpy.new_hte_subsidy"]]
+    assert all(r.status == "eligible" for r in paid)
+    assert sorted(r.amount for r in paid) == [0, 200000]  # 20万 once, not 40万

@@ -70,6 +70,8 @@ def _amount_cell(r) -> str:
             return "0（不予叠加）"
         low = f"{_wan(r.amount_min)}–" if r.amount_min is not None else "最高 "
         return f"{low}{_wan(r.amount_max)}"
+    if r.rule.amount.type == "unstated":
+        return "资金支持，金额未明确"
     return "非资金"
 
 

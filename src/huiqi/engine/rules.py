@@ -21,7 +21,7 @@ STACKING_POLICIES = {
     "difference": "补差（扣除同组已获奖励）",
     "once": "只能享受一次（同组已获过则不再给予）",
 }
-AMOUNT_TYPES = ("fixed", "formula", "per_item", "percent", "range", "none")
+AMOUNT_TYPES = ("fixed", "formula", "per_item", "percent", "range", "unstated", "none")
 RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 
 
@@ -115,6 +115,8 @@ class Amount:
         if self.type == "range":
             low = self.min.text if self.min else "—"
             return f"{low} 至 {self.max.text}" if self.min else f"最高 {self.max.text}"  # type: ignore[union-attr]
+        if self.type == "unstated":
+            return f"金额未明确：{self.note}" if self.note else "金额未明确"
         return self.note or "非资金支持"
 
 
@@ -458,7 +460,7 @@ def _read_amount(r: _Reader, raw: Any, rid: str, line: int) -> Amount | None:
         return Amount("none")
     if not isinstance(raw, dict):
         r.fail(
-            "amount 应为映射（fixed / formula / per_item+count / percent+of+cap / min..max / none）",
+            "amount 应为映射（fixed / formula / per_item+count / percent+of+cap / min..max / unstated / none）",
             rid,
             "amount",
             line,
@@ -467,6 +469,8 @@ def _read_amount(r: _Reader, raw: Any, rid: str, line: int) -> Amount | None:
     keys = set(raw)
     if "none" in keys:
         return Amount("none", note=str(raw["none"] or ""))
+    if "unstated" in keys:  # money whose amount the text leaves open (另行制定, 一定比例, 给予补贴)
+        return Amount("unstated", note=str(raw["unstated"] or ""))
     if "fixed" in keys:
         return Amount("fixed", fixed=r.expr(raw, "fixed", "amount.fixed", rid))
     if "formula" in keys:

@@ -45,7 +45,9 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
         for r in members:
             by_key["" if r.key is None else str(r.key)].append(r)
         for key, rivals in by_key.items():
-            rivals.sort(key=lambda r: (-_worth(r), r.index))
+            # Highest first; on a tie, the rule whose own text states the stacking principle
+            # (it has a quote) is the one paid, then pack order.
+            rivals.sort(key=lambda r: (-_worth(r), not r.rule.stacking.quote, r.index))  # type: ignore[union-attr]
             winner = rivals[0]
             policy = winner.rule.stacking.policy  # type: ignore[union-attr]
             label = winner.rule.stacking.quote or group  # type: ignore[union-attr]
