@@ -14,7 +14,7 @@ import random
 import statistics
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from rich.console import Console
 from rich.table import Table
@@ -51,13 +51,17 @@ def _scalar(spec: FieldSpec, rng: random.Random):
     if t == "year":
         return rng.choice([2015, 2016, 2017, 2017, 2017])
     if t == "integer":
-        return rng.randint(int(spec.min or 0), 200)
+        low = int(spec.min or 0)
+        return rng.randint(low, int(spec.max) if spec.max is not None else max(low, 200))
     if t == "money":
-        return rng.choice([0, rng.randint(0, 50_000_000)])
+        high = int(spec.max) if spec.max is not None else 50_000_000
+        return rng.choice([0, rng.randint(0, high)])
     if t == "ratio":
         return rng.random()
     if t == "enum":
         return rng.choice(spec.values)
+    if t == "date":
+        return date(2016, 1, 1) + timedelta(days=rng.randint(0, 3 * 365))
     raise AssertionError(t)
 
 
