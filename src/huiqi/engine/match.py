@@ -466,8 +466,11 @@ class MatchReport:
         }
 
 
-def _not_for(cr: CompiledRule, applicant: str, pack: Pack) -> RuleResult:
+def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleResult:
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
+    stale = _in_force(cr.rule, as_of)
+    if stale:  # out of force says more than "not for you"
+        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
     names = "、".join(pack.entities.get(b, b) for b in cr.rule.beneficiary)
     return RuleResult(
         cr.rule,
@@ -483,7 +486,7 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     results = [
         evaluate_rule(cr, ctx)
         if profile.applicant is None or profile.applicant in cr.rule.beneficiary
-        else _not_for(cr, profile.applicant, pack)
+        else _not_for(cr, profile.applicant, pack, as_of)
         for cr in pack.compiled
     ]
     apply_stacking(results, profile.received, pack)
