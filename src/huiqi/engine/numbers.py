@@ -10,22 +10,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-SMALL = {"十": 10, "百": 100, "千": 1000}
-BIG = {"万": 10_000, "亿": 100_000_000}
+from ..ingest.text import cn_to_int
+
 CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 ARABIC = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|万)?\s*(元|%|％)?")
 FRACTION = re.compile(r"(百|千|万)分之([零〇一二两三四五六七八九十百千\d.]+)")
@@ -33,22 +19,10 @@ FRACTION = re.compile(r"(百|千|万)分之([零〇一二两三四五六七八�
 
 def chinese_to_int(text: str) -> int | None:
     """三 -> 3, 十五 -> 15, 二百零五 -> 205, 三千万 -> 30000000; None if not a numeral."""
-    if not text or any(ch not in DIGITS and ch not in SMALL and ch not in BIG for ch in text):
+    try:
+        return cn_to_int(text) if text and not text.isdigit() else None
+    except ValueError:
         return None
-    total, section, digit = 0, 0, None
-    for ch in text:
-        if ch in DIGITS:
-            digit = DIGITS[ch]
-        elif ch in SMALL:
-            section += (digit if digit is not None else 1) * SMALL[ch]
-            digit = None
-        else:  # 万 / 亿
-            section += digit or 0
-            if section == 0 and total == 0:
-                return None
-            total = (total + section) * BIG[ch]
-            section, digit = 0, None
-    return total + section + (digit or 0)
 
 
 def numbers_in(text: str) -> set[Decimal]:

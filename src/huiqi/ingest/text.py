@@ -44,11 +44,12 @@ CN_DIGITS = {
     "九": 9,
 }
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-CN_NUMERAL_CHARS = "零〇○一二两三四五六七八九十百千"
+CN_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
+CN_NUMERAL_CHARS = "零〇○一二两三四五六七八九十百千万亿"
 
 
 def cn_to_int(text: str) -> int:
-    """Parse 二十六, 一百零二, 十, or Arabic digits (full- or half-width).
+    """Parse 二十六, 一百零二, 十, 三千万, or Arabic digits (full- or half-width).
 
     Raises ValueError on anything else, so callers decide what a non-number means.
     """
@@ -57,16 +58,22 @@ def cn_to_int(text: str) -> int:
         raise ValueError("empty numeral")
     if text.isdigit():
         return int(text)
-    total, current = 0, 0
+    total, section, digit = 0, 0, None
     for ch in text:
         if ch in CN_DIGITS:
-            current = CN_DIGITS[ch]
+            digit = CN_DIGITS[ch]
         elif ch in CN_UNITS:
-            total += (current or 1) * CN_UNITS[ch]
-            current = 0
+            section += (1 if digit is None else digit) * CN_UNITS[ch]
+            digit = None
+        elif ch in CN_BIG_UNITS:  # 万 / 亿 scale everything read so far in their section
+            section += digit or 0
+            if section == 0 and total == 0:
+                raise ValueError(f"not a Chinese numeral: {text!r}")
+            total = (total + section) * CN_BIG_UNITS[ch]
+            section, digit = 0, None
         else:
             raise ValueError(f"not a Chinese numeral: {text!r}")
-    return total + current
+    return total + section + (digit or 0)
 
 
 def cn_digits_to_int(text: str) -> int:
