@@ -104,7 +104,9 @@ def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
     if not rows:
         console.print("政策库为空：先运行 [bold]huiqi ingest[/bold]")
         return
-    table = Table(title=f"政策库（{len(rows)} 份文件）", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"政策库（{len(rows)} 份文件）", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     wide = console.width >= 120  # a narrow terminal keeps the title readable
     columns = (
         ["编号", "文号", "标题", "成文日期"] + (["类型", "层级"] if wide else []) + ["效力", "条款"]
@@ -114,7 +116,7 @@ def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
             name,
             no_wrap=name != "标题",
             ratio=1 if name == "标题" else None,
-            min_width=20 if name == "标题" else None,
+            min_width={"标题": 16, "条款": 4}.get(name),
             overflow="fold",
             style="cyan" if name == "编号" else None,
             justify="right" if name == "条款" else "left",
