@@ -175,14 +175,16 @@ def register(app: typer.Typer) -> None:
             t.add_column("可判定", justify="right")
             t.add_column("涉及的奖励", overflow="fold")
             titles = {r.rule.id: r.rule.title for r in pending}
-            for q in report.next_questions():
+            questions = report.next_questions()
+            for q in questions[:MAX_QUESTIONS]:
                 names = [titles[i] for i in q["rules"]]
                 shown = "、".join(names[:3]) + (f" 等 {len(names)} 项" if len(names) > 3 else "")
                 t.add_row(q["question"] or q["label"], str(q["decides"]), shown)
             console.print(t)
-            nxt = report.next_questions()
-            if nxt:
-                q = nxt[0]
+            if len(questions) > MAX_QUESTIONS:
+                console.print(f"[dim]…另有 {len(questions) - MAX_QUESTIONS} 个问题（--json 列出全部）[/dim]")
+            if questions:
+                q = questions[0]
                 console.print(
                     f"下一个问题（可判定 {q['decides']} 条规则）：[bold]{q['question']}[/bold]"
                 )
@@ -376,6 +378,7 @@ def _coverage_command(app: typer.Typer) -> None:
 
 
 DETAIL_CHARS = 48
+MAX_QUESTIONS = 10  # the most useful questions first; the rest are in --json
 
 
 def _details(r) -> str:
