@@ -479,3 +479,19 @@ def test_applicant_type_sets_aside_benefits_for_others():
     assert any(r.status == "undetermined" for r in same.results if r.rule.id.startswith("jz.kjjl."))
     with pytest.raises(ProfileError, match="applicant"):
         match({"applicant": "公司"}, date(2018, 2, 1))
+
+
+@pytest.mark.parametrize(
+    "revenue, tier",
+    # 焦发〔2017〕6号 五（三）2 “每跨越一个10亿元台阶”: the tier is the whole number of 10亿元 steps
+    [(0, 0), (999_999_999, 0), (1_000_000_000, 1), (5_200_000_000, 5), (10_500_000_000, 10)],
+)
+def test_floor_gives_the_revenue_tier(pack, revenue, tier):
+    facts = {"taxable_revenue_last_year": Decimal(revenue)}
+    assert evaluate("floor(taxable_revenue_last_year / 10亿)", facts, AS_OF, pack).value == tier
+    assert evaluate("revenue_tier_last_year", facts, AS_OF, pack).value == tier
+
+
+def test_floor_of_an_unknown_is_unknown(pack):
+    out = evaluate("floor(taxable_revenue_last_year / 10亿)", {}, AS_OF, pack)
+    assert out.value is UNKNOWN and out.missing == ("taxable_revenue_last_year",)

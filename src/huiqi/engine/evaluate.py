@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .expr import (
@@ -295,6 +295,10 @@ def _call(func: str, fns: list[Fn]) -> Fn:
     (g,) = fns
     if func == "abs":
         return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else abs(v)
+    if func == "floor":
+        return lambda ctx, items: (
+            UNKNOWN if (v := g(ctx, items)) is UNKNOWN else Decimal(v).to_integral_value(ROUND_FLOOR)
+        )
     if func == "year":
         return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else v.year
     if func == "month":

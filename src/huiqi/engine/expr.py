@@ -77,6 +77,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "min": (1, None),
     "max": (1, None),
     "abs": (1, 1),
+    "floor": (1, 1),  # whole part: 10亿元台阶 = floor(revenue / 10亿); SQL FLOOR
     "year": (1, 1),
     "month": (1, 1),
     "date": (1, 1),

@@ -114,7 +114,7 @@ def infer(node: Node, variables: dict[str, Variable], param_types: dict[str, str
             enum_check(n.item, list(n.options))
             return "bool"
         if isinstance(n, Call):
-            if n.func in ("min", "max", "abs"):
+            if n.func in ("min", "max", "abs", "floor"):
                 for a in n.args:
                     need(a, "num", f"{n.func} 的参数")
                 return "num"
