@@ -59,10 +59,13 @@ def ingest(
     library = Library(db)
     with console.status("正在解析政策文本…"):
         result = ingest_paths(targets)
-        resolve(result.documents, known=library.all_documents())
+        stored = {d.id: d for d in library.all_documents()}
+        resolve(result.documents, known=list(stored.values()))
         library.save(result.documents)
+    # The library now holds what it held, with this run's documents replacing theirs.
+    stored.update((d.id, d) for d in result.documents)
     with console.status("正在重建检索索引…"):
-        index_file = rebuild_index(library.all_documents(), db or default_url())
+        index_file = rebuild_index(list(stored.values()), db or default_url())
     for error in result.errors:
         err.print(f"[red]错误[/red] {error}")
     if not quiet:
@@ -89,23 +92,24 @@ def _in_force_label(row: dict[str, Any], today: date) -> str:
 def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出政策库中的全部文件。"""
     library = Library(db)
-    rows = library.list_documents()
+    full = library.full_documents()
     today = date.today()
-    full = [library.get_document(r["id"]) for r in rows]
     if as_json:
         out = []
         for d in full:
-            assert d is not None
             item = {k: v for k, v in d.items() if k != "clauses"}
             item["in_force"] = {"有效": True, "失效": False}.get(_in_force_label(d, today))
             out.append(item)
         _json(out)
         return
-    if not rows:
+    if not full:
         console.print("政策库为空：先运行 [bold]huiqi ingest[/bold]")
         return
     table = Table(
-        title=f"政策库（{len(rows)} 份文件）", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+        title=f"政策库（{len(full)} 份文件）",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
     wide = console.width >= 120  # a narrow terminal keeps the title readable
     columns = (
@@ -122,7 +126,6 @@ def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
             justify="right" if name == "条款" else "left",
         )
     for d in full:
-        assert d is not None
         cells = [d["id"], d["doc_number"] or "—", d["title"], str(d["issued_on"] or "—")]
         if wide:
             cells += [d["doc_type"] or "—", LEVELS.get(d["level"] or "", "—")]

@@ -153,17 +153,18 @@ class Library:
             )
         return [_doc_dict(r, clause_count=counts.get(r["id"], 0)) for r in rows]
 
+    def full_documents(self) -> list[dict[str, Any]]:
+        """Every document shaped like `get_document`, read in three queries, in reading order."""
+        return self._load(None)
+
     def all_documents(self) -> list[Document]:
         """Every stored document as an ingest model, with clauses and relations.
 
         What the search index and relation resolution need after an incremental ingest.
         """
         out = []
-        for row in self.list_documents():
-            data = self.get_document(row["id"])
-            assert data is not None
-            fields = {f: data[f] for f in _MODEL_FIELDS}
-            doc = Document(**fields)
+        for data in self.full_documents():
+            doc = Document(**{f: data[f] for f in _MODEL_FIELDS})
             doc.relations = [
                 Relation(
                     r["kind"], r["target_title"], r["target_number"], r["target_id"], r["evidence"]
@@ -200,28 +201,38 @@ class Library:
         doc_id = self.resolve_id(ref)
         if doc_id is None:
             return None
+        return self._load([doc_id])[0]
+
+    def _load(self, ids: list[str] | None) -> list[dict[str, Any]]:
+        """Documents (all when `ids` is None) with their relations and clause trees."""
+        doc_q = select(documents).order_by(documents.c.ordinal)
+        clause_q = select(clauses).order_by(clauses.c.doc_id, clauses.c.ordinal)
+        rel_q = select(relations).order_by(relations.c.id)
+        if ids is not None:
+            doc_q = doc_q.where(documents.c.id.in_(ids))
+            clause_q = clause_q.where(clauses.c.doc_id.in_(ids))
+            rel_q = rel_q.where(relations.c.doc_id.in_(ids))
         with self.engine.connect() as conn:
-            row = conn.execute(select(documents).where(documents.c.id == doc_id)).mappings().one()
-            clause_rows = (
-                conn.execute(
-                    select(clauses).where(clauses.c.doc_id == doc_id).order_by(clauses.c.ordinal)
-                )
-                .mappings()
-                .all()
-            )
-            rel_rows = (
-                conn.execute(
-                    select(relations).where(relations.c.doc_id == doc_id).order_by(relations.c.id)
-                )
-                .mappings()
-                .all()
-            )
-        out = _doc_dict(row, clause_count=len(clause_rows))
-        out["relations"] = [
-            {k: r[k] for k in ("kind", "target_id", "target_title", "target_number", "evidence")}
-            for r in rel_rows
-        ]
-        out["clauses"] = _tree(clause_rows)
+            rows = conn.execute(doc_q).mappings().all()
+            clause_rows: dict[str, list] = {}
+            for r in conn.execute(clause_q).mappings():
+                clause_rows.setdefault(r["doc_id"], []).append(r)
+            rel_rows: dict[str, list] = {}
+            for r in conn.execute(rel_q).mappings():
+                rel_rows.setdefault(r["doc_id"], []).append(r)
+        out = []
+        for row in rows:
+            mine = clause_rows.get(row["id"], [])
+            data = _doc_dict(row, clause_count=len(mine))
+            data["relations"] = [
+                {
+                    k: r[k]
+                    for k in ("kind", "target_id", "target_title", "target_number", "evidence")
+                }
+                for r in rel_rows.get(row["id"], [])
+            ]
+            data["clauses"] = _tree(mine)
+            out.append(data)
         return out
 
     def get_clause(self, ref: str, path: str) -> dict[str, Any] | None:
