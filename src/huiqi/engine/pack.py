@@ -75,6 +75,18 @@ def _pack_files(root: Path, name: str) -> list[Path]:
     return ([single] if single.is_file() else []) + sorted((root / name).glob("*.yaml"))
 
 
+def _load_file(root: Path, path: Path, loader, errors: list[PackError]):
+    """One variables or parameters file; its problems go to `errors` (None when unusable)."""
+    label = _label(root, path)
+    try:
+        return loader(load_yaml(path, label), label)
+    except PackError as exc:
+        errors.append(exc)
+    except PackErrors as exc:
+        errors.extend(exc.errors)
+    return None
+
+
 def _merge(into: dict, more: dict, what: str, errors: list[PackError]) -> None:
     for name, item in more.items():
         if name in into:
@@ -98,26 +110,14 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
     # variables.yaml, then variables/*.yaml (one file per theme or document), merged;
     # the same for parameters. A name defined twice is an error naming both files.
     for vfile in _pack_files(root, "variables"):
-        try:
-            ents, more = load_variables(load_yaml(vfile, _label(root, vfile)), _label(root, vfile))
-        except PackError as exc:
-            errors.append(exc)
-            continue
-        except PackErrors as exc:
-            errors.extend(exc.errors)
-            continue
-        entities = entities or ents
-        _merge(variables, more, "变量", errors)
+        loaded = _load_file(root, vfile, load_variables, errors)
+        if loaded is not None:
+            entities = entities or loaded[0]
+            _merge(variables, loaded[1], "变量", errors)
     for pf in _pack_files(root, "parameters"):
-        try:
-            more_p = load_parameters(load_yaml(pf, _label(root, pf)), _label(root, pf))
-        except PackError as exc:
-            errors.append(exc)
-            continue
-        except PackErrors as exc:
-            errors.extend(exc.errors)
-            continue
-        _merge(parameters, more_p, "参数", errors)
+        loaded_p = _load_file(root, pf, load_parameters, errors)
+        if loaded_p is not None:
+            _merge(parameters, loaded_p, "参数", errors)
 
     for name in set(variables) & set(parameters):
         errors.append(PackError(f"{name} 既是变量又是参数", file=_label(root, pfile)))
