@@ -15,9 +15,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .ingest.pipeline import ingest_paths, resolve
-from .library.store import Library, default_url, in_force
 from .resources import bundled_corpus
-from .search import rebuild_index
+
+# The database layer (SQLAlchemy, ~0.4 s to import) is imported by the commands that use it,
+# so `huiqi match`, `rules` and `search` start without it.
 
 app = typer.Typer(
     help="惠企：政策库、规则引擎与政策匹配", no_args_is_help=True, add_completion=False
@@ -56,6 +57,9 @@ def ingest(
 ) -> None:
     """读取政策原文，拆分为文件与条款，存入政策库。"""
     targets = list(paths) if paths else bundled_corpus()
+    from .library.store import Library, default_url
+    from .search import rebuild_index
+
     library = Library(db)
     with console.status("正在解析政策文本…"):
         result = ingest_paths(targets)
@@ -84,6 +88,8 @@ def ingest(
 
 def _in_force_label(row: dict[str, Any], today: date) -> str:
     repealed = any(r["kind"] == "repealed_by" for r in row.get("relations", []))
+    from .library.store import in_force
+
     state = in_force(row, today, repealed)
     return {True: "有效", False: "失效", None: "未注明"}[state]
 
@@ -91,6 +97,8 @@ def _in_force_label(row: dict[str, Any], today: date) -> str:
 @app.command()
 def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出政策库中的全部文件。"""
+    from .library.store import Library
+
     library = Library(db)
     full = library.full_documents()
     today = date.today()
@@ -144,6 +152,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """显示一份文件或其中一个条款。"""
+    from .library.store import Library
+
     library = Library(db)
     data = library.get_document(doc)
     if data is None:
