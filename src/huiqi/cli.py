@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +13,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from .ingest.pipeline import ingest_paths, resolve
+from .output import write_json
 from .resources import bundled_corpus
 
 # The database layer (SQLAlchemy, ~0.4 s to import) is imported by the commands that use it,
@@ -38,13 +37,7 @@ LEVELS = {"national": "国家", "province": "省", "city": "市", "county": "县
 
 
 def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(type(value))
+    write_json(data)
 
 
 @app.command()

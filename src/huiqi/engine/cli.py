@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from ..output import write_json
 
 console = Console()
 err = Console(stderr=True)
@@ -24,15 +25,7 @@ PackOption = Annotated[str, typer.Option("--pack", help="政策包（policies/ �
 def _json(data: Any) -> None:
     from .evaluate import plain
 
-    sys.stdout.write(
-        json.dumps(
-            data,
-            ensure_ascii=False,
-            indent=2,
-            default=lambda v: plain(v) if not isinstance(v, (set, tuple)) else list(v),
-        )
-        + "\n"
-    )
+    write_json(data, fallback=plain)  # plain() turns UNKNOWN into null
 
 
 def _load(pack_name: str):
@@ -182,7 +175,9 @@ def register(app: typer.Typer) -> None:
                 t.add_row(q["question"] or q["label"], str(q["decides"]), shown)
             console.print(t)
             if len(questions) > MAX_QUESTIONS:
-                console.print(f"[dim]…另有 {len(questions) - MAX_QUESTIONS} 个问题（--json 列出全部）[/dim]")
+                console.print(
+                    f"[dim]…另有 {len(questions) - MAX_QUESTIONS} 个问题（--json 列出全部）[/dim]"
+                )
             if questions:
                 q = questions[0]
                 console.print(

@@ -297,7 +297,9 @@ def _call(func: str, fns: list[Fn]) -> Fn:
         return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else abs(v)
     if func == "floor":
         return lambda ctx, items: (
-            UNKNOWN if (v := g(ctx, items)) is UNKNOWN else Decimal(v).to_integral_value(ROUND_FLOOR)
+            UNKNOWN
+            if (v := g(ctx, items)) is UNKNOWN
+            else Decimal(v).to_integral_value(ROUND_FLOOR)
         )
     if func == "year":
         return lambda ctx, items: UNKNOWN if (v := g(ctx, items)) is UNKNOWN else v.year

@@ -370,7 +370,11 @@ def _amount(cr: CompiledRule, ctx: Ctx, out: RuleResult) -> bool:
     a = cr.rule.amount
     f = cr.amount
     if a.type in ("none", "unstated"):
-        out.steps = [a.describe() if a.type == "unstated" else (f"非资金支持：{a.note}" if a.note else "非资金支持")]
+        out.steps = [
+            a.describe()
+            if a.type == "unstated"
+            else (f"非资金支持：{a.note}" if a.note else "非资金支持")
+        ]
         return True
     vals = {k: fn(ctx, ()) for k, fn in f.items()}
     if any(v is UNKNOWN for v in vals.values()):

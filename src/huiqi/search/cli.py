@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from ..output import write_json
 from .filters import LEVELS
 
 
@@ -93,7 +92,7 @@ def search_command(
         err.print(f"[red]找不到检索索引[/red]：{index}（先运行 huiqi ingest）")
         raise typer.Exit(2) from None
     if as_json:
-        sys.stdout.write(json.dumps(results.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        write_json(results.to_dict())
         return
     if not results.hits:
         out.print(results.message or "没有找到符合条件的条款")
