@@ -61,8 +61,10 @@ def ingest(
         library.save(result.documents)
     # The library now holds what it held, with this run's documents replacing theirs.
     stored.update((d.id, d) for d in result.documents)
-    with console.status("正在重建检索索引…"):
-        index_file = rebuild_index(list(stored.values()), db or default_url())
+    index_file = None
+    if result.documents:  # nothing new read: the index is as it was
+        with console.status("正在重建检索索引…"):
+            index_file = rebuild_index(list(stored.values()), db or default_url())
     for error in result.errors:
         err.print(f"[red]错误[/red] {error}")
     if not quiet:
