@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from huiqi.engine.match import evaluate_profile
-from huiqi.engine.pack import CompiledRule, Pack, bundled_pack
 from huiqi.engine.profile import validate_profile
-from huiqi.engine.variables import FieldSpec
+from huiqi.packs.loader import CompiledRule, Pack, bundled_pack
+from huiqi.packs.variables import FieldSpec
 
 
 def synthetic(pack: Pack, target: int = 200) -> Pack:

@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from huiqi.authoring.coverage import amount_sentences, coverage, states_amount
 from huiqi.cli import app
-from huiqi.engine.coverage import amount_sentences, coverage, states_amount
-from huiqi.engine.pack import bundled_pack
 from huiqi.library.catalogue import find_document
+from huiqi.packs.loader import bundled_pack
 
 
 @pytest.mark.parametrize(

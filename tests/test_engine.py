@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from huiqi.authoring.check import check_pack_dir
+from huiqi.authoring.numbers import chinese_to_int, numbers_in
 from huiqi.cli import app
-from huiqi.engine.check import check_pack_dir
-from huiqi.engine.errors import ExprError, PackErrors
-from huiqi.engine.evaluate import UNKNOWN
-from huiqi.engine.expr import BoolOp, Compare, Num, parse
 from huiqi.engine.match import evaluate, match
-from huiqi.engine.numbers import chinese_to_int, numbers_in
-from huiqi.engine.pack import bundled_pack, load_pack
 from huiqi.engine.profile import ProfileError
+from huiqi.errors import ExprError, PackErrors
+from huiqi.lang.expr import BoolOp, Compare, Num, parse
+from huiqi.lang.scalar import UNKNOWN
+from huiqi.packs.loader import bundled_pack, load_pack
 from huiqi.resources import policies_dir
 
 JZ = policies_dir() / "jiaozuo"
@@ -38,7 +38,7 @@ def kjjl_pack(tmp_path_factory):
     """The pack with only the 科技创新奖励资金 rules, for counts that other documents change."""
     import shutil
 
-    from huiqi.engine.pack import load_pack
+    from huiqi.packs.loader import load_pack
 
     root = tmp_path_factory.mktemp("pack") / "jiaozuo"
     shutil.copytree(JZ, root)
@@ -408,8 +408,8 @@ def test_cli_rules_check_test():
 def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
     import shutil
 
-    from huiqi.engine.errors import PackErrors
-    from huiqi.engine.pack import load_pack
+    from huiqi.errors import PackErrors
+    from huiqi.packs.loader import load_pack
     from huiqi.resources import policies_dir
 
     root = tmp_path / "jiaozuo"
@@ -454,8 +454,8 @@ def test_ascii_json_profile(tmp_path):
 
 
 def test_case_totals_count_the_rules_of_their_own_file():
-    from huiqi.engine.cases import load_cases
-    from huiqi.engine.pack import bundled_pack
+    from huiqi.authoring.cases import load_cases
+    from huiqi.packs.loader import bundled_pack
 
     cases = [c for c in load_cases(bundled_pack()) if c.file == "kjjl.yaml"]
     assert cases and all(c.scope == ("kjjl.yaml",) for c in cases)

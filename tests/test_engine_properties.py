@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from huiqi.engine.match import ELIGIBLE, UNDETERMINED, match
-from huiqi.engine.pack import bundled_pack
-from huiqi.engine.variables import FieldSpec, Variable
+from huiqi.packs.loader import bundled_pack
+from huiqi.packs.variables import FieldSpec, Variable
 
 PACK = bundled_pack("jiaozuo")
 INPUTS = {n: v for n, v in PACK.variables.items() if not v.derived}

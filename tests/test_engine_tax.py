@@ -8,10 +8,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from huiqi.engine.check import check_pack_dir
+from huiqi.authoring.check import check_pack_dir
+from huiqi.authoring.numbers import numbers_in
 from huiqi.engine.match import match
-from huiqi.engine.numbers import numbers_in
-from huiqi.engine.pack import bundled_pack, load_pack
+from huiqi.packs.loader import bundled_pack, load_pack
 
 VARIABLES = """
 variables:

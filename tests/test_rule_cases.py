@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from huiqi.engine.cases import load_cases, run_case
-from huiqi.engine.check import check_all
-from huiqi.engine.pack import bundled_pack, pack_dirs
+from huiqi.authoring.cases import load_cases, run_case
+from huiqi.authoring.check import check_all
+from huiqi.packs.loader import bundled_pack, pack_dirs
 
 PACKS = [d.name for d in pack_dirs()]
 CASES = [(name, case) for name in PACKS for case in load_cases(bundled_pack(name))]

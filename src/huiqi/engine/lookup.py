@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import cache
 
 from ..library.catalogue import find_clause, find_document
-from .pack import Pack, bundled_pack
+from ..packs.loader import Pack, bundled_pack
 
 RuleLookup = Callable[[str, str], list[tuple[str, str]]]
 

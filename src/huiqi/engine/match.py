@@ -9,11 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .evaluate import UNKNOWN, Ctx, compile_expr, money, plain, yuan
-from .expr import Node, Scope, parse, resolve
-from .pack import CompiledRule, Pack
+from ..lang.expr import Node, Scope, parse, resolve
+from ..lang.scalar import UNKNOWN, Ctx, compile_expr, money, plain, yuan
+from ..packs.loader import CompiledRule, Pack
+from ..packs.rules import DETERMINATIONS, KINDS, Rule
 from .profile import Profile, validate_profile
-from .rules import DETERMINATIONS, KINDS, Rule
 from .stacking import apply_stacking
 
 ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE = (
@@ -160,7 +160,7 @@ class RuleResult:
 
 
 def _conjuncts(node: Node):
-    from .expr import BoolOp
+    from ..lang.expr import BoolOp
 
     if isinstance(node, BoolOp) and node.op == "and":
         for item in node.items:
@@ -184,7 +184,7 @@ def _read(ctx: Ctx, name: str) -> Any:
 
 
 def _gap(atom, ctx: Ctx, rule: Rule) -> dict[str, Any] | None:
-    from .expr import Var
+    from ..lang.expr import Var
 
     left_fn, right_fn = atom.gap_sides
     saved = ctx.missing
@@ -221,14 +221,14 @@ def _gap(atom, ctx: Ctx, rule: Rule) -> dict[str, Any] | None:
 
 
 def _walk(node: Node):
-    from .expr import walk
+    from ..lang.expr import walk
 
     return walk(node)
 
 
 def gap_text(gap: dict[str, Any], pack: Pack) -> str:
     """研发投入还差 X 万元达到 3000 万元 — a gap in words."""
-    from .evaluate import wan
+    from ..lang.scalar import wan
 
     var = pack.variables.get(gap["variable"] or "")
     label = var.label if var else gap["condition"]
@@ -329,7 +329,7 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
 def _derived_steps(node: Node, ctx: Ctx) -> list[str]:
     """The derived variables a formula reads, inputs first, each with its value: the steps of
     a computed amount (e.g. a tax saving: tax without, tax with, the difference)."""
-    from .expr import names_read
+    from ..lang.expr import names_read
 
     program = ctx.program
     order: list[str] = []
@@ -503,7 +503,7 @@ def match(data: Any, as_of: date | None = None, pack: Pack | None = None) -> Mat
     Raises ProfileError (every problem with its field path) for an invalid profile.
     """
     if pack is None:
-        from .pack import bundled_pack
+        from ..packs.loader import bundled_pack
 
         pack = bundled_pack()
     profile = validate_profile(data, pack.variables, set(pack.by_id), pack.entities)
@@ -524,7 +524,7 @@ def evaluate(target: Any, facts: dict[str, Any], as_of: date, pack: Pack | None 
     rule: its RuleResult without stacking. `facts` must already be normalised (see profile).
     """
     if pack is None:
-        from .pack import bundled_pack
+        from ..packs.loader import bundled_pack
 
         pack = bundled_pack()
     ctx = pack.new_ctx(facts, as_of)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from .expr import parse_number
-from .variables import FieldSpec, Variable
+from ..lang.expr import parse_number
+from ..packs.variables import FieldSpec, Variable
 
 RESERVED = {"label", "as_of", "received_benefits", "applicant"}
 

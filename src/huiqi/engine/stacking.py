@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..packs.loader import Pack
     from .match import RuleResult
-    from .pack import Pack
 
 
 def _worth(r: RuleResult) -> Decimal:

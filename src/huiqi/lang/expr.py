@@ -17,7 +17,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .errors import ExprError
+from ..errors import ExprError
 
 GRAMMAR = r"""
 ?start: expr

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .errors import PackError
+from ..errors import PackError
 
 
 class LineDict(dict):

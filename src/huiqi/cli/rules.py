@@ -23,14 +23,14 @@ PackOption = Annotated[str, typer.Option("--pack", help="政策包（policies/ �
 
 
 def _json(data: Any) -> None:
-    from .evaluate import plain
+    from ..lang.scalar import plain
 
     write_json(data, fallback=plain)  # plain() turns UNKNOWN into null
 
 
 def _load(pack_name: str):
-    from .errors import PackErrors
-    from .pack import bundled_pack
+    from ..errors import PackErrors
+    from ..packs.loader import bundled_pack
 
     try:
         return bundled_pack(pack_name)
@@ -45,7 +45,7 @@ def _load(pack_name: str):
 
 
 def _wan(value: Any) -> str:
-    from .evaluate import wan
+    from ..lang.scalar import wan
 
     return wan(value)
 
@@ -83,8 +83,8 @@ def register(app: typer.Typer) -> None:
         pack: PackOption = "jiaozuo",
     ) -> None:
         """按画像逐条评估政策规则：符合的奖励与金额、待确定事项、差一点满足的条件。"""
-        from .match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile, gap_text
-        from .profile import ProfileError, read_profile_file, validate_profile
+        from ..engine.match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile, gap_text
+        from ..engine.profile import ProfileError, read_profile_file, validate_profile
 
         when: date | None = None
         if as_of:
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         wide = console.width >= 140  # the rule id helps developers; users read the title
         for col in (["规则"] if wide else []) + ["奖励", "金额", "认定方式", "依据"]:
             table.add_column(col, overflow="fold")
-        from .rules import DETERMINATIONS
+        from ..packs.rules import DETERMINATIONS
 
         for r in eligible:
             note = _details(r)
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """政策待遇目录：每条规则的依据、原文、受益主体、金额、方式与有效期。"""
         from ..library.catalogue import find_document
-        from .rules import DETERMINATIONS, KINDS, STACKING_POLICIES
+        from ..packs.rules import DETERMINATIONS, KINDS, STACKING_POLICIES
 
         p = _load(pack)
         selected = p.rules
@@ -262,7 +262,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def check() -> None:
         """检验全部政策包：表达式、变量、引文是否逐字见于条款、数值是否见于引文、有效期衔接。"""
-        from .check import check_all
+        from ..authoring.check import check_all
 
         failed = 0
         for name, pack_, errors in check_all():
@@ -283,7 +283,7 @@ def register(app: typer.Typer) -> None:
     @app.command("test")
     def test_cmd(pack: PackOption = "jiaozuo") -> None:
         """运行政策包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
-        from .cases import load_cases, run_case
+        from ..authoring.cases import load_cases, run_case
 
         p = _load(pack)
         results = [run_case(p, c) for c in load_cases(p)]
@@ -324,8 +324,8 @@ def _coverage_command(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """每份文件中写明金额的语句：已由规则覆盖、标明不可编码、尚未覆盖；以及规则的认定方式。"""
+        from ..authoring.coverage import coverage as compute
         from ..library.catalogue import find_document
-        from .coverage import coverage as compute
 
         p = _load(pack)
         rows = compute(p)
@@ -392,14 +392,14 @@ def _details(r) -> str:
 
 
 def _const(pack, node) -> Decimal | None:
-    from .expr import Num
+    from ..lang.expr import Num
 
     return node.value if isinstance(node, Num) else None
 
 
 def _catalogue_entry(pack, rule) -> dict[str, Any]:
-    from .evaluate import plain
-    from .rules import DETERMINATIONS, KINDS
+    from ..lang.scalar import plain
+    from ..packs.rules import DETERMINATIONS, KINDS
 
     cr = pack.by_id[rule.id]
     nodes = cr.amount_nodes

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from .errors import ExprError
+from ..errors import ExprError
+from ..packs.variables import FieldSpec, Variable, expr_type
 from .expr import (
     Aggregate,
     Binary,
@@ -24,7 +25,6 @@ from .expr import (
     Str,
     Var,
 )
-from .variables import FieldSpec, Variable, expr_type
 
 TYPE_LABELS = {"num": "数值", "bool": "是/否", "str": "文字", "date": "日期", "events": "事件列表"}
 

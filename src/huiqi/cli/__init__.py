@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from .ingest.pipeline import ingest_paths, resolve
-from .output import write_json
-from .resources import bundled_corpus
+from ..ingest.pipeline import ingest_paths, resolve
+from ..output import write_json
+from ..resources import bundled_corpus
 
 # The database layer (SQLAlchemy, ~0.4 s to import) is imported by the commands that use it,
 # so `huiqi match`, `rules` and `search` start without it.
@@ -50,8 +50,8 @@ def ingest(
 ) -> None:
     """读取政策原文，拆分为文件与条款，存入政策库。"""
     targets = list(paths) if paths else bundled_corpus()
-    from .library.store import Library, default_url
-    from .search import rebuild_index
+    from ..library.store import Library, default_url
+    from ..search import rebuild_index
 
     library = Library(db)
     with console.status("正在解析政策文本…"):
@@ -83,7 +83,7 @@ def ingest(
 
 def _in_force_label(row: dict[str, Any], today: date) -> str:
     repealed = any(r["kind"] == "repealed_by" for r in row.get("relations", []))
-    from .library.store import in_force
+    from ..library.store import in_force
 
     state = in_force(row, today, repealed)
     return {True: "有效", False: "失效", None: "未注明"}[state]
@@ -92,7 +92,7 @@ def _in_force_label(row: dict[str, Any], today: date) -> str:
 @app.command()
 def docs(db: DbOption = None, as_json: JsonOption = False) -> None:
     """列出政策库中的全部文件。"""
-    from .library.store import Library
+    from ..library.store import Library
 
     library = Library(db)
     full = library.full_documents()
@@ -147,7 +147,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """显示一份文件或其中一个条款。"""
-    from .library.store import Library
+    from ..library.store import Library
 
     library = Library(db)
     data = library.get_document(doc)
@@ -211,8 +211,8 @@ def main() -> None:  # pragma: no cover
 
 
 # Commands owned by other packages register themselves here.
-from .engine.cli import register as _register_engine  # noqa: E402
-from .search.cli import register as _register_search  # noqa: E402
+from .rules import register as _register_engine  # noqa: E402
+from .search import register as _register_search  # noqa: E402
 
 _register_engine(app)
 _register_search(app)

@@ -13,10 +13,10 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .errors import PackError, PackErrors
-from .expr import Num, numbers_used
+from ..errors import PackError, PackErrors
+from ..lang.expr import Num, numbers_used
+from ..packs.loader import Pack, load_pack, pack_dirs
 from .numbers import numbers_in
-from .pack import Pack, load_pack, pack_dirs
 
 STRUCTURAL = {0, 1}  # 0 and 1 (as in `> 0`, `>= 1`) are structure, not numbers of the law
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .errors import ExprError, PackError
-from .expr import Node, parse
+from ..errors import ExprError, PackError
+from ..lang.expr import Node, parse
 
 DETERMINATIONS = {
     "automatic": "自动兑现",  # conditions decidable from data: 免申即享 candidate

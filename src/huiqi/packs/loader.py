@@ -7,13 +7,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import ExprError, PackError, PackErrors
+from ..lang.expr import Node, Scope, names_read, resolve
+from ..lang.scalar import Atom, Ctx, Fn, Program, compile_condition, compile_expr
+from ..lang.typecheck import infer
 from ..resources import policies_dir
-from .errors import ExprError, PackError, PackErrors
-from .evaluate import Atom, Ctx, Fn, Program, compile_condition, compile_expr
-from .expr import Node, Scope, names_read, resolve
 from .parameters import Parameter, load_parameters
 from .rules import Exclusion, Expr, Provision, Rule, RuleFile, load_rule_file
-from .typecheck import infer
 from .variables import Variable, expr_type, load_variables
 from .yamlio import load_yaml
 
@@ -155,7 +155,7 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
     for name, var in variables.items():
         if var.formula is None:
             continue
-        from .expr import parse
+        from ..lang.expr import parse
 
         try:
             node = resolve(parse(var.formula), scope)
@@ -281,7 +281,7 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
 
 
 def _check_cycles(nodes: dict[str, Node], errors: list[PackError]) -> None:
-    from .expr import names_read
+    from ..lang.expr import names_read
 
     deps = {n: [d for d in names_read(node) if d in nodes] for n, node in nodes.items()}
     state: dict[str, int] = {}

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from .expr import literal_value
-from .match import STATUS_LABELS, match
-from .pack import Pack
-from .profile import ProfileError, read_profile_file
+from ..engine.match import STATUS_LABELS, match
+from ..engine.profile import ProfileError, read_profile_file
+from ..lang.expr import literal_value
+from ..packs.loader import Pack
 
 
 @dataclass

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .errors import PackError
-from .expr import Node
+from ..errors import PackError
+from ..lang.expr import Node
 
 TYPES = {
     "bool": "是/否",
@@ -169,7 +169,7 @@ def load_variables(data: Any, file: str) -> tuple[dict[str, str], dict[str, Vari
         except PackError as exc:
             errors.append(exc)
     if errors:
-        from .errors import PackErrors
+        from ..errors import PackErrors
 
         raise PackErrors(errors)
     return entities, out

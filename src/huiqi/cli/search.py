@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..output import write_json
-from .filters import LEVELS
+from ..search.filters import LEVELS
 
 
 def register(app: typer.Typer) -> None:
@@ -22,8 +22,8 @@ MAX_RULES_SHOWN = 3
 
 def _rule_lookup(err: Console):
     """Rules beside the clauses they encode; search still works if the pack has an error."""
-    from ..engine.errors import PackErrors
     from ..engine.lookup import bundled_rule_lookup
+    from ..errors import PackErrors
 
     try:
         return bundled_rule_lookup()
@@ -63,7 +63,7 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """在政策库中全文检索条款（中文分词、同义词、按文件分组）。"""
-    from .api import FilterError, search
+    from ..search.api import FilterError, search
 
     out = Console()
     err = Console(stderr=True)

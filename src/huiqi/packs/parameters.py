@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .errors import PackError, PackErrors
-from .expr import literal_value, parse
+from ..errors import PackError, PackErrors
+from ..lang.expr import literal_value, parse
 
 
 @dataclass(frozen=True)

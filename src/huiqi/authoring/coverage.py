@@ -16,7 +16,7 @@ from typing import Any
 from ..ingest.model import Document
 from ..ingest.text import halfwidth, squeeze
 from ..library.catalogue import corpus_documents, find_document
-from .pack import Pack
+from ..packs.loader import Pack
 
 _QUANTITY = re.compile(
     r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)\s*(?:万元|亿元|元|%|‰|‱)"
