@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import copy_policies
 from typer.testing import CliRunner
 
 from huiqi.authoring.check import check_pack_dir
@@ -18,6 +18,7 @@ from huiqi.cli import app
 from huiqi.engine.match import evaluate, match
 from huiqi.engine.profile import ProfileError
 from huiqi.errors import ExprError, PackErrors
+from huiqi.explain import render
 from huiqi.lang.expr import BoolOp, Compare, Num, parse
 from huiqi.lang.scalar import UNKNOWN
 from huiqi.packs.loader import bundled_pack, load_pack
@@ -36,17 +37,13 @@ def pack():
 @pytest.fixture(scope="module")
 def kjjl_pack(tmp_path_factory):
     """The pack with only the 科技创新奖励资金 rules, for counts that other documents change."""
-    import shutil
 
     from huiqi.packs.loader import load_pack
 
-    root = tmp_path_factory.mktemp("pack") / "jiaozuo"
-    shutil.copytree(JZ, root)
-    for path in (root / "rules").glob("*.yaml"):
-        if path.name != "kjjl.yaml":
-            path.unlink()
-    shutil.rmtree(root / "tests")
-    return load_pack(root)
+    base = copy_policies(
+        tmp_path_factory.mktemp("pack"), keep={"jiaozuo": ["kjjl.yaml"], "cn": []}
+    )
+    return load_pack(base / "jiaozuo")
 
 
 # --- expressions -------------------------------------------------------------------------------
@@ -219,9 +216,7 @@ def test_profile_money_literals(pack):
 
 
 def _copy_pack(tmp_path: Path) -> Path:
-    root = tmp_path / "policies" / "jiaozuo"
-    shutil.copytree(JZ, root)
-    return root
+    return copy_policies(tmp_path) / "jiaozuo"
 
 
 def _edit(root: Path, old: str, new: str, file: str = "rules/kjjl.yaml") -> None:
@@ -253,7 +248,7 @@ def test_difference_stacking(tmp_path):
         if x.rule.id == "jz.kjjl.contest_national_1st"
     )
     assert (r.gross, r.amount) == (500000, 200000)  # 50万 − 30万 already paid
-    assert "补差" in r.stacking_note
+    assert "补差" in render(r.stacking_note)
 
 
 def test_expression_errors_name_file_rule_and_position(tmp_path):
@@ -406,14 +401,11 @@ def test_cli_rules_check_test():
 
 
 def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
-    import shutil
 
     from huiqi.errors import PackErrors
     from huiqi.packs.loader import load_pack
-    from huiqi.resources import policies_dir
 
-    root = tmp_path / "jiaozuo"
-    shutil.copytree(policies_dir() / "jiaozuo", root)
+    root = copy_policies(tmp_path) / "jiaozuo"
     (root / "variables").mkdir(exist_ok=True)
     (root / "variables" / "extra.yaml").write_text(
         "variables:\n  zz_test_only_count:\n    label: 测试用计数\n    question: 测试用计数是多少？\n    type: integer\n    min: 0\n",
@@ -457,7 +449,7 @@ def test_case_totals_count_the_rules_of_their_own_file():
     from huiqi.authoring.cases import load_cases
     from huiqi.packs.loader import bundled_pack
 
-    cases = [c for c in load_cases(bundled_pack()) if c.file == "kjjl.yaml"]
+    cases = [c for c in load_cases(bundled_pack("jiaozuo")) if c.file == "kjjl.yaml"]
     assert cases and all(c.scope == ("kjjl.yaml",) for c in cases)
 
 
@@ -469,12 +461,12 @@ def test_applicant_type_sets_aside_benefits_for_others():
     report = match({"applicant": "个人", "registered_in_jiaozuo": True}, date(2018, 2, 1))
     kjjl = [r for r in report.results if r.rule.id.startswith("jz.kjjl.")]
     others = [r for r in kjjl if "person" not in r.rule.beneficiary]
-    assert others and all(r.status == "not_eligible" and "申请人为个人" in r.reason for r in others)
+    assert others and all(r.status == "not_eligible" and "申请人为个人" in render(r.reason) for r in others)
     asked = {rid for q in report.next_questions() for rid in q["rules"]}
     assert not asked & {r.rule.id for r in others}
     # 第十条 science awards also go to persons: still evaluated
     persons = [r for r in kjjl if "person" in r.rule.beneficiary]
-    assert persons and all("申请人" not in (r.reason or "") for r in persons)
+    assert persons and all("申请人" not in render(r.reason) for r in persons)
     same = match({"applicant": "enterprise", "registered_in_jiaozuo": True}, date(2018, 2, 1))
     assert any(r.status == "undetermined" for r in same.results if r.rule.id.startswith("jz.kjjl."))
     with pytest.raises(ProfileError, match="applicant"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from huiqi.authoring.check import check_pack_dir
 from huiqi.authoring.numbers import numbers_in
 from huiqi.engine.match import match
+from huiqi.explain import render
 from huiqi.packs.loader import bundled_pack, load_pack
 
 VARIABLES = """
@@ -108,7 +109,7 @@ def test_formula_steps_show_the_derived_variables(tmp_path):
     pack = load_pack(_pack(tmp_path))
     r = next(x for x in match({"income": 500000}, date(2018, 6, 30), pack).results)
     assert r.status == "eligible" and r.amount == 75000  # 500000 × 25% − 500000 × 50% × 20%
-    assert r.steps == [
+    assert [render(s) for s in r.steps] == [
         "不享受优惠的应纳税额（tax_without）= 125,000 元",
         "享受优惠的应纳税额（tax_with）= 50,000 元",
         "节税额（saving）= 75,000 元",
@@ -129,6 +130,6 @@ def test_bundled_tax_example_shows_its_steps():
     assert r.amount == 37500
     assert (
         "抵免前应纳税额（享受加计扣除、技术转让、税率优惠后）（eit_tax_before_credits）= 37,500 元"
-        in r.steps
+        in [render(s) for s in r.steps]
     )
-    assert "本纳税年度在国家高新技术企业资格有效期内（eit_hte_valid）= 否" in r.steps
+    assert "本纳税年度在国家高新技术企业资格有效期内（eit_hte_valid）= 否" in [render(s) for s in r.steps]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import TRUTH, truth_corpus
 
 from huiqi.ingest.decode import IngestError, decode_bytes
 from huiqi.ingest.pipeline import ingest_paths
@@ -12,7 +13,7 @@ from huiqi.library.store import Library
 from huiqi.resources import bundled_corpus
 
 # 焦政办〔2017〕63号; its one no-break space has no GBK code, as in real GBK files.
-SAMPLE = bundled_corpus()[2].read_text(encoding="utf-8").replace("\xa0", " ")
+SAMPLE = next(p for p in bundled_corpus() if p.name.startswith("002_")).read_text(encoding="utf-8").replace("\xa0", " ")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -55,12 +56,12 @@ def test_decode_error_names_the_file():
 
 def test_ingesting_twice_keeps_one_copy(tmp_path: Path):
     library = Library(tmp_path / "lib.db")
-    first = ingest_paths(bundled_corpus())
+    first = ingest_paths(truth_corpus())
     library.save(first.documents)
-    library.save(ingest_paths(bundled_corpus()).documents)
+    library.save(ingest_paths(truth_corpus()).documents)
     rows = library.list_documents()
-    assert len(rows) == len(first.documents) == 54
-    assert len({r["id"] for r in rows}) == 54
+    assert len(rows) == len(first.documents) == len(TRUTH)
+    assert len({r["id"] for r in rows}) == len(TRUTH)
     clauses = library.iter_clauses()
     assert len(clauses) == sum(sum(1 for _ in d.walk()) for d in first.documents)
 

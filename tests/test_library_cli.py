@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import TRUTH, truth_corpus
 from typer.testing import CliRunner
 
 from huiqi.cli import app
@@ -26,9 +27,10 @@ SHOW_FIELDS = {
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("lib") / "huiqi.db"
-    result = runner.invoke(app, ["ingest", "--db", str(path), "-q"])
+    files = [str(p) for p in truth_corpus()]
+    result = runner.invoke(app, ["ingest", *files, "--db", str(path), "-q"])
     assert result.exit_code == 0, result.output
-    assert "54 份文件" in result.output
+    assert f"{len(TRUTH)} 份文件" in result.output
     return str(path)
 
 
@@ -36,7 +38,7 @@ def test_docs_json_uses_the_same_field_names_as_show(db):
     result = runner.invoke(app, ["docs", "--db", db, "--json"])
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert len(rows) == 54
+    assert len(rows) == len(TRUTH)
     assert SHOW_FIELDS - {"clauses"} <= set(rows[0])
     assert {"id", "clause_count", "in_force", "doc_type", "level"} <= set(rows[0])
 

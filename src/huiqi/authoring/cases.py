@@ -26,6 +26,7 @@ import yaml
 
 from ..engine.match import STATUS_LABELS, match
 from ..engine.profile import ProfileError, read_profile_file
+from ..explain import render
 from ..lang.expr import literal_value
 from ..packs.loader import Pack
 
@@ -114,7 +115,9 @@ def run_case(pack: Pack, case: Case) -> CaseResult:
         status = exp.get("status")
         if status and status != r.status:
             extra = (
-                f"，缺少 {list(r.missing)}" if r.missing else (f"，{r.reason}" if r.reason else "")
+                f"，缺少 {list(r.missing)}"
+                if r.missing
+                else (f"，{render(r.reason)}" if r.reason else "")
             )
             result.failures.append(
                 f"{rid}: 状态应为 {status}（{STATUS_LABELS.get(status, '?')}），实为 {r.status}{extra}"

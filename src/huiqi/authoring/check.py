@@ -15,8 +15,9 @@ from pathlib import Path
 
 from ..errors import PackError, PackErrors
 from ..lang.expr import Num, numbers_used
-from ..packs.loader import Pack, load_pack, pack_dirs
+from ..packs.loader import Pack, load_pack, pack_dirs, pack_root
 from .numbers import numbers_in
+from .vocabulary import lint_vocabulary
 
 STRUCTURAL = {0, 1}  # 0 and 1 (as in `> 0`, `>= 1`) are structure, not numbers of the law
 
@@ -25,24 +26,34 @@ def _flat(text: str) -> str:
     return "".join(text.split())
 
 
-def check_pack_dir(root: Path) -> tuple[Pack | None, list[PackError]]:
+def check_pack_dir(root: Path, own_only: bool = False) -> tuple[Pack | None, list[PackError]]:
+    """Load a pack with the packs it extends and check it; `own_only` keeps the problems of
+    the pack's own files (each extended pack is checked on its own)."""
     try:
         pack = load_pack(root)
     except PackErrors as exc:
         return None, exc.errors
     except PackError as exc:
         return None, [exc]
-    return pack, check_pack(pack)
+    errors = check_pack(pack)
+    if own_only and pack.layers:
+        others = tuple(f"{j.root.parent.name}/{j.pack}/" for j in pack.layers[:-1])
+        errors = [e for e in errors if not (e.file or "").startswith(others)]
+    return pack, errors
 
 
-def check_all() -> list[tuple[str, Pack | None, list[PackError]]]:
-    return [(d.name, *check_pack_dir(d)) for d in pack_dirs()]
+def check_all(names: list[str] | None = None) -> list[tuple[str, Pack | None, list[PackError]]]:
+    """The named bundled packs with what they extend, or every pack on its own layer."""
+    if names is None:
+        return [(d.name, *check_pack_dir(d, own_only=True)) for d in pack_dirs()]
+    return [(n, *check_pack_dir(pack_root(n))) for n in names]
 
 
 def check_pack(pack: Pack) -> list[PackError]:
     from ..library.catalogue import find_clause, find_document
 
     errors: list[PackError] = list(pack.library_problems)
+    errors += lint_vocabulary(pack)
 
     def verify_quote(
         doc_ref: str,
@@ -53,7 +64,7 @@ def check_pack(pack: Pack) -> list[PackError]:
         field: str,
         line: int | None,
     ) -> bool:
-        doc = find_document(doc_ref)
+        doc = find_document(doc_ref, pack.documents)
         if doc is None:
             errors.append(
                 PackError(
@@ -101,7 +112,7 @@ def check_pack(pack: Pack) -> list[PackError]:
             stated |= numbers_in(q.text)
         for i, part in enumerate(rule.when):
             if part.clause != rule.clause:
-                doc = find_document(rule.doc)
+                doc = find_document(rule.doc, pack.documents)
                 if doc is not None and find_clause(doc, part.clause) is None:
                     errors.append(
                         PackError(

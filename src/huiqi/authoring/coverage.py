@@ -15,7 +15,7 @@ from typing import Any
 
 from ..ingest.model import Document
 from ..ingest.text import halfwidth, squeeze
-from ..library.catalogue import corpus_documents, find_document
+from ..library.catalogue import find_document
 from ..packs.loader import Pack
 
 _QUANTITY = re.compile(
@@ -105,7 +105,7 @@ def _quotes_cover(quotes: list[str], sentence: str) -> bool:
 
 def coverage(pack: Pack) -> list[DocCoverage]:
     """Per document of the library, its amount sentences and what covers them."""
-    docs = corpus_documents()
+    docs = pack.documents
     by_doc: dict[str, list[tuple[str, list[str], str | None]]] = {}
     rules_per_doc: Counter = Counter()
     determination: dict[str, Counter] = {}

@@ -19,7 +19,13 @@ console = Console()
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
-PackOption = Annotated[str, typer.Option("--pack", help="政策包（policies/ 下的目录名）")]
+PackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pack",
+        help="规则包（policies/ 下的目录名），连同它所扩展的上级包；默认：全部规则包",
+    ),
+]
 
 
 def _json(data: Any) -> None:
@@ -28,20 +34,41 @@ def _json(data: Any) -> None:
     write_json(data, fallback=plain)  # plain() turns UNKNOWN into null
 
 
-def _load(pack_name: str):
+def _load(pack_name: str | None):
+    """A bundled pack with the packs it extends (None: every pack); exit 2 if unknown."""
     from ..errors import PackErrors
-    from ..packs.loader import bundled_pack
+    from ..packs.loader import UnknownPack, bundled_pack
 
     try:
         return bundled_pack(pack_name)
-    except PackErrors as exc:
-        err.print(f"[red]政策包 {pack_name} 有错误[/red]（运行 huiqi check 查看）：")
-        for e in exc.errors:
-            err.print(f"  {e}")
-        raise typer.Exit(1) from None
-    except FileNotFoundError:
-        err.print(f"[red]找不到政策包[/red]：{pack_name}")
+    except UnknownPack as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
+    except PackErrors as exc:
+        err.print(f"[red]规则包 {pack_name or ''} 有错误[/red]（运行 huiqi check 查看）：")
+        for e in exc.errors:
+            err.print(f"  {escape(str(e))}")
+        raise typer.Exit(1) from None
+
+
+def _pack_names(pack_name: str | None) -> list[str]:
+    """One named pack, or every bundled pack (parents first)."""
+    from ..jurisdictions import bundled_registry
+
+    if pack_name is None:
+        return bundled_registry().packs
+    _load(pack_name)  # exits 2 for an unknown name
+    return [pack_name]
+
+
+def _places(p, packs: list[str]) -> str:
+    names = [j.name for j in p.layers if j.pack in packs]
+    return " + ".join(names) if names else p.name
+
+
+def _scope(p) -> str:
+    """The jurisdictions a pack composes, for a heading: 中华人民共和国 + 某省 + 某市."""
+    return " + ".join(j.name for j in p.layers) if p.layers else p.name
 
 
 def _wan(value: Any) -> str:
@@ -80,11 +107,13 @@ def register(app: typer.Typer) -> None:
             typer.Option("--as-of", help="评估日期 YYYY-MM-DD（默认：画像中的 as_of，或今天）"),
         ] = None,
         as_json: JsonOption = False,
-        pack: PackOption = "jiaozuo",
+        pack: PackOption = None,
     ) -> None:
         """按画像逐条评估政策规则：符合的奖励与金额、待确定事项、差一点满足的条件。"""
-        from ..engine.match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile, gap_text
+        from ..engine.match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile
         from ..engine.profile import ProfileError, read_profile_file, validate_profile
+        from ..explain import render
+        from ..explain.zh import gap_text
 
         when: date | None = None
         if as_of:
@@ -126,7 +155,7 @@ def register(app: typer.Typer) -> None:
 
         console.print(
             f"[bold]{report.label or profile.name}[/bold]  评估日期 {when}（上年度 = {when.year - 1}）"
-            f"  政策包 {p.name}，{len(p.rules)} 条规则"
+            f"  适用政策：{_places(p, report.packs)}，{len(report.results)} 条规则"
         )
         eligible = report.eligible
         table = Table(title=f"符合条件的奖励（{len(eligible)} 项）")
@@ -196,7 +225,7 @@ def register(app: typer.Typer) -> None:
         stale = [r for r in report.results if r.status == NOT_IN_FORCE]
         if stale:
             console.print(
-                f"[dim]{len(stale)} 条规则在 {when} 不在有效期内（{stale[0].reason}）[/dim]"
+                f"[dim]{len(stale)} 条规则在 {when} 不在有效期内（{render(stale[0].reason)}）[/dim]"
             )
 
     @app.command()
@@ -205,7 +234,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--doc", help="只列出某文件的规则（编号、文号或标题）")
         ] = None,
         as_json: JsonOption = False,
-        pack: PackOption = "jiaozuo",
+        pack: PackOption = None,
     ) -> None:
         """政策待遇目录：每条规则的依据、原文、受益主体、金额、方式与有效期。"""
         from ..library.catalogue import find_document
@@ -215,12 +244,14 @@ def register(app: typer.Typer) -> None:
         selected = p.rules
         provisions = [pv for f in p.files for pv in f.provisions]
         if doc:
-            d = find_document(doc)
+            d = find_document(doc, p.documents)
             if d is None:
-                err.print(f"[red]找不到文件[/red]：{doc}")
+                err.print(f"[red]规则包 {_scope(p)} 中找不到文件[/red]：{escape(doc)}")
                 raise typer.Exit(2)
             selected = [r for r in selected if r.doc_id == d.id]
-            provisions = [pv for f in p.files if find_document(f.doc) == d for pv in f.provisions]
+            provisions = [
+                pv for f in p.files if find_document(f.doc, p.documents) == d for pv in f.provisions
+            ]
         items = [_catalogue_entry(p, r) for r in selected]
         if as_json:
             _json({"rules": items, "not_encoded": [pv.__dict__ for pv in provisions]})
@@ -260,12 +291,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]未编码[/yellow] {pv.clause} {pv.title}：{pv.reason}")
 
     @app.command()
-    def check() -> None:
-        """检验全部政策包：表达式、变量、引文是否逐字见于条款、数值是否见于引文、有效期衔接。"""
+    def check(pack: PackOption = None) -> None:
+        """检验规则包：表达式、变量、引文是否逐字见于条款、数值是否见于引文、有效期衔接、词汇。"""
         from ..authoring.check import check_all
 
         failed = 0
-        for name, pack_, errors in check_all():
+        for name, pack_, errors in check_all(_pack_names(pack)):
             if errors:
                 failed += len(errors)
                 err.print(f"[red]✗ {name}：{len(errors)} 个问题[/red]")
@@ -281,13 +312,21 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command("test")
-    def test_cmd(pack: PackOption = "jiaozuo") -> None:
-        """运行政策包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
+    def test_cmd(pack: PackOption = None) -> None:
+        """运行规则包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
         from ..authoring.cases import load_cases, run_case
 
-        p = _load(pack)
-        results = [run_case(p, c) for c in load_cases(p)]
-        table = Table(title=f"规则测试（{p.name}）")
+        results = []
+        rule_count = 0
+        covered_ids: set[str] = set()
+        for name in _pack_names(pack):
+            p = _load(name)
+            own = [c for c in load_cases(p)]
+            results += [run_case(p, c) for c in own]
+            own_rules = {r.id for r in p.rules if p.own(r.id)}
+            rule_count += len(own_rules)
+            covered_ids |= {rid for c in own for rid in c.expect} & own_rules
+        table = Table(title=f"规则测试（{pack or '全部规则包'}）")
         table.add_column("用例", overflow="fold")
         table.add_column("检查项", justify="right")
         table.add_column("结果")
@@ -303,10 +342,13 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]✗ {res.case.id}[/red]")
             for f in res.failures:
                 err.print(f"  {f}")
-        covered = {rid for res in results for rid in res.case.expect}
         console.print(
-            f"{len(results) - len(bad)}/{len(results)} 个用例通过，覆盖 {len(covered & set(p.by_id))}/{len(p.rules)} 条规则"
+            f"{len(results) - len(bad)}/{len(results)} 个用例通过，"
+            f"覆盖 {len(covered_ids)}/{rule_count} 条规则"
         )
+        if not results:
+            err.print("[red]没有找到任何测试用例[/red]")
+            raise typer.Exit(1)
         if bad:
             raise typer.Exit(1)
 
@@ -314,7 +356,7 @@ def register(app: typer.Typer) -> None:
 def _coverage_command(app: typer.Typer) -> None:
     @app.command()
     def coverage(
-        pack: PackOption = "jiaozuo",
+        pack: PackOption = None,
         as_json: JsonOption = False,
         strict: Annotated[
             bool, typer.Option("--strict", help="有未覆盖的金额语句时以状态 1 退出")
@@ -330,7 +372,7 @@ def _coverage_command(app: typer.Typer) -> None:
         p = _load(pack)
         rows = compute(p)
         if doc is not None:
-            target = find_document(doc)
+            target = find_document(doc, p.documents)
             if target is None:
                 err.print(f"[red]找不到文件[/red]：{doc}")
                 raise typer.Exit(2)
@@ -339,7 +381,7 @@ def _coverage_command(app: typer.Typer) -> None:
         if as_json:
             _json({"documents": [r.to_dict() for r in rows], "uncovered": uncovered})
         else:
-            table = Table(title=f"金额语句覆盖（{p.name}）")
+            table = Table(title=f"金额语句覆盖（{_scope(p)}）")
             for col in (
                 "文件",
                 "金额语句",
@@ -379,7 +421,9 @@ MAX_QUESTIONS = 10  # the most useful questions first; the rest are in --json
 def _details(r) -> str:
     """Lines under a benefit's title: stacking, payment schedule, notes."""
     rule = r.rule
-    lines = [r.stacking_note] if r.stacking_note else []
+    from ..explain import render
+
+    lines = [render(r.stacking_note)] if r.stacking_note else []
     if rule.schedule:
         lines.append(f"拨付：{rule.schedule}")
     if rule.note:

@@ -20,13 +20,17 @@ def register(app: typer.Typer) -> None:
 MAX_RULES_SHOWN = 3
 
 
-def _rule_lookup(err: Console):
+def _rule_lookup(err: Console, pack: str | None = None):
     """Rules beside the clauses they encode; search still works if the pack has an error."""
     from ..engine.lookup import bundled_rule_lookup
     from ..errors import PackErrors
+    from ..packs.loader import UnknownPack
 
     try:
-        return bundled_rule_lookup()
+        return bundled_rule_lookup(pack)
+    except UnknownPack as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     except PackErrors:
         err.print("[yellow]政策包有错误，结果中不显示规则（运行 huiqi check 查看）[/yellow]")
         return None
@@ -61,6 +65,10 @@ def search_command(
         str | None, typer.Option("--index", help="检索索引文件（默认：内置语料，内存中建立）")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    pack: Annotated[
+        str | None,
+        typer.Option("--pack", help="结果旁显示哪个规则包（连同上级包）的规则；默认：全部"),
+    ] = None,
 ) -> None:
     """在政策库中全文检索条款（中文分词、同义词、按文件分组）。"""
     from ..search.api import FilterError, search
@@ -83,7 +91,7 @@ def search_command(
             amount_only=amount_only,
             limit=limit,
             index=index,
-            rule_lookup=_rule_lookup(err),
+            rule_lookup=_rule_lookup(err, pack),
         )
     except FilterError as e:
         err.print(f"[red]参数错误[/red]：{e}")

@@ -15,7 +15,7 @@ def rules_by_clause(pack: Pack) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(document id, clause path) -> [(rule title, amount as written)]."""
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for rule in pack.rules:
-        doc = find_document(rule.doc)
+        doc = find_document(rule.doc, pack.documents)
         clause = find_clause(doc, rule.clause) if doc else None
         if doc is None or clause is None:
             continue  # huiqi check reports these
@@ -24,6 +24,7 @@ def rules_by_clause(pack: Pack) -> dict[tuple[str, str], list[tuple[str, str]]]:
 
 
 @cache
-def bundled_rule_lookup() -> RuleLookup:
-    table = rules_by_clause(bundled_pack())
+def bundled_rule_lookup(pack: str | None = None) -> RuleLookup:
+    """Rules of one bundled pack and the packs it extends (None: every pack)."""
+    table = rules_by_clause(bundled_pack(pack))
     return lambda doc_id, path: table.get((doc_id, path), [])

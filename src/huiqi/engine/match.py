@@ -9,8 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..explain import Reason, Step, render
+from ..explain.zh import gap_text
+from ..jurisdictions import PLACE_VARIABLE
 from ..lang.expr import Node, Scope, parse, resolve
-from ..lang.scalar import UNKNOWN, Ctx, compile_expr, money, plain, yuan
+from ..lang.scalar import UNKNOWN, Ctx, compile_expr, money, plain
 from ..packs.loader import CompiledRule, Pack
 from ..packs.rules import DETERMINATIONS, KINDS, Rule
 from .profile import Profile, validate_profile
@@ -39,18 +42,18 @@ class RuleResult:
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     gross: Decimal | None = None  # before stacking
-    steps: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)  # the arithmetic, as data
     missing: tuple[str, ...] = ()
-    reason: str = ""
+    reason: Reason | None = None  # why not in force / not eligible / not computed
     key: Any = None
     set_aside_by: str | None = None
-    stacking_note: str = ""
+    stacking_note: Reason | None = None
     values: list[Any] = field(default_factory=list, repr=False)  # atom results, in atom order
     _cr: CompiledRule | None = field(default=None, repr=False)
     _ctx: Ctx | None = field(default=None, repr=False)
 
     # stacking hooks
-    def set_aside(self, by: str, why: str) -> None:
+    def set_aside(self, by: str, why: Reason) -> None:
         self.set_aside_by = by
         self.stacking_note = why
         if self.amount is not None:
@@ -58,7 +61,7 @@ class RuleResult:
         if self.amount_max is not None:
             self.amount_min = self.amount_max = Decimal(0)
 
-    def top_up(self, remaining: Decimal, why: str) -> None:
+    def top_up(self, remaining: Decimal, why: Reason) -> None:
         self.amount = money(remaining)
         self.stacking_note = why
 
@@ -124,7 +127,8 @@ class RuleResult:
             "amount_min": plain(self.amount_min),
             "amount_max": plain(self.amount_max),
             "amount_gross": plain(self.gross),
-            "arithmetic": self.steps,
+            "arithmetic": [render(s) for s in self.steps],
+            "steps": [s.to_dict() for s in self.steps],
             "citation": r.citation,
             "quote": r.quote,
             "determination": r.determination,
@@ -134,14 +138,16 @@ class RuleResult:
             "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
             "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
             "near_miss": self.near_miss,
-            "reason": self.reason,
+            "reason": render(self.reason),
+            "reason_code": self.reason.to_dict() if self.reason else None,
             "stacking": (
                 {
                     "group": r.stacking.group,
                     "policy": r.stacking.policy,
                     "key": plain(self.key),
                     "set_aside_by": self.set_aside_by,
-                    "note": self.stacking_note,
+                    "note": render(self.stacking_note),
+                    "note_code": self.stacking_note.to_dict() if self.stacking_note else None,
                 }
                 if r.stacking
                 else None
@@ -226,32 +232,6 @@ def _walk(node: Node):
     return walk(node)
 
 
-def gap_text(gap: dict[str, Any], pack: Pack) -> str:
-    """研发投入还差 X 万元达到 3000 万元 — a gap in words."""
-    from ..lang.scalar import wan
-
-    var = pack.variables.get(gap["variable"] or "")
-    label = var.label if var else gap["condition"]
-    vtype = var.type if var else ""
-    spec_unit = var.spec.unit if var and var.spec else ""
-
-    def fmt(v: Any) -> str:
-        if vtype == "money":
-            return wan(v)
-        if vtype == "ratio":
-            return f"{Decimal(v) * 100:.2f}".rstrip("0").rstrip(".") + "%"
-        return f"{plain(Decimal(v))}{spec_unit}"
-
-    s = gap["shortfall"]
-    now = f"（现为 {fmt(gap['actual'])}）"
-    if gap["op"] == ">=":
-        return f"{label}还差 {fmt(s)}达到 {fmt(gap['threshold'])}{now}"
-    if gap["op"] == ">":
-        return f"{label}还差 {fmt(s)}，须超过 {fmt(gap['threshold'])}{now}"
-    verb = "低于" if gap["op"] == "<" else "不超过"
-    return f"{label}超出 {fmt(s)}，须{verb} {fmt(gap['threshold'])}{now}"
-
-
 def _bases(missing: tuple[str, ...]) -> list[str]:
     out: dict[str, None] = {}
     for m in missing:
@@ -271,13 +251,23 @@ def _question(pack: Pack | None, name: str) -> dict[str, str]:
     }
 
 
-def _in_force(rule: Rule, as_of: date) -> str | None:
+def _in_force(rule: Rule, as_of: date) -> Reason | None:
     if rule.repealed_by:
-        return f"已被《{rule.repealed_by}》废止".replace("《《", "《").replace("》》", "》")
+        return Reason("repealed", {"by": rule.repealed_by})
     if rule.valid_from and as_of < rule.valid_from:
-        return f"自 {rule.valid_from} 起施行，评估日期 {as_of} 尚未生效"
+        return Reason(
+            "not_yet_in_force",
+            {"valid_from": rule.valid_from.isoformat(), "as_of": as_of.isoformat()},
+        )
     if rule.valid_to and as_of > rule.valid_to:
-        return f"有效期 {rule.valid_from or '—'} 至 {rule.valid_to}，评估日期 {as_of} 已失效"
+        return Reason(
+            "expired",
+            {
+                "valid_from": rule.valid_from.isoformat() if rule.valid_from else None,
+                "valid_to": rule.valid_to.isoformat(),
+                "as_of": as_of.isoformat(),
+            },
+        )
     return None
 
 
@@ -294,7 +284,9 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
                 rule,
                 cr.index,
                 NOT_ELIGIBLE,
-                reason=f"{ex.title}（{ex.clause}：“{ex.quote}”）",
+                reason=Reason(
+                    "excluded", {"title": ex.title, "clause": ex.clause, "quote": ex.quote}
+                ),
             )
     ctx.missing = []
     ctx.trace = []
@@ -317,7 +309,7 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
     if not _amount(cr, ctx, result):
         result.status = UNDETERMINED
         result.missing = tuple(dict.fromkeys(ctx.missing))
-        result.reason = "条件已满足，金额所需信息不全"
+        result.reason = Reason("amount_inputs_missing")
         return result
     if cr.key is not None:
         ctx.missing = []
@@ -326,7 +318,7 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
     return result
 
 
-def _derived_steps(node: Node, ctx: Ctx) -> list[str]:
+def _derived_steps(node: Node, ctx: Ctx) -> list[Step]:
     """The derived variables a formula reads, inputs first, each with its value: the steps of
     a computed amount (e.g. a tax saving: tax without, tax with, the difference)."""
     from ..lang.expr import names_read
@@ -348,70 +340,80 @@ def _derived_steps(node: Node, ctx: Ctx) -> list[str]:
         value = _read(ctx, name)
         if value is None:
             continue
-        kind = program.types.get(name, "")
-        shown = (
-            ("是" if value else "否")
-            if isinstance(value, bool)
-            else yuan(value)
-            if kind == "money"
-            else _pct(value)
-            if kind == "ratio"
-            else str(plain(value))
+        out.append(
+            Step(
+                "derived",
+                {
+                    "label": program.labels.get(name) or name,
+                    "name": name,
+                    "value": plain(value),
+                    "type": program.types.get(name, ""),
+                },
+            )
         )
-        out.append(f"{program.labels.get(name) or name}（{name}）= {shown}")
     return out
-
-
-def _pct(v: Any) -> str:
-    return f"{Decimal(v) * 100:f}".rstrip("0").rstrip(".") + "%"
 
 
 def _amount(cr: CompiledRule, ctx: Ctx, out: RuleResult) -> bool:
     a = cr.rule.amount
     f = cr.amount
-    if a.type in ("none", "unstated"):
-        out.steps = [
-            a.describe()
-            if a.type == "unstated"
-            else (f"非资金支持：{a.note}" if a.note else "非资金支持")
-        ]
+    if a.type == "unstated":
+        out.steps = [Step("unstated", {"note": a.describe()})]
+        return True
+    if a.type == "none":
+        out.steps = [Step("non_monetary", {"note": a.note or ""})]
         return True
     vals = {k: fn(ctx, ()) for k, fn in f.items()}
     if any(v is UNKNOWN for v in vals.values()):
         return False
     if a.type == "fixed":
         amt = money(vals["fixed"])
-        out.steps = [f"定额 {a.fixed.text} = {yuan(amt)}"]  # type: ignore[union-attr]
+        out.steps = [Step("fixed", {"text": a.fixed.text, "amount": plain(amt)})]  # type: ignore[union-attr]
     elif a.type == "formula":
         amt = money(vals["formula"])
         out.steps = [
             *_derived_steps(cr.amount_nodes["formula"], ctx),
-            f"{a.formula.text} = {yuan(amt)}",  # type: ignore[union-attr]
+            Step("formula", {"text": a.formula.text, "amount": plain(amt)}),  # type: ignore[union-attr]
         ]
     elif a.type == "per_item":
         rate, count = vals["per_item"], vals["count"]
         amt = money(Decimal(rate) * count)
-        out.steps = [f"每项 {yuan(rate)} × {plain(count)} 项 = {yuan(amt)}"]
+        out.steps = [
+            Step("per_item", {"rate": plain(rate), "count": plain(count), "amount": plain(amt)})
+        ]
     elif a.type == "percent":
         base, rate = vals["base"], vals["rate"]
         raw = money(Decimal(base) * Decimal(rate))
         base_label = ctx.program.labels.get(a.base.text, a.base.text)  # type: ignore[union-attr]
-        step = f"{base_label} {yuan(base)} × {_pct(rate)} = {yuan(raw)}"
         amt = raw
-        if "cap" in vals:
-            cap = money(vals["cap"])
-            if raw > cap:
-                amt = cap
-                step += f"，超过上限 {yuan(cap)}，按上限给予 {yuan(cap)}"
-            else:
-                step += f"，未超过上限 {yuan(cap)}"
-        out.steps = [step]
+        cap = money(vals["cap"]) if "cap" in vals else None
+        if cap is not None and raw > cap:
+            amt = cap
+        out.steps = [
+            Step(
+                "percent",
+                {
+                    "base_label": base_label,
+                    "base": plain(base),
+                    "rate": plain(rate),
+                    "raw": plain(raw),
+                    "cap": plain(cap),
+                    "amount": plain(amt),
+                },
+            )
+        ]
     else:  # range
         out.amount_max = money(vals["max"])
         out.amount_min = money(vals["min"]) if "min" in vals else None
-        low = f"{yuan(out.amount_min)} 至 " if out.amount_min is not None else "最高不超过 "
         out.steps = [
-            f"{DETERMINATIONS[cr.rule.determination]}确定金额：{low}{yuan(out.amount_max)}"
+            Step(
+                "range",
+                {
+                    "determination": cr.rule.determination,
+                    "min": plain(out.amount_min),
+                    "max": plain(out.amount_max),
+                },
+            )
         ]
         return True
     out.amount = out.gross = amt
@@ -424,6 +426,7 @@ class MatchReport:
     label: str
     results: list[RuleResult]
     pack: Pack
+    packs: list[str] = field(default_factory=list)  # the jurisdictions evaluated
 
     @property
     def eligible(self) -> list[RuleResult]:
@@ -475,30 +478,55 @@ def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleR
     stale = _in_force(cr.rule, as_of)
     if stale:  # out of force says more than "not for you"
         return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
-    names = "、".join(pack.entities.get(b, b) for b in cr.rule.beneficiary)
     return RuleResult(
         cr.rule,
         cr.index,
         NOT_ELIGIBLE,
-        reason=f"受益主体为{names}，申请人为{pack.entities.get(applicant, applicant)}",
+        reason=Reason(
+            "not_for_applicant",
+            {
+                "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
+                "applicant": pack.entities.get(applicant, applicant),
+            },
+        ),
     )
 
 
+def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
+    """The packs whose rules apply to an applicant: those whose jurisdiction contains the
+    place where it is registered (national → province → city → county); every pack of
+    `pack` while the place is unknown, so that local rules ask for it."""
+    place = profile.facts.get(PLACE_VARIABLE)
+    names = pack.pack_names
+    if not isinstance(place, str) or pack.registry is None:
+        return names
+    registry = pack.registry
+    home = registry.pack_for_place(place)
+    chain = [j.pack for j in registry.chain(home)] if home else []
+    return [n for n in names if n in chain]
+
+
 def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
-    """Evaluate every rule for a validated profile; stacking applied."""
+    """Evaluate the rules that apply to a validated profile's place; stacking applied
+    across every jurisdiction that applies."""
     ctx = pack.new_ctx(profile.facts, as_of)
+    packs = set(applicable_packs(pack, profile))
     results = [
         evaluate_rule(cr, ctx)
         if profile.applicant is None or profile.applicant in cr.rule.beneficiary
         else _not_for(cr, profile.applicant, pack, as_of)
         for cr in pack.compiled
+        if pack.rule_pack.get(cr.rule.id, pack.name) in packs or not pack.layers
     ]
     apply_stacking(results, profile.received, pack)
-    return MatchReport(as_of, profile.label, results, pack)
+    report = MatchReport(as_of, profile.label, results, pack)
+    report.packs = [n for n in pack.pack_names if n in packs]
+    return report
 
 
 def match(data: Any, as_of: date | None = None, pack: Pack | None = None) -> MatchReport:
-    """The Python entry point: a raw profile (dict) and a date -> typed results.
+    """The Python entry point: a raw profile (dict) and a date -> typed results. Without a
+    pack, every bundled pack is loaded and the profile's registration place picks the rules.
 
     Raises ProfileError (every problem with its field path) for an invalid profile.
     """

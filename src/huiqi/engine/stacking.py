@@ -12,6 +12,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..explain import Reason
+
 if TYPE_CHECKING:
     from ..packs.loader import Pack
     from .match import RuleResult
@@ -50,21 +52,25 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
             rivals.sort(key=lambda r: (-_worth(r), not r.rule.stacking.quote, r.index))  # type: ignore[union-attr]
             winner = rivals[0]
             policy = winner.rule.stacking.policy  # type: ignore[union-attr]
-            label = winner.rule.stacking.quote or group  # type: ignore[union-attr]
+            # The sentence of the law that states the principle (ids never reach the user).
+            label = winner.rule.stacking.quote  # type: ignore[union-attr]
             for r in rivals[1:]:
                 r.set_aside(
                     winner.rule.id,
-                    f"同组（{group}{'，' + key if key else ''}）已按「{winner.rule.title}」给予"
-                    f"较高或相同的奖励：{label}",
+                    Reason(
+                        "stack_lower",
+                        {"winner_title": winner.rule.title, "key": key or None, "principle": label},
+                    ),
                 )
             paid_before = [p for p in prior.get(group, []) if _same_key(p["key"], key or None)]
             if not paid_before:
                 continue
             before = [Decimal(p["amount"]) for p in paid_before]
-            rules_before = "、".join(sorted({p["rule"] for p in paid_before}))
+            received = sorted({_title(pack, p["rule"]) for p in paid_before})
             if policy == "once":
                 winner.set_aside(
-                    "received", f"已获过同组奖励（{rules_before}），只能享受一次：{label}"
+                    "received",
+                    Reason("stack_once_received", {"received": received, "principle": label}),
                 )
             elif policy in ("difference", "highest"):
                 already = sum(before) if policy == "difference" else max(before)
@@ -74,10 +80,26 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
                 if remaining == 0:
                     winner.set_aside(
                         "received",
-                        f"已获同组奖励 {already} 元（{rules_before}），不低于本项：{label}",
+                        Reason(
+                            "stack_received_covers",
+                            {"already": str(already), "received": received, "principle": label},
+                        ),
                     )
                 else:
                     winner.top_up(
                         remaining,
-                        f"扣除已获同组奖励 {already} 元（{rules_before}），补差 {remaining} 元：{label}",
+                        Reason(
+                            "stack_top_up",
+                            {
+                                "already": str(already),
+                                "received": received,
+                                "remaining": str(remaining),
+                                "principle": label,
+                            },
+                        ),
                     )
+
+
+def _title(pack: Pack, rule_id: str) -> str:
+    cr = pack.by_id.get(rule_id)
+    return cr.rule.title if cr else rule_id

@@ -8,29 +8,33 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 
+from ..jurisdictions import bundled_registry
 from .clauses import build_tree
 from .model import Document, Relation
 from .segment import RawDocument, _is_issuer_line, doc_type_of
 from .text import cn_to_int, find_dates, find_doc_numbers, halfwidth, is_date_line, squeeze
 
-ISSUER_RE = re.compile(
+# Party committees and governments at any level are recognised by their shape; other issuing
+# bodies (ministries, commissions) are jurisdiction data, listed by each pack.
+_GENERIC_ISSUERS = (
     r"中共[\u4e00-\u9fff]{1,8}?(?:市委|县委|省委)(?:办公室|办公厅)?"
-    r"|(?:河南省)?[\u4e00-\u9fff]{1,6}?(?:市|县|省)人民政府(?:办公室|办公厅)?"
-    r"|国务院(?:办公厅)?|财政部|国家税务总局|税务总局|国家发展改革委|工业和信息化部"
-    r"|环境保护部|安全监管总局|科技部|人力资源社会保障部|国家发展和改革委员会"
+    r"|(?:[\u4e00-\u9fff]{2,3}省)?[\u4e00-\u9fff]{1,6}?(?:市|县|省)人民政府(?:办公室|办公厅)?"
 )
-LEVEL_HINTS = [
-    (
-        "national",
-        re.compile(
-            r"国务院|财政部|税务总局|国家发展|工业和信息化部|环境保护部|安全监管总局|中华人民共和国"
-        ),
-    ),
-    ("province", re.compile(r"河南省(?!焦作)|^豫")),
-    ("county", re.compile(r"孟州|沁阳|温县|武陟|修武|博爱|^孟")),
-    ("city", re.compile(r"焦作|^焦")),
-]
+
+
+@cache
+def issuer_re() -> re.Pattern[str]:
+    named = sorted(set(bundled_registry().issuers()), key=len, reverse=True)
+    return re.compile("|".join([_GENERIC_ISSUERS, *map(re.escape, named)]))
+
+
+@cache
+def level_hints() -> list[tuple[str, re.Pattern[str]]]:
+    return bundled_registry().level_hints()
+
+
 _SELF = r"本(?:办法|意见|方案|通知|规划|措施|决定|细则|规定|条例)"
 _ON_ISSUE_RE = re.compile(rf"{_SELF}?\S{{0,4}}自(?:印发|发布|公布)之日起(?:施行|实施|执行|试行)")
 _FROM_RE = re.compile(r"自(?P<d>[^，。；,]{6,16}?日)起(?:施行|实施|执行|试行)")
@@ -55,7 +59,7 @@ def split_issuers(prefix: str) -> list[str]:
     for token in re.split(r"[\s、，,]+", prefix.strip()):
         if not token:
             continue
-        matches = ISSUER_RE.findall(token)
+        matches = issuer_re().findall(token)
         if matches and len("".join(matches)) >= len(token) - 2:
             found.extend(matches)
         elif re.search(r"(政府|办公室|市委|部|总局|委员会|委|厅|局)$", token):

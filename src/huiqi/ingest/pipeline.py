@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .decode import IngestError, decode_bytes
-from .metadata import LEVEL_HINTS, build_document, validity
+from .metadata import build_document, level_hints, validity
 from .model import Document, Relation
 from .segment import doc_type_of, read_heading, split_attachments, split_compilation
 from .text import find_doc_numbers, halfwidth, int_to_cn, squeeze
@@ -83,7 +83,7 @@ def _level(doc: Document) -> str | None:
     if doc.part and "国家" in doc.part:
         return "national"
     probes = [*doc.issuers, doc.doc_number or "", doc.title or "", doc.parent_title or ""]
-    for level, pattern in LEVEL_HINTS:
+    for level, pattern in level_hints():
         if any(pattern.search(p) for p in probes if p):
             return level
     return None

@@ -81,6 +81,9 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "year": (1, 1),
     "month": (1, 1),
     "date": (1, 1),
+    # Places, expanded at resolution into `x in [...]` from the jurisdiction tree (pack data):
+    "local": (1, 1),  # local(registered_place): within the jurisdiction of the rule's pack
+    "within": (2, 2),  # within(registered_place, "某市"): within a named jurisdiction
 }
 #: Aggregates over an event list: `count(E)`, `count(E where P)`, `any(E where P)`,
 #: `all(E where P)`, `sum(X for E [where P])`, `min(X for E ...)`, `max(X for E ...)`.
@@ -368,10 +371,25 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
+#: Parsed trees by source text: trees are immutable, so one text parses once per process
+#: (and, through the pack cache, once per content of the pack files).
+PARSED: dict[str, Node] = {}
+
+
 def parse(source: str) -> Node:
     """Parse an expression into an (unresolved) tree; raises ExprError with the position."""
     if not isinstance(source, str):
         source = str(source)
+    hit = PARSED.get(source)
+    if hit is not None:
+        return hit
+    node = _parse(source)
+    if len(PARSED) < 100_000:
+        PARSED[source] = node
+    return node
+
+
+def _parse(source: str) -> Node:
     if not source.strip():
         raise ExprError("表达式为空")
     try:
@@ -412,6 +430,8 @@ class Scope:
     variables: dict[str, str]
     parameters: dict[str, str]
     event_fields: dict[str, dict[str, str]]  # events var -> field -> type
+    local_places: tuple[str, ...] = ()  # the pack's place and everything under it
+    places_within: Any = None  # Callable[[str], list[str]]: a named place and what lies under it
 
 
 def resolve(node: Node, scope: Scope, stack: tuple[str, ...] = ()) -> Node:
@@ -456,8 +476,27 @@ def resolve(node: Node, scope: Scope, stack: tuple[str, ...] = ()) -> Node:
         if isinstance(n, In):
             return replace(n, item=go(n.item, st), options=tuple(go(o, st) for o in n.options))
         if isinstance(n, Call):
+            if n.func in ("local", "within"):
+                return _places(n, tuple(go(a, st) for a in n.args))
             return replace(n, args=tuple(go(a, st) for a in n.args))
         return n
+
+    def _places(n: Call, args: tuple[Node, ...]) -> Node:
+        if n.func == "local":
+            if not scope.local_places:
+                raise ExprError("local(…) 只能用于声明了辖区的规则包", n.pos.line, n.pos.column)
+            places: tuple[str, ...] = scope.local_places
+        else:
+            target = args[1]
+            if not isinstance(target, Str):
+                raise ExprError('within 的第二个参数应是地名，如 "某市"', n.pos.line, n.pos.column)
+            try:
+                places = tuple(scope.places_within(target.value)) if scope.places_within else ()
+            except KeyError:
+                places = ()
+            if not places:
+                raise ExprError(f"未知地名 {target.value}", target.pos.line, target.pos.column)
+        return In(args[0], tuple(Str(p, pos=n.pos) for p in places), pos=n.pos)
 
     return go(node, stack)
 

@@ -8,6 +8,7 @@ process.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from ..ingest.model import Clause, Document
 from ..ingest.pipeline import ingest_paths
@@ -17,8 +18,14 @@ from ..resources import bundled_corpus
 
 @cache
 def corpus_documents() -> tuple[Document, ...]:
-    result = ingest_paths(bundled_corpus())
-    return tuple(result.documents)
+    """Every bundled pack's corpus."""
+    return documents_in(tuple(bundled_corpus()))
+
+
+@cache
+def documents_in(paths: tuple[Path, ...]) -> tuple[Document, ...]:
+    """The documents of some corpus files (a pack's and those of the packs it extends)."""
+    return tuple(ingest_paths(paths).documents)
 
 
 def find_document(ref: str, documents: tuple[Document, ...] | None = None) -> Document | None:

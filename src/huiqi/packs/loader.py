@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExprError, PackError, PackErrors
-from ..lang.expr import Node, Scope, names_read, resolve
+from ..jurisdictions import FILENAME, Jurisdiction, Registry, bundled_registry, load_registry
+from ..lang.expr import PARSED, Node, Scope, names_read, resolve
 from ..lang.scalar import Atom, Ctx, Fn, Program, compile_condition, compile_expr
 from ..lang.typecheck import infer
-from ..resources import policies_dir
+from ..library.catalogue import documents_in
+from ..resources import bundled_corpus, policies_dir
+from .cache import Memo, open_memo
 from .parameters import Parameter, load_parameters
 from .rules import Exclusion, Expr, Provision, Rule, RuleFile, load_rule_file
 from .variables import Variable, expr_type, load_variables
@@ -45,6 +48,21 @@ class Pack:
     program: Program
     by_id: dict[str, CompiledRule] = field(default_factory=dict)
     library_problems: list[PackError] = field(default_factory=list)
+    # The jurisdictions composed, national first; the last is the pack itself. A pack folder
+    # without jurisdiction.yaml is a single layer with no jurisdiction.
+    layers: list[Jurisdiction] = field(default_factory=list)
+    rule_pack: dict[str, str] = field(default_factory=dict)  # rule id -> pack that defines it
+    file_pack: dict[str, str] = field(default_factory=dict)  # rules file label -> pack
+    documents: tuple = ()  # the library documents of every layer's corpus/
+    registry: Registry | None = None  # the jurisdiction tree the layers come from
+
+    @property
+    def pack_names(self) -> list[str]:
+        return [j.pack for j in self.layers] or [self.name]
+
+    def own(self, rule_id: str) -> bool:
+        """Whether a rule is defined by this pack itself, not by a pack it extends."""
+        return self.rule_pack.get(rule_id, self.name) == self.name
 
     @property
     def provisions(self) -> list[Provision]:
@@ -55,12 +73,37 @@ class Pack:
 
 
 def pack_dirs() -> list[Path]:
-    return sorted(p for p in policies_dir().iterdir() if (p / "variables.yaml").is_file())
+    """The bundled packs, parents before children."""
+    registry = bundled_registry()
+    return [policies_dir() / name for name in registry.packs]
+
+
+class UnknownPack(KeyError):
+    """A pack name that is not a folder with jurisdiction.yaml under policies/."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.known = name, known
+
+    def __str__(self) -> str:
+        return f"没有名为 {self.name} 的规则包（可用：{'、'.join(self.known)}）"
+
+
+def pack_root(name: str, policies: Path | None = None) -> Path:
+    """The folder of a bundled pack by name; names are folder names, never paths."""
+    policies = policies or policies_dir()
+    registry = bundled_registry() if policies == policies_dir() else load_registry(policies)
+    if name not in registry:
+        raise UnknownPack(name, registry.packs)
+    return policies / name
 
 
 @cache
-def bundled_pack(name: str = "jiaozuo") -> Pack:
-    return load_pack(policies_dir() / name)
+def bundled_pack(name: str | None = None) -> Pack:
+    """A bundled pack with every pack it extends; None: every bundled pack together."""
+    if name is None:
+        return load_layers([policies_dir() / n for n in bundled_registry().packs], pack_name="*")
+    return load_pack(pack_root(name))
 
 
 def _label(root: Path, path: Path) -> str:
@@ -75,11 +118,11 @@ def _pack_files(root: Path, name: str) -> list[Path]:
     return ([single] if single.is_file() else []) + sorted((root / name).glob("*.yaml"))
 
 
-def _load_file(root: Path, path: Path, loader, errors: list[PackError]):
+def _load_file(root: Path, path: Path, loader, errors: list[PackError], memo: Memo):
     """One variables or parameters file; its problems go to `errors` (None when unusable)."""
     label = _label(root, path)
     try:
-        return loader(load_yaml(path, label), label)
+        return loader(memo.yaml_of(label, lambda: load_yaml(path, label)), label)
     except PackError as exc:
         errors.append(exc)
     except PackErrors as exc:
@@ -100,29 +143,50 @@ def _merge(into: dict, more: dict, what: str, errors: list[PackError]) -> None:
 
 
 def load_pack(root: Path | str, library: bool = True) -> Pack:
-    """Load and compile a pack directory; raise PackErrors listing every problem found."""
+    """Load a pack folder with every pack it extends (its siblings under the same parent
+    folder); raise PackErrors listing every problem found."""
     root = Path(root)
+    if (root / FILENAME).is_file():
+        registry = load_registry(root.parent)
+        layers = [j.root for j in registry.chain(root.name)]
+    else:
+        layers = [root]
+    return load_layers(layers, pack_name=root.name, library=library)
+
+
+def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack:
+    """Compose pack folders, parents first, into one pack."""
     errors: list[PackError] = []
-    pfile = root / "parameters.yaml"
+    registry = load_registry(roots[0].parent) if (roots[-1] / FILENAME).is_file() else None
+    juris = [registry.by_pack[r.name] for r in roots] if registry else []
+    places = tuple(registry.places()) if registry else ()
+    memo = open_memo(_source_files(roots))
+    PARSED.update(memo.exprs)
+    layer_of: dict[str, str] = {}  # variable or rules file label -> pack name
     entities: dict[str, str] = {}
     variables: dict[str, Variable] = {}
     parameters: dict[str, Parameter] = {}
-    # variables.yaml, then variables/*.yaml (one file per theme or document), merged;
-    # the same for parameters. A name defined twice is an error naming both files.
-    for vfile in _pack_files(root, "variables"):
-        loaded = _load_file(root, vfile, load_variables, errors)
-        if loaded is not None:
-            entities = entities or loaded[0]
-            _merge(variables, loaded[1], "变量", errors)
-    for pf in _pack_files(root, "parameters"):
-        loaded_p = _load_file(root, pf, load_parameters, errors)
-        if loaded_p is not None:
-            _merge(parameters, loaded_p, "参数", errors)
+    # variables.yaml, then variables/*.yaml (one file per theme or document), merged over
+    # every layer; the same for parameters. A name defined twice is an error naming both files.
+    for root in roots:
+        for vfile in _pack_files(root, "variables"):
+            loaded = _load_file(
+                root, vfile, lambda d, lbl: load_variables(d, lbl, places), errors, memo
+            )
+            if loaded is not None:
+                entities = {**entities, **loaded[0]}
+                _merge(variables, loaded[1], "变量", errors)
+                for vname in loaded[1]:
+                    layer_of.setdefault(f"var:{vname}", root.name)
+        for pf in _pack_files(root, "parameters"):
+            loaded_p = _load_file(root, pf, load_parameters, errors, memo)
+            if loaded_p is not None:
+                _merge(parameters, loaded_p, "参数", errors)
 
-    for name in set(variables) & set(parameters):
-        errors.append(PackError(f"{name} 既是变量又是参数", file=_label(root, pfile)))
+    for vname in set(variables) & set(parameters):
+        errors.append(PackError(f"{vname} 既是变量又是参数", file=parameters[vname].file))
 
-    scope = Scope(
+    base_scope = Scope(
         variables={n: v.type for n, v in variables.items()},
         parameters={n: p.type for n, p in parameters.items()},
         event_fields={
@@ -130,12 +194,24 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
             for n, v in variables.items()
             if v.type == "events"
         },
+        places_within=registry.places_within if registry else None,
     )
+    scopes = {
+        j.pack: replace(base_scope, local_places=tuple(registry.places_within(j.name)))
+        for j in juris
+    }
+    scope = base_scope
     param_types = {
         n: expr_type(p.type) if p.type != "events" else "num" for n, p in parameters.items()
     }
 
     def resolved(expr: Expr, rule: str | None, want: str | None) -> Node | None:
+        # The same files give the same scopes, so a resolved, type-checked tree is cached
+        # with them (keyed by the pack layer whose `local()` it may expand).
+        key = (scope.local_places[:1], expr.text, want)
+        hit = memo.resolved.get(key)
+        if hit is not None:
+            return hit
         try:
             node = resolve(expr.node, scope)
             got = infer(node, variables, param_types)
@@ -145,6 +221,8 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
                     node.pos.line,
                     node.pos.column,
                 )
+            memo.resolved[key] = node
+            memo.dirty = True
             return node
         except ExprError as exc:
             errors.append(expr.error(exc, rule))
@@ -158,7 +236,7 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
         from ..lang.expr import parse
 
         try:
-            node = resolve(parse(var.formula), scope)
+            node = resolve(parse(var.formula), scopes.get(layer_of[f"var:{name}"], scope))
             got = infer(node, variables, param_types)
             if var.type != "events" and got != expr_type(var.type):
                 raise ExprError(f"公式的类型与声明的 {var.type} 不符")
@@ -183,10 +261,15 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
     rules: list[Rule] = []
     compiled: list[CompiledRule] = []
     seen: dict[str, str] = {}
-    for path in sorted((root / "rules").glob("*.yaml")):
+    rule_pack: dict[str, str] = {}
+    file_pack: dict[str, str] = {}
+    rule_files = [(root, p) for root in roots for p in sorted((root / "rules").glob("*.yaml"))]
+    for root, path in rule_files:
         label = _label(root, path)
+        scope = scopes.get(root.name, base_scope)
+        file_pack[label] = root.name
         try:
-            data = load_yaml(path, label)
+            data = memo.yaml_of(label, lambda path=path, label=label: load_yaml(path, label))
         except PackError as exc:
             errors.append(exc)
             continue
@@ -213,6 +296,7 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
                 )
                 continue
             seen[rule.id] = f"{label}:{rule.where.line}"
+            rule_pack[rule.id] = root.name
             parts: list[tuple[Node, str]] = []
             ok = True
             for part in rule.when:
@@ -264,8 +348,8 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
     if errors:
         raise PackErrors(errors)
     pack = Pack(
-        name=root.name,
-        root=root,
+        name=pack_name,
+        root=roots[-1],
         entities=entities,
         variables=variables,
         parameters=parameters,
@@ -274,10 +358,37 @@ def load_pack(root: Path | str, library: bool = True) -> Pack:
         compiled=compiled,
         program=program,
         by_id={c.rule.id: c for c in compiled},
+        layers=juris,
+        registry=registry,
+        rule_pack=rule_pack,
+        file_pack=file_pack,
     )
     if library:
+        if memo.documents is None:
+            # A folder without jurisdiction.yaml (an ad-hoc pack) reads the bundled library.
+            files = _corpus_files(roots) if juris else bundled_corpus()
+            memo.documents = documents_in(tuple(files))
+            memo.dirty = True
+        pack.documents = memo.documents
         _attach_library(pack)
+    if len(memo.exprs) != len(PARSED):
+        memo.exprs, memo.dirty = dict(PARSED), True
+    memo.save()
     return pack
+
+
+def _source_files(roots: list[Path]) -> list[Path]:
+    """Every file a pack set is built from, in a stable order (the cache key)."""
+    out: list[Path] = []
+    for root in roots:
+        out += [root / FILENAME] if (root / FILENAME).is_file() else []
+        out += _pack_files(root, "variables") + _pack_files(root, "parameters")
+        out += sorted((root / "rules").glob("*.yaml")) + _corpus_files([root])
+    return out
+
+
+def _corpus_files(roots: list[Path]) -> list[Path]:
+    return [p for root in roots for p in sorted((root / "corpus").glob("*.txt"))]
 
 
 def _check_cycles(nodes: dict[str, Node], errors: list[PackError]) -> None:
@@ -308,9 +419,12 @@ def _attach_library(pack: Pack) -> None:
     from ..library.catalogue import find_clause, find_document
 
     out: list[Rule] = []
+    docs: dict[str, Any] = {}
     for c in pack.compiled:
         rule = c.rule
-        doc = find_document(rule.doc)
+        if rule.doc not in docs:
+            docs[rule.doc] = find_document(rule.doc, pack.documents)
+        doc = docs[rule.doc]
         if doc is None:
             pack.library_problems.append(
                 PackError(

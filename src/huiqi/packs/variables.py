@@ -90,7 +90,7 @@ def expr_type(type_: str) -> str:
     }[type_]
 
 
-def _spec(name: str, raw: dict, file: str, where: str) -> FieldSpec:
+def _spec(name: str, raw: dict, file: str, where: str, places: tuple[str, ...] = ()) -> FieldSpec:
     type_ = raw.get("type")
     if type_ not in TYPES or type_ == "events":
         raise PackError(
@@ -99,7 +99,9 @@ def _spec(name: str, raw: dict, file: str, where: str) -> FieldSpec:
             field=where,
             line=getattr(raw, "line", None),
         )
-    values = tuple(str(v) for v in raw.get("values") or ())
+    raw_values = raw.get("values")
+    # `values: places`: the places of every loaded jurisdiction (pack data, not a fixed list).
+    values = places if raw_values == "places" else tuple(str(v) for v in raw_values or ())
     if type_ == "enum" and not values:
         raise PackError(
             "选项类型须列出 values", file=file, field=where, line=getattr(raw, "line", None)
@@ -116,7 +118,9 @@ def _spec(name: str, raw: dict, file: str, where: str) -> FieldSpec:
     )
 
 
-def load_variables(data: Any, file: str) -> tuple[dict[str, str], dict[str, Variable]]:
+def load_variables(
+    data: Any, file: str, places: tuple[str, ...] = ()
+) -> tuple[dict[str, str], dict[str, Variable]]:
     """Parse variables.yaml (formulas are resolved later, by the pack)."""
     errors: list[PackError] = []
     if not isinstance(data, dict) or not isinstance(data.get("variables"), dict):
@@ -159,12 +163,12 @@ def load_variables(data: Any, file: str) -> tuple[dict[str, str], dict[str, Vari
                 if not fields_raw:
                     raise PackError("事件列表须列出 fields", file=file, field=where, line=line)
                 fields = {
-                    str(k): _spec(str(k), v, file, f"{where}.fields.{k}")
+                    str(k): _spec(str(k), v, file, f"{where}.fields.{k}", places)
                     for k, v in fields_raw.items()
                 }
                 out[name] = Variable(type=type_, fields=fields, **common)
             else:
-                spec = _spec(name, raw, file, where)
+                spec = _spec(name, raw, file, where, places)
                 out[name] = Variable(type=type_, spec=spec, **common)
         except PackError as exc:
             errors.append(exc)

@@ -64,9 +64,17 @@ HEADS = (
     "示范区",
     "孵化器",
 )
-_TITLE_PREFIX = re.compile(
-    r"^(?:中共)?(?:河南省)?(?:焦作市|孟州市|国家|河南省)?(?:人民政府)?(?:关于)?"
-)
+
+
+@cache
+def _title_prefix() -> re.Pattern[str]:
+    """Issuer and place words that open a title; the place names are the packs' data."""
+    from ..jurisdictions import bundled_registry
+
+    places = "|".join(map(re.escape, bundled_registry().place_names()))
+    return re.compile(rf"^(?:中共)?(?:(?:{places})|国家)*(?:人民政府)?(?:关于)?")
+
+
 _TITLE_SUFFIX = re.compile(
     r"(?:的)?(?:实施管理暂行办法|管理暂行办法|实施办法|暂行办法|管理办法|奖励办法|办法|实施方案|"
     r"攻坚方案|行动方案|方案|实施意见|指导意见|意见|通知|规定|条例|目录|规划|措施)"
@@ -188,7 +196,7 @@ _BOOK = re.compile(r"《([^《》]{2,40})》")
 
 
 def title_subject(title: str) -> str | None:
-    """The subject of a title: 焦作市科技创新券实施管理暂行办法 → 科技创新券.
+    """The subject of a title: X市科技创新券实施管理暂行办法 → 科技创新券.
 
     Leading verbs are cut later, in `derive_terms`, once part-of-speech tags are known.
     """
@@ -199,7 +207,7 @@ def title_subject(title: str) -> str | None:
     t = t.strip("《》")
     for _ in range(2):
         t = _TITLE_SUFFIX.sub("", t)
-        t = _TITLE_PREFIX.sub("", t)
+        t = _title_prefix().sub("", t)
     t = re.sub(r"(?:优惠)?政策$", "", t.strip('《》“”"'))
     if 4 <= len(t) <= 16 and CJK.match(t):
         return t
