@@ -43,6 +43,8 @@ def copy_policies(tmp_path: Path, keep: dict[str, list[str]] | None = None) -> P
 
     root = tmp_path / "policies"
     shutil.copytree(policies_dir(), root)
+    # rule cases may name an example profile (../../examples/x.yaml)
+    shutil.copytree(policies_dir().parent / "examples", tmp_path / "examples")
     for pack, names in (keep or {}).items():
         for path in (root / pack / "rules").glob("*.yaml"):
             if path.name not in names:

@@ -40,9 +40,7 @@ def kjjl_pack(tmp_path_factory):
 
     from huiqi.packs.loader import load_pack
 
-    base = copy_policies(
-        tmp_path_factory.mktemp("pack"), keep={"jiaozuo": ["kjjl.yaml"], "cn": []}
-    )
+    base = copy_policies(tmp_path_factory.mktemp("pack"), keep={"jiaozuo": ["kjjl.yaml"], "cn": []})
     return load_pack(base / "jiaozuo")
 
 
@@ -461,7 +459,9 @@ def test_applicant_type_sets_aside_benefits_for_others():
     report = match({"applicant": "个人", "registered_in_jiaozuo": True}, date(2018, 2, 1))
     kjjl = [r for r in report.results if r.rule.id.startswith("jz.kjjl.")]
     others = [r for r in kjjl if "person" not in r.rule.beneficiary]
-    assert others and all(r.status == "not_eligible" and "申请人为个人" in render(r.reason) for r in others)
+    assert others and all(
+        r.status == "not_eligible" and "申请人为个人" in render(r.reason) for r in others
+    )
     asked = {rid for q in report.next_questions() for rid in q["rules"]}
     assert not asked & {r.rule.id for r in others}
     # 第十条 science awards also go to persons: still evaluated

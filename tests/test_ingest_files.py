@@ -13,7 +13,11 @@ from huiqi.library.store import Library
 from huiqi.resources import bundled_corpus
 
 # 焦政办〔2017〕63号; its one no-break space has no GBK code, as in real GBK files.
-SAMPLE = next(p for p in bundled_corpus() if p.name.startswith("002_")).read_text(encoding="utf-8").replace("\xa0", " ")
+SAMPLE = (
+    next(p for p in bundled_corpus() if p.name.startswith("002_"))
+    .read_text(encoding="utf-8")
+    .replace("\xa0", " ")
+)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])

@@ -22,13 +22,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..engine.match import STATUS_LABELS, match
 from ..engine.profile import ProfileError, read_profile_file
+from ..errors import PackError
 from ..explain import render
 from ..lang.expr import literal_value
 from ..packs.loader import Pack
+from ..packs.yamlio import load_yaml
+from ..safeyaml import InputError
 
 
 @dataclass
@@ -63,14 +64,25 @@ class CaseResult:
 def load_cases(pack: Pack) -> list[Case]:
     out: list[Case] = []
     for path in sorted((pack.root / "tests").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # The strict reader: a duplicate key or a bad date is an error naming file and line.
+        data = load_yaml(path, f"{pack.root.name}/tests/{path.name}") or {}
+        if not isinstance(data, dict):
+            raise PackError(
+                "测试文件应为映射（cases: …）", file=f"{pack.root.name}/tests/{path.name}"
+            )
         file_scope = tuple(data.get("rule_files") or [path.name])
         if not any((pack.root / "rules" / f).is_file() for f in file_scope):
             file_scope = ()  # no rules file of that name: the whole pack
         for i, raw in enumerate(data.get("cases") or []):
             profile = raw.get("profile")
             if isinstance(profile, str):
-                profile = read_profile_file(pack.root / profile)
+                try:
+                    profile = read_profile_file(pack.root / profile)
+                except (FileNotFoundError, InputError) as exc:
+                    raise PackError(
+                        f"用例 {raw.get('name') or i + 1} 的画像文件无法读取：{exc}",
+                        file=f"{pack.root.name}/tests/{path.name}",
+                    ) from None
             expect = {}
             for rid, exp in (raw.get("expect") or {}).items():
                 expect[str(rid)] = {"status": exp} if isinstance(exp, str) else dict(exp)

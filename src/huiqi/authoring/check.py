@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..errors import PackError, PackErrors
-from ..lang.expr import Num, numbers_used
+from ..lang.expr import Binary, Num, numbers_used, walk
 from ..packs.loader import Pack, load_pack, pack_dirs, pack_root
 from .numbers import numbers_in
 from .vocabulary import lint_vocabulary
@@ -138,6 +138,15 @@ def check_pack(pack: Pack) -> list[PackError]:
             groups.setdefault(rule.stacking.group, set()).add(rule.stacking.policy)
         checked = [(p.expr.field, node) for p, (node, _) in zip(rule.when, cr.parts, strict=False)]
         checked += [(f"amount.{k}", node) for k, node in cr.amount_nodes.items()]
+        for field, node in checked:
+            for n in walk(node):
+                if (
+                    isinstance(n, Binary)
+                    and n.op == "/"
+                    and isinstance(n.right, Num)
+                    and n.right.value == 0
+                ):
+                    errors.append(PackError("除数为 0", file=f, rule=rid, field=field, line=line))
         for field, node in checked:
             for num in numbers_used(node):
                 if _structural(num):

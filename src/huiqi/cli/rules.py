@@ -114,21 +114,22 @@ def register(app: typer.Typer) -> None:
         from ..engine.profile import ProfileError, read_profile_file, validate_profile
         from ..explain import render
         from ..explain.zh import gap_text
+        from ..safeyaml import InputError
 
         when: date | None = None
         if as_of:
             try:
                 when = date.fromisoformat(as_of)
             except ValueError:
-                err.print(f"[red]日期格式应为 YYYY-MM-DD[/red]：{as_of}")
+                err.print(f"[red]日期格式应为 YYYY-MM-DD[/red]：{escape(as_of)}")
                 raise typer.Exit(2) from None
         try:
             data = read_profile_file(profile)
         except FileNotFoundError:
-            err.print(f"[red]找不到画像文件[/red]：{profile}")
+            err.print(f"[red]找不到画像文件[/red]：{escape(str(profile))}")
             raise typer.Exit(2) from None
-        except Exception as exc:  # YAML / JSON syntax
-            err.print(f"[red]画像文件无法解析[/red]：{profile}：{exc}")
+        except InputError as exc:  # syntax, limits, duplicate keys: named with file and line
+            err.print(f"[red]画像文件无法读取[/red]：{escape(str(exc))}")
             raise typer.Exit(2) from None
         p = _load(pack)
         try:
@@ -145,7 +146,7 @@ def register(app: typer.Typer) -> None:
             else:
                 err.print(f"[red]画像有 {len(exc.problems)} 处问题，未评估[/red]：")
                 for x in exc.problems:
-                    err.print(f"  [bold]{x.path}[/bold]：{x.reason}")
+                    err.print(f"  [bold]{escape(x.path)}[/bold]：{escape(x.reason)}")
             raise typer.Exit(2) from None
         when = when or prof.as_of or date.today()
         report = evaluate_profile(p, prof, when)
@@ -154,7 +155,7 @@ def register(app: typer.Typer) -> None:
             return
 
         console.print(
-            f"[bold]{report.label or profile.name}[/bold]  评估日期 {when}（上年度 = {when.year - 1}）"
+            f"[bold]{escape(report.label or profile.name)}[/bold]  评估日期 {when}（上年度 = {when.year - 1}）"
             f"  适用政策：{_places(p, report.packs)}，{len(report.results)} 条规则"
         )
         eligible = report.eligible
@@ -167,10 +168,10 @@ def register(app: typer.Typer) -> None:
         for r in eligible:
             note = _details(r)
             cells = [
-                r.rule.title + note,
+                escape(r.rule.title) + note,
                 _amount_cell(r),
                 DETERMINATIONS[r.rule.determination],
-                r.rule.citation,
+                escape(r.rule.citation),
             ]
             table.add_row(*([r.rule.id] if wide else []), *cells)
         console.print(table)
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
             for q in questions[:MAX_QUESTIONS]:
                 names = [titles[i] for i in q["rules"]]
                 shown = "、".join(names[:3]) + (f" 等 {len(names)} 项" if len(names) > 3 else "")
-                t.add_row(q["question"] or q["label"], str(q["decides"]), shown)
+                t.add_row(escape(q["question"] or q["label"]), str(q["decides"]), escape(shown))
             console.print(t)
             if len(questions) > MAX_QUESTIONS:
                 console.print(
@@ -220,7 +221,11 @@ def register(app: typer.Typer) -> None:
             t.add_column("奖励", overflow="fold")
             t.add_column("差距", overflow="fold")
             for r in near:
-                t.add_row(r.rule.id, r.rule.title, "\n".join(gap_text(g, p) for g in r.gaps))
+                t.add_row(
+                    r.rule.id,
+                    escape(r.rule.title),
+                    escape("\n".join(gap_text(g, p) for g in r.gaps)),
+                )
             console.print(t)
         stale = [r for r in report.results if r.status == NOT_IN_FORCE]
         if stale:
@@ -272,14 +277,14 @@ def register(app: typer.Typer) -> None:
                 f" 至 {it['validity']['to']}" if it["validity"]["to"] else ""
             )
             if it["validity"]["repealed_by"]:
-                validity += f"（已被{it['validity']['repealed_by']}废止）"
+                validity += f"（已被{escape(it['validity']['repealed_by'])}废止）"
             stack = ""
             if r.stacking:
                 stack = f"\n[dim]{STACKING_POLICIES[r.stacking.policy]}：{r.stacking.group}[/dim]"
             table.add_row(
                 r.id,
-                r.title + stack,
-                r.clause,
+                escape(r.title) + stack,
+                escape(r.clause),
                 "、".join(p.entities.get(b, b) for b in r.beneficiary),
                 amount,
                 KINDS[r.kind],
@@ -288,7 +293,9 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         for pv in provisions:
-            console.print(f"[yellow]未编码[/yellow] {pv.clause} {pv.title}：{pv.reason}")
+            console.print(
+                f"[yellow]未编码[/yellow] {escape(f'{pv.clause} {pv.title}：{pv.reason}')}"
+            )
 
     @app.command()
     def check(pack: PackOption = None) -> None:
@@ -301,7 +308,7 @@ def register(app: typer.Typer) -> None:
                 failed += len(errors)
                 err.print(f"[red]✗ {name}：{len(errors)} 个问题[/red]")
                 for e in errors:
-                    err.print(f"  {e}")
+                    err.print(f"  {escape(str(e))}")
             else:
                 assert pack_ is not None
                 console.print(
@@ -315,13 +322,18 @@ def register(app: typer.Typer) -> None:
     def test_cmd(pack: PackOption = None) -> None:
         """运行规则包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
         from ..authoring.cases import load_cases, run_case
+        from ..errors import PackError
 
         results = []
         rule_count = 0
         covered_ids: set[str] = set()
         for name in _pack_names(pack):
             p = _load(name)
-            own = [c for c in load_cases(p)]
+            try:
+                own = load_cases(p)
+            except PackError as exc:
+                err.print(f"[red]测试用例文件有误[/red]：{escape(str(exc))}")
+                raise typer.Exit(1) from None
             results += [run_case(p, c) for c in own]
             own_rules = {r.id for r in p.rules if p.own(r.id)}
             rule_count += len(own_rules)
@@ -341,7 +353,7 @@ def register(app: typer.Typer) -> None:
         for res in bad:
             err.print(f"[red]✗ {res.case.id}[/red]")
             for f in res.failures:
-                err.print(f"  {f}")
+                err.print(f"  {escape(str(f))}")
         console.print(
             f"{len(results) - len(bad)}/{len(results)} 个用例通过，"
             f"覆盖 {len(covered_ids)}/{rule_count} 条规则"
@@ -374,7 +386,7 @@ def _coverage_command(app: typer.Typer) -> None:
         if doc is not None:
             target = find_document(doc, p.documents)
             if target is None:
-                err.print(f"[red]找不到文件[/red]：{doc}")
+                err.print(f"[red]找不到文件[/red]：{escape(doc)}")
                 raise typer.Exit(2)
             rows = [r for r in rows if r.doc.id == target.id]
         uncovered = sum(r.count("uncovered") for r in rows)
@@ -408,7 +420,7 @@ def _coverage_command(app: typer.Typer) -> None:
             for r in rows:
                 for s in r.sentences:
                     if s.state == "uncovered":
-                        console.print(f"[red]未覆盖[/red] {s.citation}：{s.text}")
+                        console.print(f"[red]未覆盖[/red] {escape(f'{s.citation}：{s.text}')}")
             console.print(f"未覆盖的金额语句：{uncovered}")
         if strict and uncovered:
             raise typer.Exit(1)

@@ -10,15 +10,14 @@ int, money and ratios to Decimal (money may be written `300万`, ratios `15%`), 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..lang.expr import parse_number
 from ..packs.variables import FieldSpec, Variable
+from ..safeyaml import PROFILE_LIMITS, InputError, load_json_text, load_yaml_text
 
 RESERVED = {"label", "as_of", "received_benefits", "applicant"}
 
@@ -51,15 +50,42 @@ class Profile:
 
 
 def read_profile_file(path: Path) -> Any:
-    """A JSON or YAML profile in UTF-8 (with or without BOM), GBK or GB18030."""
-    from ..ingest.decode import decode_bytes
+    """A JSON or YAML profile in UTF-8 (with or without BOM), GBK or GB18030, read under
+    PROFILE_LIMITS; raises InputError (file, line) or FileNotFoundError."""
+    from ..ingest.decode import IngestError, decode_bytes
 
-    text, _ = decode_bytes(path.read_bytes(), str(path), chinese=False)
-    if path.suffix.lower() == ".json":
-        import json
+    label = str(path)
+    if not path.exists():
+        raise FileNotFoundError(label)
+    if not path.is_file():
+        raise InputError("不是普通文件", label)
+    if path.stat().st_size > PROFILE_LIMITS.max_bytes:
+        raise InputError(f"文件过大（上限 {PROFILE_LIMITS.max_bytes // 1000} kB）", label)
+    try:
+        text, _ = decode_bytes(path.read_bytes(), label, chinese=False)
+    except IngestError as exc:
+        raise InputError(str(exc).removeprefix(f"{label}: "), label) from None
+    except OSError as exc:
+        raise InputError(f"无法读取（{exc.strerror}）", label) from None
+    return read_profile_text(text, label, json_=path.suffix.lower() == ".json")
 
-        return json.loads(text)
-    return yaml.safe_load(text)
+
+def read_profile_text(text: str, label: str = "画像", json_: bool = False) -> Any:
+    """A profile's text (what an upload or a request body holds), under PROFILE_LIMITS."""
+    if json_:
+        return load_json_text(text, label, PROFILE_LIMITS)
+    return load_yaml_text(text, label, PROFILE_LIMITS)
+
+
+#: Largest amount accepted in a profile (元): 一千万亿, beyond any enterprise's books.
+MAX_MONEY = Decimal(10) ** 15
+MAX_EVENTS = 1_000  # entries in one event list
+
+
+def _show(value: Any) -> str:
+    """A value as it appears in an error message: short, whatever the user sent."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _number(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> Any:
@@ -70,7 +96,7 @@ def _number(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int):
-            problems.append(Problem(path, f"应为整数（{spec.label}），而不是 {value!r}"))
+            problems.append(Problem(path, f"应为整数（{spec.label}），而不是 {_show(value)}"))
             return None
         number: Any = value
     else:
@@ -87,10 +113,13 @@ def _number(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
             else:
                 raise ValueError
         except (ValueError, InvalidOperation):
-            problems.append(Problem(path, f"应为{_kind(spec)}，而不是 {value!r}"))
+            problems.append(Problem(path, f"应为{_kind(spec)}，而不是 {_show(value)}"))
             return None
         if not number.is_finite():
             problems.append(Problem(path, "应为有限数值"))
+            return None
+        if abs(number) > MAX_MONEY:
+            problems.append(Problem(path, f"数值过大（上限 {MAX_MONEY:,} ）"))
             return None
     low, high = spec.bounds()
     if low is not None and number < low:
@@ -118,23 +147,25 @@ def _scalar(value: Any, spec: FieldSpec, path: str, problems: list[Problem]) -> 
         return None
     if t == "bool":
         if not isinstance(value, bool):
-            problems.append(Problem(path, f"应为 true 或 false，而不是 {value!r}"))
+            problems.append(Problem(path, f"应为 true 或 false，而不是 {_show(value)}"))
             return None
         return value
     if t in ("integer", "year", "money", "ratio"):
         return _number(value, spec, path, problems)
     if t == "date":
+        if isinstance(value, datetime):  # 2018-02-01 10:00:00: the day is what counts
+            return value.date()
         if isinstance(value, date):
             return value
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            problems.append(Problem(path, f"应为日期 YYYY-MM-DD，而不是 {value!r}"))
+            problems.append(Problem(path, f"应为日期 YYYY-MM-DD，而不是 {_show(value)}"))
             return None
     if t == "enum":
         if not isinstance(value, str) or value not in spec.values:
             problems.append(
-                Problem(path, f"应为以下之一：{'、'.join(spec.values)}；而不是 {value!r}")
+                Problem(path, f"应为以下之一：{'、'.join(spec.values)}；而不是 {_show(value)}")
             )
             return None
         return value
@@ -173,11 +204,13 @@ def validate_profile(
     if label is not None and not isinstance(label, str):
         problems.append(Problem("label", "应为文字"))
     as_of = data.get("as_of")
+    if isinstance(as_of, datetime):
+        as_of = as_of.date()
     if as_of is not None and not isinstance(as_of, date):
         try:
             as_of = date.fromisoformat(str(as_of))
         except ValueError:
-            problems.append(Problem("as_of", f"应为日期 YYYY-MM-DD，而不是 {as_of!r}"))
+            problems.append(Problem("as_of", f"应为日期 YYYY-MM-DD，而不是 {_show(as_of)}"))
             as_of = None
     received = _received(data.get("received_benefits"), rule_ids, problems)
     applicant = _applicant(data.get("applicant"), entities or {}, problems)
@@ -197,13 +230,16 @@ def _applicant(value: Any, entities: dict[str, str], problems: list[Problem]) ->
         if text in (key, label):
             return key
     choices = "、".join(f"{k}（{v}）" for k, v in entities.items())
-    problems.append(Problem("applicant", f"应为以下之一：{choices}；而不是 {value!r}"))
+    problems.append(Problem("applicant", f"应为以下之一：{choices}；而不是 {_show(value)}"))
     return None
 
 
 def _events(value: Any, var: Variable, key: str, problems: list[Problem]) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         problems.append(Problem(key, "应为列表（每项一条记录）；没有就写 []"))
+        return []
+    if len(value) > MAX_EVENTS:
+        problems.append(Problem(key, f"记录过多（{len(value)} 条，上限 {MAX_EVENTS}）"))
         return []
     out = []
     for i, item in enumerate(value):
@@ -233,6 +269,9 @@ def _received(value: Any, rule_ids: set[str], problems: list[Problem]) -> list[d
     if not isinstance(value, list):
         problems.append(Problem("received_benefits", "应为列表"))
         return []
+    if len(value) > MAX_EVENTS:
+        problems.append(Problem("received_benefits", f"记录过多（上限 {MAX_EVENTS}）"))
+        return []
     out = []
     money_spec = FieldSpec("amount", "金额", "money")
     year_spec = FieldSpec("year", "年度", "year")
@@ -245,8 +284,8 @@ def _received(value: Any, rule_ids: set[str], problems: list[Problem]) -> list[d
         for k in sorted(map(str, extra)):
             problems.append(Problem(f"{path}.{k}", "未知字段（可用：rule、amount、year、key）"))
         rule = item.get("rule")
-        if rule not in rule_ids:
-            problems.append(Problem(f"{path}.rule", f"未知规则编号 {rule!r}"))
+        if not isinstance(rule, str) or rule not in rule_ids:
+            problems.append(Problem(f"{path}.rule", f"未知规则编号 {_show(rule)}"))
         amount = _scalar(item.get("amount"), money_spec, f"{path}.amount", problems)
         year = (
             _scalar(item.get("year"), year_spec, f"{path}.year", problems)
@@ -254,6 +293,8 @@ def _received(value: Any, rule_ids: set[str], problems: list[Problem]) -> list[d
             else None
         )
         key = item.get("key")
+        if key is not None and not isinstance(key, (str, int)):
+            problems.append(Problem(f"{path}.key", "应为文字或年份"))
         out.append(
             {"rule": rule, "amount": amount, "year": year, "key": None if key is None else str(key)}
         )

@@ -371,6 +371,24 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
+#: Limits that keep every recursive pass over a tree (type check, evaluation, SQL) far from
+#: Python's recursion limit; real rules stay under 1,000 characters and 12 levels.
+MAX_SOURCE = 4_000
+MAX_DEPTH = 60
+
+
+def _depth(node: Node) -> int:
+    """Depth of a tree, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        stack.extend((c, d + 1) for c in children(n))
+    return deepest
+
+
 #: Parsed trees by source text: trees are immutable, so one text parses once per process
 #: (and, through the pack cache, once per content of the pack files).
 PARSED: dict[str, Node] = {}
@@ -383,7 +401,14 @@ def parse(source: str) -> Node:
     hit = PARSED.get(source)
     if hit is not None:
         return hit
-    node = _parse(source)
+    if len(source) > MAX_SOURCE:
+        raise ExprError(f"表达式过长（{len(source)} 字符，上限 {MAX_SOURCE}）")
+    try:
+        node = _parse(source)
+    except RecursionError:
+        raise ExprError(f"表达式嵌套过深（上限 {MAX_DEPTH} 层）") from None
+    if _depth(node) > MAX_DEPTH:
+        raise ExprError(f"表达式嵌套过深（上限 {MAX_DEPTH} 层）")
     if len(PARSED) < 100_000:
         PARSED[source] = node
     return node

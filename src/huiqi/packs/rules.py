@@ -250,14 +250,26 @@ def load_rule_file(data: Any, file: str) -> tuple[RuleFile | None, list[PackErro
     r = _Reader(file)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         return None, [PackError("规则文件应包含 document: 与 rules: 列表", file=file)]
+    r.errors += schema_errors(data, file)
     doc = str(data.get("document") or "")
     if not doc:
         r.fail("缺少 document（所编码的政策文件：标题、文号或编号）", None, "document", None)
     defaults = data.get("defaults") or {}
     prefix = str(data.get("prefix") or "")
 
+    for key in ("exclusions", "provisions"):
+        if data.get(key) is not None and not isinstance(data.get(key), list):
+            r.fail(
+                f"{key} 应为列表",
+                None,
+                key,
+                data.line_of(key) if hasattr(data, "line_of") else None,
+            )
+    if not isinstance(defaults, dict):
+        r.fail("defaults 应为映射", None, "defaults", None)
+        defaults = {}
     exclusions: list[Exclusion] = []
-    for i, raw in enumerate(data.get("exclusions") or []):
+    for i, raw in enumerate(_items(r, data.get("exclusions"), "exclusions")):
         when = r.expr(raw, "when", f"exclusions[{i}].when", raw.get("id"))
         if when is not None:
             exclusions.append(
@@ -277,7 +289,7 @@ def load_rule_file(data: Any, file: str) -> tuple[RuleFile | None, list[PackErro
             str(p.get("quote") or ""),
             str(p.get("reason") or ""),
         )
-        for i, p in enumerate(data.get("provisions") or [])
+        for i, p in enumerate(_items(r, data.get("provisions"), "provisions"))
     ]
 
     rules: list[Rule] = []
@@ -286,6 +298,19 @@ def load_rule_file(data: Any, file: str) -> tuple[RuleFile | None, list[PackErro
         if rule is not None:
             rules.append(rule)
     return RuleFile(file, doc, prefix, rules, exclusions, provisions), r.errors
+
+
+def _items(r: _Reader, value: Any, key: str) -> list[dict]:
+    """The mapping entries of a list field; other entries are reported, not crashed on."""
+    if not isinstance(value, list):
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict):
+            out.append(item)
+        else:
+            r.fail("应为映射", None, f"{key}[{i}]", None)
+    return out
 
 
 def _merged(raw: dict, defaults: dict, key: str) -> Any:
@@ -394,6 +419,8 @@ def _read_rule(
     except ValueError as exc:
         r.fail(f"有效期日期有误：{exc}", rid, "validity", line)
         valid_from = valid_to = None
+    if valid_from and valid_to and valid_from > valid_to:
+        r.fail(f"有效期起始日 {valid_from} 晚于截止日 {valid_to}", rid, "validity", line)
 
     if len(r.errors) > n_errors or amount is None:
         return None
@@ -442,6 +469,97 @@ RULE_KEYS = {
     "replaces",
     "note",
 }
+
+
+_PART_KEYS = {"expr", "clause", "label"}
+#: Every key a rule file may hold, by place: a key outside these is a typo (`exclusion:` for
+#: `exclusions:`, `wehn:` in an exclusion) and an error, never silently ignored.
+SCHEMA: dict[str, set[str]] = {
+    "": {"document", "defaults", "exclusions", "provisions", "rules", "prefix"},
+    "defaults": RULE_KEYS - {"id", "title", "clause", "quote", "when", "amount", "replaces"},
+    "exclusions[]": {"id", "title", "clause", "quote", "when"},
+    "provisions[]": {"id", "title", "clause", "quote", "reason"},
+    "rules[]": RULE_KEYS,
+    "rules[].when[]": _PART_KEYS,
+    "rules[].context[]": {"clause", "quote"},
+    "rules[].amount": {
+        "fixed",
+        "formula",
+        "per_item",
+        "count",
+        "percent",
+        "of",
+        "cap",
+        "min",
+        "max",
+        "unstated",
+        "none",
+    },
+    "rules[].stacking": {"group", "policy", "key", "clause", "quote"},
+    "defaults.stacking": {"group", "policy", "key", "clause", "quote"},
+    "rules[].apply": {
+        "department",
+        "window",
+        "window_months",
+        "deadline",
+        "materials",
+        "steps",
+        "clause",
+    },
+    "defaults.apply": {
+        "department",
+        "window",
+        "window_months",
+        "deadline",
+        "materials",
+        "steps",
+        "clause",
+    },
+    "rules[].validity": {"from", "to"},
+    "defaults.validity": {"from", "to"},
+}
+#: Which places hold a mapping (others are lists of mappings or scalars).
+_LISTS = {"exclusions", "provisions", "rules", "when", "context"}
+
+
+def schema_errors(data: Any, file: str) -> list[PackError]:
+    """Unknown keys and wrong shapes anywhere in a rule file, each with its line."""
+    out: list[PackError] = []
+
+    def visit(node: Any, place: str, where: str) -> None:
+        allowed = SCHEMA.get(place)
+        if allowed is None or not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            line = node.line_of(key) if hasattr(node, "line_of") else None
+            if key not in allowed:
+                near = ", ".join(sorted(allowed))
+                out.append(
+                    PackError(
+                        f"未知的键 {key!r}（此处可用：{near}）",
+                        file=file,
+                        field=f"{where}{key}" if where else str(key),
+                        line=line,
+                    )
+                )
+                continue
+            child = f"{place}.{key}" if place else str(key)
+            if key in _LISTS:
+                if value is None:
+                    continue
+                if not isinstance(value, list):
+                    if key == "when" and isinstance(value, (str, bool)):
+                        continue  # a condition written as one string
+                    out.append(PackError("应为列表", file=file, field=f"{where}{key}", line=line))
+                    continue
+                for i, item in enumerate(value):
+                    visit(item, f"{child}[]", f"{where}{key}[{i}].")
+            elif isinstance(value, dict):
+                visit(value, child, f"{where}{key}.")
+
+    if isinstance(data, dict):
+        visit(data, "", "")
+    return out
 
 
 class _Holder(dict):

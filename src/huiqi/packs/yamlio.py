@@ -1,4 +1,5 @@
-"""YAML loading that remembers line numbers, so pack errors can say where they are."""
+"""Pack YAML: the strict reader (limits, duplicate keys, exact types) plus line numbers, so
+that pack errors can say where they are."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import PackError
+from ..safeyaml import LIMITS, InputError, StrictLoader, explicit_duplicates, load_yaml_text
 
 
 class LineDict(dict):
@@ -21,11 +23,12 @@ class LineDict(dict):
         return self.key_lines.get(key, self.line)
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present
+class _Loader(StrictLoader):  # type: ignore[misc, valid-type]
     pass
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    explicit_duplicates(node)
     loader.flatten_mapping(node)
     out = LineDict()
     out.line = node.start_mark.line + 1
@@ -33,6 +36,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out.value_columns = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "键应为文字或数字", key_node.start_mark
+            )
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[str(key)] = value_node.start_mark.line + 1
         # Where the expression text begins: for block scalars (| >) the next line.
@@ -50,13 +57,16 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 
 def load_yaml(path: Path, label: str | None = None) -> Any:
+    """A pack file in UTF-8 (with or without BOM), GBK or GB18030, under LIMITS."""
+    from ..ingest.decode import IngestError, decode_bytes
+
+    label = label or str(path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PackError(
-            f"YAML 错误：{getattr(exc, 'problem', exc)}",
-            file=label or str(path),
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        if path.stat().st_size > LIMITS.max_bytes:
+            raise PackError(f"文件过大（上限 {LIMITS.max_bytes // 1000} kB）", file=label)
+        text, _ = decode_bytes(path.read_bytes(), label, chinese=False)
+        return load_yaml_text(text, label, LIMITS, loader=_Loader)
+    except InputError as exc:
+        raise PackError(exc.message, file=label, line=exc.line, column=exc.column) from None
+    except (IngestError, OSError) as exc:
+        raise PackError(f"无法读取：{exc}", file=label) from None
