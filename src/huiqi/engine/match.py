@@ -473,6 +473,25 @@ class MatchReport:
         }
 
 
+def _elsewhere(
+    cr: CompiledRule, pack: Pack, profile: Profile, as_of: date, home: str
+) -> RuleResult:
+    """A rule of a jurisdiction the applicant is not registered in: not for it, said why."""
+    stale = _in_force(cr.rule, as_of)
+    if stale:
+        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
+    juris = pack.registry.by_pack[home].name if pack.registry else home
+    return RuleResult(
+        cr.rule,
+        cr.index,
+        NOT_ELIGIBLE,
+        reason=Reason(
+            "outside_jurisdiction",
+            {"place": profile.facts.get(PLACE_VARIABLE), "jurisdiction": juris},
+        ),
+    )
+
+
 def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleResult:
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
     stale = _in_force(cr.rule, as_of)
@@ -511,13 +530,15 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     across every jurisdiction that applies."""
     ctx = pack.new_ctx(profile.facts, as_of)
     packs = set(applicable_packs(pack, profile))
-    results = [
-        evaluate_rule(cr, ctx)
-        if profile.applicant is None or profile.applicant in cr.rule.beneficiary
-        else _not_for(cr, profile.applicant, pack, as_of)
-        for cr in pack.compiled
-        if pack.rule_pack.get(cr.rule.id, pack.name) in packs or not pack.layers
-    ]
+    results = []
+    for cr in pack.compiled:
+        home = pack.rule_pack.get(cr.rule.id, pack.name)
+        if pack.layers and home not in packs:
+            results.append(_elsewhere(cr, pack, profile, as_of, home))
+        elif profile.applicant is None or profile.applicant in cr.rule.beneficiary:
+            results.append(evaluate_rule(cr, ctx))
+        else:
+            results.append(_not_for(cr, profile.applicant, pack, as_of))
     apply_stacking(results, profile.received, pack)
     report = MatchReport(as_of, profile.label, results, pack)
     report.packs = [n for n in pack.pack_names if n in packs]
