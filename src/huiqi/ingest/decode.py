@@ -55,6 +55,8 @@ def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
         except UnicodeDecodeError:
             continue
         text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():  # ideographic spaces only: not text, and not an encoding issue
+            raise IngestError(f"{name}：文件为空（只有空白字符）")
         # Strictly valid UTF-8 (or a BOM) is trusted; GB18030 decodes almost any byte
         # sequence, so there the control characters decide whether it is text at all.
         trusted = bom is not None or encoding == "utf-8"

@@ -255,11 +255,23 @@ def expand_paths(paths: Iterable[Path], skipped: list[str] | None = None) -> lis
     out: list[Path] = []
     notes = skipped if skipped is not None else []
     for p in paths:
-        if p.is_dir():  # given explicitly: walked even through a link
-            out.extend(_walk_dir(p, notes))
+        if _is_dir(p):  # given explicitly: walked even through a link
+            found = _walk_dir(p, notes)
+            if not found:
+                notes.append(f"{p}：目录中没有 .txt 文件")
+            out.extend(found)
         else:
             out.append(p)
     return out
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, except that a name too long (or any OS error) is left to read_bytes,
+    which names the problem, instead of escaping as an exception."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _walk_dir(root: Path, skipped: list[str]) -> list[Path]:
@@ -272,7 +284,7 @@ def _walk_dir(root: Path, skipped: list[str]) -> list[Path]:
         dirs.sort()
         base = Path(folder)
         for name in dirs:
-            if (base / name).is_symlink():
+            if os.path.islink(base / name):
                 skipped.append(f"{base / name}：指向目录的符号链接，未跟随")
         for name in sorted(files):
             path = base / name
