@@ -33,6 +33,7 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 
+ECHO_CHARS = 200  # an argument echoed in an error message is cut to this length
 LEVELS = {"national": "国家", "province": "省", "city": "市", "county": "县（市）"}
 
 
@@ -60,7 +61,7 @@ def _library_errors(db: str | None) -> Iterator[None]:
 
     try:
         yield
-    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:
         what = "无法写入" if "readonly" in str(exc) else "无法读取或写入"
         err.print(f"[red]政策库错误[/red]：{what}政策库 {esc(db or '')}".rstrip())
         raise typer.Exit(2) from None
@@ -68,20 +69,23 @@ def _library_errors(db: str | None) -> Iterator[None]:
 
 @app.command()
 def ingest(
+    # Strings, not Paths: a path the OS cannot take (a NUL byte) is reported by ingest in
+    # Chinese with the other unreadable files, not refused by the argument parser.
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="政策文本文件或目录（默认：内置语料）")
+        list[str] | None, typer.Argument(help="政策文本文件或目录（默认：内置语料）")
     ] = None,
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不打印警告")] = False,
 ) -> None:
     """读取政策原文，拆分为文件与条款，存入政策库。"""
-    targets = list(paths) if paths else bundled_corpus()
+    targets = [Path(p) for p in paths] if paths else bundled_corpus()
     from ..library.store import default_url
     from ..search import rebuild_index
 
     library = _open_library(db, create=True)
-    with _library_errors(db), console.status("正在解析政策文本…"):
+    with console.status("正在解析政策文本…"):
         result = ingest_paths(targets)
+    with _library_errors(db), console.status("正在入库…"):
         stored = {d.id: d for d in library.all_documents()}
         result.notices.extend(reconcile(result.documents, stored))
         resolve(result.documents, known=list(stored.values()))
@@ -94,9 +98,9 @@ def ingest(
             index_file = rebuild_index(list(stored.values()), db or default_url())
     _report_ingest(result, quiet)
     if index_file:
-        console.print(f"检索索引：{esc(index_file)}")
-    if result.errors and not result.documents:
-        raise typer.Exit(1)
+        console.print(f"检索索引：{esc(index_file)}", soft_wrap=True)
+    if not result.documents and (result.errors or not result.files):
+        raise typer.Exit(1)  # nothing could be read
 
 
 def _report_ingest(result: IngestResult, quiet: bool) -> None:
@@ -195,11 +199,13 @@ def show(
         data = library.get_document(doc)
         node = library.get_clause(doc, clause) if data is not None and clause is not None else None
     if data is None:
-        err.print(f"[red]找不到文件[/red]：{esc(doc)}（可用 huiqi docs 查看编号与文号）")
+        err.print(
+            f"[red]找不到文件[/red]：{esc(doc, ECHO_CHARS)}（可用 huiqi docs 查看编号与文号）"
+        )
         raise typer.Exit(2)
     if clause is not None:
         if node is None:
-            err.print(f"[red]找不到条款[/red]：{esc(clause)}（文件 {esc(data['id'])}）")
+            err.print(f"[red]找不到条款[/red]：{esc(clause, ECHO_CHARS)}（文件 {esc(data['id'])}）")
             raise typer.Exit(2)
         if as_json:
             _json(node)

@@ -13,8 +13,11 @@ import re
 from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err = Console(stderr=True, soft_wrap=True)  # a message is never cut inside a path
+# Messages soft-wrap: the terminal wraps them, so a path is never cut by a newline.
+# No automatic highlighting: Rich's highlighter regexes are super-linear on long lines (a
+# 100,000-character argument took 80 s to echo), and data is styled only where the CLI says.
+console = Console(highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 # ANSI sequences (CSI, OSC) first, then lone C0/C1 control characters (tab and newline kept),
 # bidirectional overrides that reorder what follows them on screen.
@@ -29,6 +32,10 @@ def clean(text: object) -> str:
     return _UNSAFE.sub("", "" if text is None else str(text))
 
 
-def esc(text: object) -> str:
-    """Text safe to embed in Rich markup: escapes, controls and markup neutralised."""
-    return escape(clean(text))
+def esc(text: object, limit: int | None = None) -> str:
+    """Text safe to embed in Rich markup: escapes, controls and markup neutralised;
+    cut to `limit` characters (an echoed argument may be arbitrarily long)."""
+    plain = clean(text)
+    if limit is not None and len(plain) > limit:
+        plain = plain[:limit] + "…"
+    return escape(plain)

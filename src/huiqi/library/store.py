@@ -123,12 +123,16 @@ def sqlite_file(db: str | Path | None) -> str | None:
     if not text.startswith("sqlite"):
         return None
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        name = make_url(text).database
+        url = make_url(text)
+        url.get_dialect()  # sqlite+nosuchdriver:// is refused here, not read as a path
+    except NoSuchModuleError:
+        raise LibraryError(f"不支持的数据库类型：{text.split('://', 1)[0]}") from None
     except (ArgumentError, ValueError):
         raise LibraryError(f"数据库地址无法识别：{text}") from None
+    name = url.database
     return None if not name or name == ":memory:" else name
 
 
