@@ -203,7 +203,10 @@ class Library:
     def __init__(
         self, db: str | Path | None = None, engine: Engine | None = None, create: bool = True
     ) -> None:
-        self.engine = engine or create_engine(_url(db))
+        if engine is None:
+            plain = db is not None and "://" not in str(db)
+            engine = _sqlite_engine(str(db), create=True) if plain else create_engine(_url(db))
+        self.engine = engine
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
