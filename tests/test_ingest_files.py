@@ -92,5 +92,7 @@ def test_the_same_document_in_two_files_is_kept_once(tmp_path: Path):
         (tmp_path / name).write_text(SAMPLE, encoding="utf-8")
     result = ingest_paths([tmp_path])
     assert len(result.documents) == 1
-    assert any("重复" in w and "a.txt" in w for w in result.warnings)
+    # a duplicate is a rejection (shown even with -q), its lines counted as reported
+    assert any("重复" in str(r) and "a.txt" in str(r) for r in result.rejections)
+    assert result.balanced and result.lines_reported > 0
     Library(tmp_path / "lib.db").save(result.documents + result.documents)

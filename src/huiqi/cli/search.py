@@ -10,6 +10,9 @@ from rich.text import Text
 
 from ..output import write_json
 from ..search.filters import LEVELS
+from .console import clean, esc
+from .console import console as out
+from .console import err as stderr
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +21,9 @@ def register(app: typer.Typer) -> None:
 
 
 MAX_RULES_SHOWN = 3
+# A question is a few words; a pasted page is not a query (and would make every term a
+# round trip to the index). The library's search() itself accepts any string.
+MAX_QUERY_CHARS = 500
 
 
 def _rule_lookup(err: Console, pack: str | None = None):
@@ -29,7 +35,7 @@ def _rule_lookup(err: Console, pack: str | None = None):
     try:
         return bundled_rule_lookup(pack)
     except UnknownPack as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{esc(exc)}[/red]")
         raise typer.Exit(2) from None
     except PackErrors:
         err.print("[yellow]政策包有错误，结果中不显示规则（运行 huiqi check 查看）[/yellow]")
@@ -72,9 +78,15 @@ def search_command(
 ) -> None:
     """在政策库中全文检索条款（中文分词、同义词、按文件分组）。"""
     from ..search.api import FilterError, search
+    from ..search.index import IndexFileError
 
-    out = Console()
-    err = Console(stderr=True)
+    err = stderr
+    if len(query) > MAX_QUERY_CHARS:
+        err.print(
+            f"[red]参数错误[/red]：查询内容过长（{len(query)} 个字符），"
+            f"上限为 {MAX_QUERY_CHARS} 个字符"
+        )
+        raise typer.Exit(2)
     if limit < 1:
         err.print(f"[red]参数错误[/red]：--limit 应为正整数（收到 {limit}）")
         raise typer.Exit(2)
@@ -94,18 +106,21 @@ def search_command(
             rule_lookup=_rule_lookup(err, pack),
         )
     except FilterError as e:
-        err.print(f"[red]参数错误[/red]：{e}")
+        err.print(f"[red]参数错误[/red]：{esc(e)}")
         raise typer.Exit(2) from None
     except FileNotFoundError:
-        err.print(f"[red]找不到检索索引[/red]：{index}（先运行 huiqi ingest）")
+        err.print(f"[red]找不到检索索引[/red]：{esc(index)}（先运行 huiqi ingest）")
+        raise typer.Exit(2) from None
+    except IndexFileError as e:
+        err.print(f"[red]检索索引错误[/red]：{esc(e)}")
         raise typer.Exit(2) from None
     if as_json:
         write_json(results.to_dict())
         return
     if not results.hits:
-        out.print(results.message or "没有找到符合条件的条款")
+        out.print(esc(results.message or "没有找到符合条件的条款"))
         return
-    head = f"“{results.query.strip()}”：{results.total} 个条款，{len(results.groups)} 份文件"
+    head = f"“{clean(results.query.strip())}”：{results.total} 个条款，{len(results.groups)} 份文件"
     if results.relaxed:
         head += "（部分结果只匹配了部分词语）"
     out.print(Text(head, style="bold"))
@@ -125,21 +140,23 @@ def search_command(
             )
             if x
         )
-        out.print(Text(group.title, style="bold cyan"), end="")
-        out.print(f"  {meta}  {state[group.in_force]}", highlight=False)
+        out.print(Text(clean(group.title), style="bold cyan"), end="")
+        out.print(f"  {esc(meta)}  {state[group.in_force]}", highlight=False)
         for hit in group.clauses:
             line = Text(f"  {hit.rank}. ", style="dim")
-            line.append(hit.citation, style="magenta")
-            line.append(f"  [{hit.path}]", style="dim")
+            line.append(clean(hit.citation), style="magenta")
+            line.append(f"  [{clean(hit.path)}]", style="dim")
             out.print(line)
             snippet = Text("     ")
             for piece, is_hit in hit.fragments:
-                snippet.append(piece, style="bold yellow" if is_hit else None)
+                snippet.append(clean(piece), style="bold yellow" if is_hit else None)
             out.print(snippet)
             # The rules closest to the query first; the JSON output lists them all.
             ranked = sorted(hit.rules, key=lambda r: -sum(t in r.title for t in results.terms))
             for rule in ranked[:MAX_RULES_SHOWN]:
-                out.print(Text(f"     规则：{rule.title}  {rule.amount}", style="green"))
+                out.print(
+                    Text(f"     规则：{clean(rule.title)}  {clean(rule.amount)}", style="green")
+                )
             if len(ranked) > MAX_RULES_SHOWN:
                 out.print(
                     Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .model import Clause
 from .text import cn_to_int, halfwidth, int_to_cn
 
-_NUM = r"[一二三四五六七八九十百零〇○两\d]+"
+_NUM = r"[一二三四五六七八九十百千零〇○两\d]+"
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
@@ -46,6 +46,8 @@ FAMILIES = [
 ]
 _BY_KIND = {f.kind: f for f in FAMILIES}
 _INLINE_START = re.compile(r"(?<=\s)(?=[一二三四五六七八九十\d(（①-⑳])")
+# Articles glued onto one line (…。第二条 …): only after a sentence end, and only in sequence.
+_INLINE_ARTICLE = re.compile(rf"(?<=[。；;])\s*(?=第\s*{_NUM}\s*条)")
 
 
 @dataclass
@@ -61,13 +63,16 @@ def _number(family: Family, raw: str) -> int:
     return cn_to_int(raw)
 
 
-def match_marker(text: str) -> Marker | None:
-    """The numbering marker at the start of `text` (already half-width), if any."""
+def match_marker(text: str, pos: int = 0) -> Marker | None:
+    """The numbering marker at `pos` in `text` (already half-width), if any.
+
+    Matching in place (not on a slice) keeps a long line with many candidates linear.
+    """
     for family in FAMILIES:
-        m = family.pattern.match(text)
+        m = family.pattern.match(text, pos)
         if m:
             try:
-                return Marker(family, _number(family, m.group(1)), m.end())
+                return Marker(family, _number(family, m.group(1)), m.end() - pos)
             except ValueError:
                 return None
     return None
@@ -92,6 +97,7 @@ class TreeBuilder:
         self.roots: list[Clause] = []
         self.stack: list[tuple[Family | None, Clause]] = []
         self.preamble: Clause | None = None
+        self.extra: dict[int, tuple[Clause, list[str]]] = {}  # paragraphs added to a clause
 
     # -- placing markers -------------------------------------------------------------
     def _nearest(self, family: Family) -> int | None:
@@ -104,6 +110,9 @@ class TreeBuilder:
     def fits(self, marker: Marker, inline: bool) -> bool:
         """Whether a marker continues the structure (strict for markers inside a line)."""
         fam = marker.family
+        if fam.kind == "article" and inline:
+            i = self._nearest(fam)
+            return i is not None and marker.number == (self.stack[i][1].number or 0) + 1
         if fam.rank <= 3:
             return not inline
         if not inline or not fam.strict:
@@ -156,15 +165,27 @@ class TreeBuilder:
                 self.preamble = Clause("preamble", None, "", "preamble", line_start=line_no)
                 self.roots.append(self.preamble)
             target = self.preamble
-        target.text = f"{target.text}\n{text}" if target.text else text
+        # Paragraphs are collected and joined once (`finish`): appending to the string
+        # each time copied it, quadratic for a long unnumbered text.
+        pieces = self.extra.setdefault(id(target), (target, [target.text] if target.text else []))
+        pieces[1].append(text)
         target.line_end = line_no
         for _, open_clause in self.stack:
             open_clause.line_end = line_no
 
+    def finish(self) -> list[Clause]:
+        for clause, pieces in self.extra.values():
+            clause.text = "\n".join(pieces)
+        self.extra.clear()
+        return self.roots
+
 
 def _split_inline(text: str) -> list[int]:
-    """Offsets inside a line where an item marker follows white space."""
-    return [m.start() for m in _INLINE_START.finditer(text)]
+    """Offsets inside a line where an item marker follows white space, or an article
+    marker follows the end of a sentence."""
+    offsets = {m.start() for m in _INLINE_START.finditer(text)}
+    offsets.update(m.end() for m in _INLINE_ARTICLE.finditer(text))
+    return sorted(offsets)
 
 
 def build_tree(lines: list[tuple[int, str]]) -> tuple[list[Clause], list[str]]:
@@ -183,15 +204,15 @@ def build_tree(lines: list[tuple[int, str]]) -> tuple[list[Clause], list[str]]:
         # Further markers glued onto the same line, each checked against the tree as it
         # stands once the pieces before it are placed.
         for offset in _split_inline(norm):
-            m = match_marker(norm[offset:])
-            if m is None or not m.family.inline or not _plausible_inline(norm, offset, m):
+            m = match_marker(norm, offset)
+            if m is None or not _inline_family(m) or not _plausible_inline(norm, offset, m):
                 continue
             if builder.fits(m, inline=True):
                 _finish(builder, pending, line_no, text[seg_start:offset])
                 pending = builder.open(m, line_no, "")
                 seg_start = offset
         _finish(builder, pending, line_no, text[seg_start:])
-    roots = builder.roots
+    roots = builder.finish()
     warnings: list[str] = []
     if roots and all(c.kind == "preamble" for c in roots):
         roots[0].kind, roots[0].path = "flat", "body"
@@ -208,9 +229,16 @@ def _finish(builder: TreeBuilder, clause: Clause | None, line_no: int, segment: 
         builder.add_text(line_no, segment)
 
 
+def _inline_family(marker: Marker) -> bool:
+    return marker.family.inline or marker.family.kind == "article"
+
+
 def _plausible_inline(norm: str, offset: int, marker: Marker) -> bool:
     """An inline marker must be followed by text, not be the tail of a number or list."""
-    after = norm[offset + marker.length : offset + marker.length + 1]
+    end = offset + marker.length
+    if marker.family.kind == "article":  # 第二条 may be followed by a space, then its text
+        return bool(norm[end : end + 40].strip())
+    after = norm[end : end + 1]
     return bool(after) and not after.isspace()
 
 

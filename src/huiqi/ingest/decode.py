@@ -1,8 +1,14 @@
-"""Decode raw policy files: UTF-8 (with or without BOM), GBK and GB18030 are all normal."""
+"""Decode raw policy files: UTF-8 (with or without BOM), UTF-16 with a BOM, GBK and GB18030.
+
+Control characters inside otherwise valid text (a stray \\x07 or an ANSI colour code copied
+from a terminal) are removed and counted, so that a good file is not rejected for them and
+nothing invisible reaches the library or a terminal.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 
 class IngestError(Exception):
@@ -10,6 +16,19 @@ class IngestError(Exception):
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# ANSI escape sequences (CSI … final byte, OSC … BEL/ST) first, then lone C0/C1 controls other
+# than line breaks, tab and form feed.
+CONTROL_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
+)
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str
+    controls: int = 0  # control characters removed
 
 
 def decode_bytes(data: bytes, name: str, *, chinese: bool = True) -> tuple[str, str]:
@@ -18,26 +37,49 @@ def decode_bytes(data: bytes, name: str, *, chinese: bool = True) -> tuple[str, 
     `chinese`: the text must contain Chinese (a policy text); a data file such as a profile
     may be pure ASCII.
     """
+    decoded = decode(data, name, chinese=chinese)
+    return decoded.text, decoded.encoding
+
+
+def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
+    """Decode a file's bytes; raise IngestError naming the file and the reason."""
     if not data.strip():
-        raise IngestError(f"{name}: 文件为空")
-    if b"\x00" in data[:4096]:
-        raise IngestError(f"{name}: 不是文本文件（含二进制内容）")
+        raise IngestError(f"{name}：文件为空")
+    bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
+    if bom is None and b"\x00" in data[:4096]:
+        raise IngestError(f"{name}：不是文本文件（含二进制内容）")
     # GB18030 is a superset of GBK, so one attempt covers both.
-    candidates = ["utf-8-sig"] if data.startswith(b"\xef\xbb\xbf") else ["utf-8", "gb18030"]
-    for encoding in candidates:
+    for encoding in [bom] if bom else ["utf-8", "gb18030"]:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _plausible(text, chinese):
-            label = "utf-8-sig" if encoding == "utf-8-sig" else encoding
-            return text.replace("\r\n", "\n").replace("\r", "\n"), label
-    raise IngestError(f"{name}: 无法识别文件编码（支持 UTF-8、GBK、GB18030）")
+        text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():  # ideographic spaces only: not text, and not an encoding issue
+            raise IngestError(f"{name}：文件为空（只有空白字符）")
+        # Strictly valid UTF-8 (or a BOM) is trusted; GB18030 decodes almost any byte
+        # sequence, so there the control characters decide whether it is text at all.
+        trusted = bom is not None or encoding == "utf-8"
+        if not _plausible(text, chinese, trusted):
+            continue
+        clean, removed = CONTROL_RE.subn("", text)
+        if not clean.strip():
+            raise IngestError(f"{name}：文件为空（只有控制字符）")
+        return Decoded(clean, encoding, removed)
+    if bom is not None:
+        raise IngestError(f"{name}：带有字节顺序标记，但内容无法按其编码解码")
+    raise IngestError(
+        f"{name}：无法识别文件编码（支持 UTF-8、UTF-16（带字节顺序标记）、GBK、GB18030）"
+    )
 
 
-def _plausible(text: str, chinese: bool = True) -> bool:
+def _plausible(text: str, chinese: bool, trusted: bool) -> bool:
     """Decoded text has few control characters (and, for policy text, Chinese characters)."""
     if not text.strip():
         return False
+    if chinese and not _CJK.search(text):
+        return False
+    if trusted:
+        return True
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
-    return controls <= max(2, len(text) // 1000) and (not chinese or bool(_CJK.search(text)))
+    return controls <= max(2, len(text) // 1000)

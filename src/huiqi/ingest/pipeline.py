@@ -1,17 +1,54 @@
-"""Ingest: raw files in, documents with clause trees and relations out."""
+"""Ingest: raw files in, documents with clause trees and relations out.
+
+Every line read is accounted for: it ends in exactly one document (heading, metadata, noise,
+preamble, body or blank) or in one reported rejection (a duplicate, or a line no document
+took), and `IngestResult` carries the counts so that callers can show and check them.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .decode import IngestError, decode_bytes
+from .decode import IngestError, decode
 from .metadata import build_document, level_hints, validity
 from .model import Document, Relation
-from .segment import doc_type_of, read_heading, split_attachments, split_compilation
+from .segment import (
+    RawDocument,
+    doc_type_of,
+    read_heading,
+    split_attachments,
+    split_compilation,
+)
 from .text import find_doc_numbers, halfwidth, int_to_cn, squeeze
+
+# Documented limits (README, "Ingest"): inputs beyond them are reported, never half-read.
+MAX_FILE_BYTES = 10 * 1024 * 1024  # one policy text is a few hundred kB at most
+MAX_FILES = 10_000  # files one run reads from the paths and directories given
+TEXT_SUFFIXES = (".txt",)
+
+
+@dataclass
+class Rejection:
+    """Lines of a file that no document keeps, with the reason (shown even with -q)."""
+
+    source: str
+    line_start: int
+    line_end: int
+    lines: int
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line_start}" + (
+            f"–{self.line_end}" if self.line_end > self.line_start else ""
+        )
+        return f"{where}：{self.reason}（{self.lines} 行）"
 
 
 @dataclass
@@ -20,28 +57,84 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)  # files that could not be read
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # files read
+    skipped: list[str] = field(default_factory=list)  # files in a directory not read
+    notices: list[str] = field(default_factory=list)  # duplicates, conflicts: never hidden
+    rejections: list[Rejection] = field(default_factory=list)
+    lines_in: int = 0  # lines of every decoded file
+
+    @property
+    def lines_placed(self) -> int:
+        return sum(d.lines_placed for d in self.documents)
+
+    @property
+    def lines_reported(self) -> int:
+        return sum(r.lines for r in self.rejections)
+
+    @property
+    def balanced(self) -> bool:
+        return self.lines_in == self.lines_placed + self.lines_reported
 
 
-def parse_text(text: str, source: str) -> list[Document]:
-    """All documents of one decoded file."""
-    lines = list(enumerate(text.split("\n"), start=1))
+def split_lines(text: str) -> list[tuple[int, str]]:
+    """Numbered lines; a final line break does not start another line."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return list(enumerate(text.split("\n"), start=1)) if text else []
+
+
+def parse_text(text: str, source: str, rejections: list[Rejection] | None = None) -> list[Document]:
+    """All documents of one decoded file; lines no document takes go to `rejections`."""
+    lines = split_lines(text)
     documents: list[Document] = []
+    raws: list[RawDocument] = []
     for chunk in split_compilation(lines):
         raw = read_heading(chunk)
-        raws = split_attachments(raw)
+        parts = split_attachments(raw)
         notice_doc: Document | None = None
-        for r in raws:
+        for r in parts:
             doc = build_document(r, source)
             if r.parent is None:
                 notice_doc = doc
             elif notice_doc is not None:
                 _link_attachment(notice_doc, doc)
             documents.append(doc)
+            raws.append(r)
         if notice_doc is not None and raw.attachment_titles:
             _record_unprinted_attachments(notice_doc, raw.attachment_titles, documents)
+    _account(lines, raws, documents, source, rejections)
     for doc in documents:
         _finish(doc)
     return documents
+
+
+def _account(
+    lines: list[tuple[int, str]],
+    raws: list[RawDocument],
+    documents: list[Document],
+    source: str,
+    rejections: list[Rejection] | None,
+) -> None:
+    """Each line to exactly one document; a line taken by none is reported, never lost."""
+    taken: set[int] = set()
+    for raw, doc in zip(raws, documents, strict=True):
+        own = {n for n, _ in raw.header + raw.body} - taken
+        taken |= own
+        doc.lines_placed = len(own)
+    missing = [n for n, _ in lines if n not in taken]
+    if missing and rejections is not None:
+        for start, end in _runs(missing):
+            rejections.append(Rejection(source, start, end, end - start + 1, "未归入任何文件的行"))
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted line numbers as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
 
 
 def _link_attachment(notice: Document, doc: Document) -> None:
@@ -101,38 +194,127 @@ def _headless_title(doc: Document) -> str:
 
 # --- files --------------------------------------------------------------------------------
 
+_OS_ERRORS = {
+    errno.ENOENT: "文件不存在",
+    errno.EACCES: "没有读取权限",
+    errno.EPERM: "没有读取权限",
+    errno.ELOOP: "符号链接循环",
+    errno.EISDIR: "是目录，不是文件",
+    errno.ENAMETOOLONG: "路径过长",
+    errno.ENOTDIR: "路径中有一段不是目录",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """A Chinese reason for an OS error (strerror is English)."""
+    return _OS_ERRORS.get(exc.errno or 0, f"无法读取（系统错误 {exc.errno}）")
+
+
+def _limit_mb(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB"
+
+
+def read_bytes(path: Path) -> bytes:
+    """A regular file's bytes, at most MAX_FILE_BYTES; devices and FIFOs are refused
+    before they are opened (reading /dev/zero never ends, opening a FIFO blocks)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise IngestError(f"{path}：{os_reason(exc)}") from None
+    except ValueError:  # a NUL character in the path
+        raise IngestError(f"{path!s:.80}：路径中含有不允许的字符") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IngestError(f"{path}：是目录，不是文件")
+    if not stat.S_ISREG(info.st_mode):
+        raise IngestError(f"{path}：不是普通文件（设备、管道或套接字），只读取普通文本文件")
+    if info.st_size > MAX_FILE_BYTES:
+        raise IngestError(
+            f"{path}：文件过大（{_limit_mb(info.st_size)}），上限为 {_limit_mb(MAX_FILE_BYTES)}"
+        )
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
+    except OSError as exc:
+        raise IngestError(f"{path}：{os_reason(exc)}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise IngestError(f"{path}：文件过大，上限为 {_limit_mb(MAX_FILE_BYTES)}")
+    return data
+
 
 def read_file(path: Path) -> tuple[str, str]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"{path}: 无法读取（{exc.strerror}）") from exc
-    return decode_bytes(data, str(path))
+    decoded = decode(read_bytes(path), str(path))
+    return decoded.text, decoded.encoding
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
+def expand_paths(paths: Iterable[Path], skipped: list[str] | None = None) -> list[Path]:
+    """Files to read: paths as given, and the .txt files under directories (sorted).
+
+    Other files under a directory are named in `skipped`; symbolic links to directories are
+    not followed (a link loop would never end).
+    """
     out: list[Path] = []
+    notes = skipped if skipped is not None else []
     for p in paths:
-        if p.is_dir():
-            out.extend(
-                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".txt")
-            )
+        if _is_dir(p):  # given explicitly: walked even through a link
+            found = _walk_dir(p, notes)
+            if not found:
+                notes.append(f"{p}：目录中没有 .txt 文件")
+            out.extend(found)
         else:
             out.append(p)
     return out
 
 
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, except that a name too long (or any OS error) is left to read_bytes,
+    which names the problem, instead of escaping as an exception."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _walk_dir(root: Path, skipped: list[str]) -> list[Path]:
+    found: list[Path] = []
+
+    def on_error(exc: OSError) -> None:
+        skipped.append(f"{exc.filename}：{os_reason(exc)}，目录未读取")
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
+        dirs.sort()
+        base = Path(folder)
+        for name in dirs:
+            if os.path.islink(base / name):
+                skipped.append(f"{base / name}：指向目录的符号链接，未跟随")
+        for name in sorted(files):
+            path = base / name
+            if name.lower().endswith(TEXT_SUFFIXES):
+                found.append(path)
+            else:
+                skipped.append(f"{path}：不是 .txt 文件，已跳过")
+    return sorted(found)
+
+
 def ingest_paths(paths: Iterable[Path]) -> IngestResult:
     result = IngestResult()
-    for path in expand_paths(paths):
+    files = expand_paths(list(paths), result.skipped)
+    if len(files) > MAX_FILES:
+        result.errors.append(
+            f"一次最多读取 {MAX_FILES} 个文件（收到 {len(files)} 个），其余 {len(files) - MAX_FILES} 个未读取"
+        )
+        files = files[:MAX_FILES]
+    for path in files:
         try:
-            text, _encoding = read_file(path)
+            decoded = decode(read_bytes(path), str(path))
         except IngestError as exc:
             result.errors.append(str(exc))
             continue
         result.files.append(path.name)
-        result.documents.extend(parse_text(text, path.name))
-    result.documents = _unique(result.documents, result.warnings)
+        if decoded.controls:
+            result.warnings.append(f"{path}：已删除 {decoded.controls} 个控制字符")
+        result.lines_in += len(split_lines(decoded.text))
+        result.documents.extend(parse_text(decoded.text, path.name, result.rejections))
+    result.documents = _unique(result.documents, result)
     resolve(result.documents)
     for doc in result.documents:
         for w in doc.warnings:
@@ -140,16 +322,70 @@ def ingest_paths(paths: Iterable[Path]) -> IngestResult:
     return result
 
 
-def _unique(documents: list[Document], warnings: list[str]) -> list[Document]:
-    """The same document read twice (in two files or twice in one) is kept once."""
+def fingerprint(doc: Document) -> str:
+    """What a document says: title, 文号 and clause texts (not where it was read)."""
+    h = hashlib.sha1()
+    for part in (squeeze(doc.title), doc.doc_number or "", *(c.text for c in doc.walk())):
+        h.update(squeeze(part).encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _unique(documents: list[Document], result: IngestResult) -> list[Document]:
+    """A document read twice (same text) is kept once and reported; two different texts
+    under one title are both kept, the later under an id made from its content."""
     seen: dict[str, Document] = {}
+    prints: dict[str, str] = {}
     for doc in documents:
-        first = seen.setdefault(doc.id, doc)
-        if first is not doc:
-            warnings.append(
-                f"{doc.source}:{doc.line_start} 《{doc.title}》与 {first.source}:{first.line_start} 重复，只保留一份"
-            )
+        first = seen.get(doc.id)
+        if first is None:
+            seen[doc.id], prints[doc.id] = doc, fingerprint(doc)
+            continue
+        where = f"{first.source}:{first.line_start}"
+        if fingerprint(doc) == prints[doc.id]:
+            result.rejections.append(
+                Rejection(
+                    doc.source, doc.line_start, doc.line_end, doc.lines_placed,
+                    f"《{doc.title}》与 {where} 内容相同，重复，只保留一份",
+                )
+            )  # fmt: skip
+            continue
+        rekey(doc)
+        result.notices.append(
+            f"{doc.source}:{doc.line_start} 《{doc.title}》与 {where} 标题相同但内容不同，"
+            f"两份都保留（编号 {first.id} 与 {doc.id}）"
+        )
+        seen.setdefault(doc.id, doc)
+        prints.setdefault(doc.id, fingerprint(doc))
     return list(seen.values())
+
+
+def rekey(doc: Document) -> None:
+    """A distinct, stable id for a document whose title and 文号 another one already has."""
+    doc.id = "d" + hashlib.sha1(f"{doc.id}|{fingerprint(doc)}".encode()).hexdigest()[:10]
+
+
+def reconcile(documents: list[Document], stored: dict[str, Document]) -> list[str]:
+    """Documents of this run against the library: same id, other text and another file:
+    both are kept (the new one re-keyed); from the same file it is an update. Messages
+    for every case where stored text changes or a second copy is kept."""
+    notes: list[str] = []
+    for doc in documents:
+        old = stored.get(doc.id)
+        if old is None or fingerprint(old) == fingerprint(doc):
+            continue
+        if old.source == doc.source:
+            notes.append(
+                f"{doc.source}:{doc.line_start} 《{doc.title}》内容有变化，已更新库中的版本"
+            )
+            continue
+        first_id = doc.id
+        rekey(doc)
+        notes.append(
+            f"{doc.source}:{doc.line_start} 《{doc.title}》与库中来自 {old.source} 的同名文件内容不同，"
+            f"两份都保留（编号 {first_id} 与 {doc.id}）"
+        )
+    return notes
 
 
 # --- across documents -----------------------------------------------------------------------

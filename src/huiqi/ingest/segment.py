@@ -199,9 +199,11 @@ def read_heading(chunk: Chunk) -> RawDocument:
     )
     lines = list(chunk.lines)
     title_parts: list[str] = []
+    title_lines: list[Line | None] = []  # the line each title part came from
     if chunk.heading is not None:
         doc.header.append(lines.pop(0))
         title_parts.append(chunk.heading)
+        title_lines.append(None)
     i = 0
     pending_key: str | None = None
     while i < len(lines):
@@ -249,10 +251,16 @@ def read_heading(chunk: Chunk) -> RawDocument:
             doc.noise.append(rest)  # letterhead such as 中共焦作市委文件
         elif rest and not _is_title_text(rest, title_parts):
             title_parts.append(rest)
+            title_lines.append(lines[i])
         doc.header.append(lines[i])
         i += 1
-    doc.body = lines[i:]
-    doc.title = _compose_title(title_parts)
+    doc.title, used = _compose_title(title_parts)
+    # Heading-zone lines the title did not take (an addressee, a preamble sentence without
+    # a full stop) are text of the document: they open its body instead of being lost.
+    unused = [ln for k, ln in enumerate(title_lines) if ln is not None and k not in used]
+    if unused:
+        doc.header = [ln for ln in doc.header if ln not in unused]
+    doc.body = unused + lines[i:]
     if doc.title is None:
         doc.title_in_text = False
     return doc
@@ -267,20 +275,23 @@ def _is_title_text(text: str, title_parts: list[str]) -> bool:
     return len(flat) >= 4 and flat in joined
 
 
-def _compose_title(parts: list[str]) -> str | None:
+def _compose_title(parts: list[str]) -> tuple[str | None, set[int]]:
+    """The title and the indices of the parts it is made of."""
     if not parts:
-        return None
+        return None, set()
     title = parts[0]
+    used = {0}
     # An issuer line followed by 关于… line, or a title broken over two lines.
-    for extra in parts[1:]:
+    for k, extra in enumerate(parts[1:], start=1):
         if _is_issuer_line(title) or extra.startswith("关于") or not TITLE_WORDS.search(title):
             sep = "" if extra.startswith("关于") else " "
             title = f"{title}{sep}{extra}" if _is_issuer_line(title) else f"{title}{extra}"
             title = title.replace(" 关于", "关于")
+            used.add(k)
     title = title.strip()
     if title.startswith("《") and title.endswith("》"):
         title = title[1:-1]
-    return re.sub(r"\s+", " ", title) or None
+    return re.sub(r"\s+", " ", title) or None, used
 
 
 def find_attachment_titles(doc: RawDocument) -> list[str]:

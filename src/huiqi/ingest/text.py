@@ -100,6 +100,16 @@ def int_to_cn(n: int) -> str:
         if rest < 10:
             return head + "零" + digits[rest]
         return head + (("一" + int_to_cn(rest)) if rest < 20 else int_to_cn(rest))
+    if n < 10_000:
+        rest = n % 1000
+        head = digits[n // 1000] + "千"
+        if rest == 0:
+            return head
+        # 一千零二, 一千零二十, 一千一百: a zero is read where a unit is skipped
+        inner = int_to_cn(rest)
+        if rest < 100:
+            inner = "零" + ("一" + inner if 10 <= rest < 20 else inner)
+        return head + inner
     return str(n)
 
 

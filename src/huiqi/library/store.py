@@ -105,12 +105,112 @@ def _url(db: str | Path | None) -> str:
     return text if "://" in text else f"sqlite:///{text}"
 
 
+class LibraryError(Exception):
+    """A library that cannot be opened or used; the message is Chinese, names the database."""
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def sqlite_file(db: str | Path | None) -> str | None:
+    """The file behind a SQLite library (None for other databases and in-memory SQLite).
+
+    A plain path is taken as it is: `#`, `?` and `%` are part of the file name.
+    """
+    text = str(db) if db is not None else default_url()
+    if "://" not in text:
+        return text
+    if not text.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(text)
+        url.get_dialect()  # sqlite+nosuchdriver:// is refused here, not read as a path
+    except NoSuchModuleError:
+        raise LibraryError(f"不支持的数据库类型：{text.split('://', 1)[0]}") from None
+    except (ArgumentError, ValueError):
+        raise LibraryError(f"数据库地址无法识别：{text}") from None
+    name = url.database
+    return None if not name or name == ":memory:" else name
+
+
+def check_sqlite_file(path: str, *, create: bool) -> None:
+    """Clear errors before SQLite sees a bad path (it would only say "unable to open")."""
+    where = Path(path)
+    parent = where.parent if str(where.parent) else Path(".")
+    if where.is_dir():
+        raise LibraryError(f"{path}：是目录，不是政策库文件")
+    if where.exists():
+        try:
+            with where.open("rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except OSError:
+            raise LibraryError(f"{path}：无法读取政策库文件（权限不足？）") from None
+        if head and head != SQLITE_MAGIC:
+            raise LibraryError(f"{path}：不是 SQLite 数据库文件")
+        return
+    if not create:
+        raise LibraryError(f"政策库不存在：{path}（先运行 huiqi ingest）")
+    if not parent.is_dir():
+        raise LibraryError(f"{path}：所在目录不存在（{parent}）")
+
+
+def _sqlite_engine(path: str, *, create: bool) -> Engine:
+    """An engine on a file: URI, quoted, so that `#`, `?` or spaces name the file itself;
+    read-only when only reading, so that reading never creates or changes a file."""
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(os.path.abspath(path))}?mode={'rwc' if create else 'ro'}"
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+
+
+def open_library(db: str | Path | None = None, *, create: bool = False) -> Library:
+    """Open a library for reading (create=False: it must exist) or for writing.
+
+    Raises LibraryError with a Chinese message for every bad path or URL.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    url = _url(db)
+    try:
+        path = sqlite_file(db)
+        if path is not None:
+            check_sqlite_file(path, create=create)
+            engine = _sqlite_engine(path, create=create)
+        else:
+            engine = create_engine(url)
+        library = Library(engine=engine, create=create)
+        if not create and not inspect(engine).has_table("documents"):
+            raise LibraryError(f"{db or url}：不是惠企政策库（缺少数据表，先运行 huiqi ingest）")
+        return library
+    except LibraryError:
+        raise
+    except NoSuchModuleError:
+        raise LibraryError(f"不支持的数据库类型：{url.split('://', 1)[0]}") from None
+    except ImportError:
+        raise LibraryError(f"缺少该数据库的驱动程序：{url.split('://', 1)[0]}") from None
+    except (ArgumentError, ValueError):
+        raise LibraryError(f"数据库地址无法识别：{url}") from None
+    except SQLAlchemyError:
+        raise LibraryError(f"无法打开政策库：{db or url}") from None
+
+
 class Library:
-    def __init__(self, db: str | Path | None = None, engine: Engine | None = None) -> None:
-        self.engine = engine or create_engine(_url(db))
+    def __init__(
+        self, db: str | Path | None = None, engine: Engine | None = None, create: bool = True
+    ) -> None:
+        if engine is None:
+            plain = db is not None and "://" not in str(db)
+            engine = _sqlite_engine(str(db), create=True) if plain else create_engine(_url(db))
+        self.engine = engine
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        if create:
+            metadata.create_all(self.engine)
 
     # --- writing ------------------------------------------------------------------------
     def save(self, docs: Iterable[Document]) -> int:

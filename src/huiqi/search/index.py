@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..ingest.model import Clause, Document
 from .classify import entities, states_amount
@@ -57,6 +58,10 @@ CREATE VIRTUAL TABLE clause_vocab USING fts5vocab(clause_fts, 'row');
 """
 
 
+class IndexFileError(ValueError):
+    """An index file that cannot be used; the message is Chinese and names the file."""
+
+
 @dataclass(frozen=True)
 class DocInfo:
     id: str
@@ -78,7 +83,7 @@ class SearchIndex:
         self.segmenter: Segmenter = get_segmenter()
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("schema") != SCHEMA_VERSION:
-            raise ValueError(
+            raise IndexFileError(
                 f"不支持的检索索引版本：{meta.get('schema')}（请重新运行 huiqi ingest）"
             )
         self.meta = meta
@@ -95,11 +100,22 @@ class SearchIndex:
     # --- opening and building ---------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> SearchIndex:
+        """Open an index file read-only. The path goes into a quoted file: URI, so that
+        `#`, `?` or `%` in it name the file itself (unquoted, `a#b.db` opened `a`
+        read-write and left a stray file)."""
         path = str(path)
         if not os.path.exists(path):
             raise FileNotFoundError(path)
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        return cls(conn, path)
+        if os.path.isdir(path):
+            raise IndexFileError(f"{path}：是目录，不是检索索引文件")
+        uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return cls(conn, path)
+        except sqlite3.Error:
+            raise IndexFileError(
+                f"{path}：不是检索索引文件（或已损坏；重新运行 huiqi ingest）"
+            ) from None
 
     @classmethod
     def build(cls, documents: Iterable[Document], path: str | Path | None = None) -> SearchIndex:
