@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..output import write_json
-
-console = Console()
-err = Console(stderr=True)
+from .console import console, err
+from .console import esc as escape
 
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 PackOption = Annotated[
