@@ -479,11 +479,25 @@ def test_applicant_type_sets_aside_benefits_for_others():
     [(0, 0), (999_999_999, 0), (1_000_000_000, 1), (5_200_000_000, 5), (10_500_000_000, 10)],
 )
 def test_floor_gives_the_revenue_tier(pack, revenue, tier):
-    facts = {"taxable_revenue_last_year": Decimal(revenue)}
+    facts = {"annual_results": [{"year": AS_OF.year - 1, "taxable_revenue": Decimal(revenue)}]}
     assert evaluate("floor(taxable_revenue_last_year / 10亿)", facts, AS_OF, pack).value == tier
-    assert evaluate("revenue_tier_last_year", facts, AS_OF, pack).value == tier
+    assert evaluate("taxable_revenue_tier_last_year", facts, AS_OF, pack).value == tier
 
 
 def test_floor_of_an_unknown_is_unknown(pack):
     out = evaluate("floor(taxable_revenue_last_year / 10亿)", {}, AS_OF, pack)
-    assert out.value is UNKNOWN and out.missing == ("taxable_revenue_last_year",)
+    assert out.value is UNKNOWN and out.missing == ("annual_results",)
+
+
+def test_a_year_without_an_entry_never_passes_an_upper_bound(pack):
+    """One input for yearly figures (annual_results). A year without an entry sums to 0, so a
+    ceiling (年营业收入1亿元以下) is read together with has_results_last_year."""
+    facts = {"annual_results": [{"year": AS_OF.year - 2, "revenue": Decimal(5)}]}
+    gated = "has_results_last_year and revenue_last_year <= 1亿"
+    assert evaluate("revenue_last_year", facts, AS_OF, pack).value == 0
+    assert evaluate(gated, facts, AS_OF, pack).value is False
+    facts["annual_results"].append({"year": AS_OF.year - 1})
+    out = evaluate(gated, facts, AS_OF, pack)
+    assert out.value is UNKNOWN and out.missing == ("annual_results.revenue",)
+    facts["annual_results"][-1]["revenue"] = Decimal(5)
+    assert evaluate(gated, facts, AS_OF, pack).value is True
