@@ -90,17 +90,17 @@ def test_no_eval_of_python():
 
 
 def test_three_valued_and_or(pack):
-    facts = {"registered_in_jiaozuo": False}
-    out = evaluate("registered_in_jiaozuo and independent_legal_person", facts, AS_OF, pack)
+    facts = {"registered_place": "郑州市"}
+    out = evaluate("local(registered_place) and independent_legal_person", facts, AS_OF, pack)
     assert out.value is False and out.missing == ()
-    out = evaluate("registered_in_jiaozuo or independent_legal_person", facts, AS_OF, pack)
+    out = evaluate("local(registered_place) or independent_legal_person", facts, AS_OF, pack)
     assert out.value is UNKNOWN and out.missing == ("independent_legal_person",)
-    out = evaluate("not registered_in_jiaozuo or independent_legal_person", facts, AS_OF, pack)
+    out = evaluate("not local(registered_place) or independent_legal_person", facts, AS_OF, pack)
     assert out.value is True
 
 
 def test_derived_variable_reports_its_inputs(pack):
-    out = evaluate("local_legal_entity", {"registered_in_jiaozuo": True}, AS_OF, pack)
+    out = evaluate("local_legal_entity", {"registered_place": "焦作市"}, AS_OF, pack)
     assert out.value is UNKNOWN and out.missing == ("independent_legal_person",)
 
 
@@ -133,7 +133,7 @@ def test_parameter_by_date(pack):
 def test_trace_and_gap(pack):
     report = match(
         {
-            "registered_in_jiaozuo": True,
+            "registered_place": "焦作市",
             "independent_legal_person": True,
             "patent_agency_approved": True,
             "agency_grants_last_year": 90,
@@ -155,11 +155,11 @@ def test_trace_and_gap(pack):
 
 def test_next_question_decides_most_rules(kjjl_pack):
     pack = kjjl_pack
-    report = match({"registered_in_jiaozuo": True}, AS_OF, pack)
+    report = match({"registered_place": "焦作市"}, AS_OF, pack)
     first = report.next_questions()[0]
     # 第六条 and 第八条 all require 独立法人资格: it decides more rules than any other question
     assert first["variable"] == "independent_legal_person" and first["decides"] == 24
-    report = match({"registered_in_jiaozuo": True, "independent_legal_person": True}, AS_OF, pack)
+    report = match({"registered_place": "焦作市", "independent_legal_person": True}, AS_OF, pack)
     first = report.next_questions()[0]
     assert first["variable"] == "science_awards" and first["decides"] == 12
 
@@ -172,7 +172,7 @@ def test_profile_lists_every_problem(pack):
         match(
             {
                 "nope": 1,
-                "registered_in_jiaozuo": "是",
+                "registered_place": "焦作",
                 "tech_absorb_volume_last_year": -1,
                 "tech_service_tier": 0,
                 "certifications": [{"kind": "x", "year": 2017, "colour": "red"}, {"year": 2017}],
@@ -185,7 +185,7 @@ def test_profile_lists_every_problem(pack):
     paths = [p.path for p in exc.value.problems]
     assert paths == [
         "nope",
-        "registered_in_jiaozuo",
+        "registered_place",
         "tech_absorb_volume_last_year",
         "tech_service_tier",
         "certifications[0].kind",
@@ -199,7 +199,7 @@ def test_profile_lists_every_problem(pack):
 def test_profile_money_literals(pack):
     report = match(
         {
-            "registered_in_jiaozuo": True,
+            "registered_place": "焦作市",
             "independent_legal_person": True,
             "tech_absorb_volume_last_year": "300万",
         },
@@ -233,7 +233,7 @@ def test_difference_stacking(tmp_path):
     )
     pack = load_pack(root)
     profile = {
-        "registered_in_jiaozuo": True,
+        "registered_place": "焦作市",
         "independent_legal_person": True,
         "contest_awards": [{"level": "国家", "grade": "一等奖", "year": 2017}],
         "received_benefits": [
@@ -380,11 +380,11 @@ def test_cli_match_json(tmp_path):
 
 def test_cli_match_refuses_bad_profile(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"foo": 1, "registered_in_jiaozuo": 3}), encoding="utf-8")
+    bad.write_text(json.dumps({"foo": 1, "registered_place": 3}), encoding="utf-8")
     result = runner.invoke(app, ["match", str(bad), "--json"])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert "foo" in result.stderr and "registered_in_jiaozuo" in result.stderr
+    assert "foo" in result.stderr and "registered_place" in result.stderr
 
 
 def test_cli_rules_check_test():
@@ -411,12 +411,12 @@ def test_variables_may_be_split_over_files_but_not_defined_twice(tmp_path):
     )
     assert "zz_test_only_count" in load_pack(root).variables
     (root / "variables" / "clash.yaml").write_text(
-        "variables:\n  registered_in_jiaozuo:\n    label: 重复\n    question: 重复？\n    type: bool\n",
+        "variables:\n  independent_legal_person:\n    label: 重复\n    question: 重复？\n    type: bool\n",
         encoding="utf-8",
     )
     with pytest.raises(PackErrors) as info:
         load_pack(root)
-    assert any("registered_in_jiaozuo 重复定义" in str(e) for e in info.value.errors)
+    assert any("independent_legal_person 重复定义" in str(e) for e in info.value.errors)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -426,7 +426,7 @@ def test_profiles_in_any_usual_encoding(tmp_path, encoding):
     from huiqi.cli import app
 
     path = tmp_path / "p.yaml"
-    path.write_bytes("label: 测试企业\nregistered_in_jiaozuo: true\n".encode(encoding))
+    path.write_bytes("label: 测试企业\nregistered_place: 焦作市\n".encode(encoding))
     result = CliRunner().invoke(app, ["match", str(path), "--as-of", "2018-02-01", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["label"] == "测试企业"
@@ -438,7 +438,7 @@ def test_ascii_json_profile(tmp_path):
     from huiqi.cli import app
 
     path = tmp_path / "p.json"
-    path.write_text('{"registered_in_jiaozuo": true}', encoding="ascii")
+    path.write_text('{"registered_place": "\\u7126\\u4f5c\\u5e02"}', encoding="ascii")
     result = CliRunner().invoke(app, ["match", str(path), "--as-of", "2018-02-01", "--json"])
     assert result.exit_code == 0, result.output
 
@@ -456,7 +456,7 @@ def test_applicant_type_sets_aside_benefits_for_others():
     from huiqi.engine.profile import ProfileError
 
     # kjjl rules are for enterprises (and institutions for some); a person asking gets none.
-    report = match({"applicant": "个人", "registered_in_jiaozuo": True}, date(2018, 2, 1))
+    report = match({"applicant": "个人", "registered_place": "焦作市"}, date(2018, 2, 1))
     kjjl = [r for r in report.results if r.rule.id.startswith("jz.kjjl.")]
     others = [r for r in kjjl if "person" not in r.rule.beneficiary]
     assert others and all(
@@ -467,7 +467,7 @@ def test_applicant_type_sets_aside_benefits_for_others():
     # 第十条 science awards also go to persons: still evaluated
     persons = [r for r in kjjl if "person" in r.rule.beneficiary]
     assert persons and all("申请人" not in render(r.reason) for r in persons)
-    same = match({"applicant": "enterprise", "registered_in_jiaozuo": True}, date(2018, 2, 1))
+    same = match({"applicant": "enterprise", "registered_place": "焦作市"}, date(2018, 2, 1))
     assert any(r.status == "undetermined" for r in same.results if r.rule.id.startswith("jz.kjjl."))
     with pytest.raises(ProfileError, match="applicant"):
         match({"applicant": "公司"}, date(2018, 2, 1))

@@ -27,7 +27,8 @@ def test_huiqi_check_passes_for_every_pack():
 @pytest.mark.parametrize("pack_name", PACKS)
 def test_every_rule_has_an_eligible_and_a_not_eligible_case(pack_name):
     pack = bundled_pack(pack_name)
-    seen: dict[str, set[str]] = {rid: set() for rid in pack.by_id}
+    # each pack's cases cover its own rules; the packs it extends are checked on their own
+    seen: dict[str, set[str]] = {rid: set() for rid in pack.by_id if pack.own(rid)}
     for case in load_cases(pack):
         for rid, exp in case.expect.items():
             if rid in seen and exp.get("status"):
@@ -53,7 +54,7 @@ def test_the_same_award_in_two_documents_is_paid_once():
 
     report = match(
         {
-            "registered_in_jiaozuo": True,
+            "registered_place": "焦作市",
             "independent_legal_person": True,
             "certifications": [{"kind": "国家高新技术企业", "year": 2017, "first": True}],
         },

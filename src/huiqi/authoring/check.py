@@ -17,7 +17,7 @@ from ..errors import PackError, PackErrors
 from ..lang.expr import Binary, Num, numbers_used, walk
 from ..packs.loader import Pack, load_pack, pack_dirs, pack_root
 from .numbers import numbers_in
-from .vocabulary import lint_vocabulary
+from .vocabulary import lint_vocabulary, tree_reads
 
 STRUCTURAL = {0, 1}  # 0 and 1 (as in `> 0`, `>= 1`) are structure, not numbers of the law
 
@@ -53,7 +53,7 @@ def check_pack(pack: Pack) -> list[PackError]:
     from ..library.catalogue import find_clause, find_document
 
     errors: list[PackError] = list(pack.library_problems)
-    errors += lint_vocabulary(pack)
+    errors += lint_vocabulary(pack, readers=tree_reads(pack))
 
     def verify_quote(
         doc_ref: str,

@@ -70,7 +70,20 @@ def _is_bundle(node: Node) -> bool:
     return isinstance(node, BoolOp) and len(node.items) >= 2
 
 
-def lint_vocabulary(pack: Pack, own: set[str] | None = None) -> list[PackError]:
+def tree_reads(pack: Pack) -> set[str]:
+    """Every name read by any pack of the jurisdiction tree the pack comes from."""
+    if pack.registry is None or not pack.layers:
+        return set()
+    from ..packs.loader import load_layers
+
+    root = pack.layers[0].root.parent
+    tree = load_layers([root / n for n in pack.registry.packs], "*", library=False)
+    return _reads(tree)
+
+
+def lint_vocabulary(
+    pack: Pack, own: set[str] | None = None, readers: set[str] | None = None
+) -> list[PackError]:
     """Vocabulary problems of a pack; `own`: the pack folders whose files are linted (the
     packs it extends are linted on their own)."""
     errors: list[PackError] = []
@@ -101,8 +114,9 @@ def lint_vocabulary(pack: Pack, own: set[str] | None = None) -> list[PackError]:
                     )
             else:
                 seen[key] = name
-    # 2. An input nobody reads.
-    used = _reads(pack)
+    # 2. An input nobody reads — in this pack or any pack below it (a national fact is read by
+    # the cities).
+    used = _reads(pack) | (readers or set())
     for name, v in inputs.items():
         if name not in used and mine(v.file):
             errors.append(

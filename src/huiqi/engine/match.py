@@ -473,25 +473,6 @@ class MatchReport:
         }
 
 
-def _elsewhere(
-    cr: CompiledRule, pack: Pack, profile: Profile, as_of: date, home: str
-) -> RuleResult:
-    """A rule of a jurisdiction the applicant is not registered in: not for it, said why."""
-    stale = _in_force(cr.rule, as_of)
-    if stale:
-        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
-    juris = pack.registry.by_pack[home].name if pack.registry else home
-    return RuleResult(
-        cr.rule,
-        cr.index,
-        NOT_ELIGIBLE,
-        reason=Reason(
-            "outside_jurisdiction",
-            {"place": profile.facts.get(PLACE_VARIABLE), "jurisdiction": juris},
-        ),
-    )
-
-
 def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleResult:
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
     stale = _in_force(cr.rule, as_of)
@@ -512,9 +493,9 @@ def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleR
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
-    """The packs whose rules apply to an applicant: those whose jurisdiction contains the
-    place where it is registered (national → province → city → county); every pack of
-    `pack` while the place is unknown, so that local rules ask for it."""
+    """The jurisdictions whose policies concern an applicant: those containing the place where
+    it is registered (national → province → city → county); every pack of `pack` while the
+    place is unknown."""
     place = profile.facts.get(PLACE_VARIABLE)
     names = pack.pack_names
     if not isinstance(place, str) or pack.registry is None:
@@ -530,15 +511,15 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     across every jurisdiction that applies."""
     ctx = pack.new_ctx(profile.facts, as_of)
     packs = set(applicable_packs(pack, profile))
-    results = []
-    for cr in pack.compiled:
-        home = pack.rule_pack.get(cr.rule.id, pack.name)
-        if pack.layers and home not in packs:
-            results.append(_elsewhere(cr, pack, profile, as_of, home))
-        elif profile.applicant is None or profile.applicant in cr.rule.beneficiary:
-            results.append(evaluate_rule(cr, ctx))
-        else:
-            results.append(_not_for(cr, profile.applicant, pack, as_of))
+    # Every rule of the composed packs is evaluated: a rule bound to where the applicant is
+    # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
+    # 我市企业, a project located in the city), so the place is never a blanket filter.
+    results = [
+        evaluate_rule(cr, ctx)
+        if profile.applicant is None or profile.applicant in cr.rule.beneficiary
+        else _not_for(cr, profile.applicant, pack, as_of)
+        for cr in pack.compiled
+    ]
     apply_stacking(results, profile.received, pack)
     report = MatchReport(as_of, profile.label, results, pack)
     report.packs = [n for n in pack.pack_names if n in packs]
@@ -589,6 +570,12 @@ def evaluate(target: Any, facts: dict[str, Any], as_of: date, pack: Pack | None 
             event_fields={
                 n: {f: s.type for f, s in v.fields.items()} for n, v in pack.variables.items()
             },
+            local_places=(
+                tuple(pack.registry.places_within(pack.layers[-1].name))
+                if pack.registry and pack.layers
+                else ()
+            ),
+            places_within=pack.registry.places_within if pack.registry else None,
         )
         node = resolve(parse(target), scope)
     fn = compile_expr(node, pack.program.derived_names)

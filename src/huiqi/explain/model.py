@@ -12,7 +12,6 @@ REASONS: dict[str, tuple[str, ...]] = {
     "expired": ("valid_from", "valid_to", "as_of"),
     "excluded": ("title", "clause", "quote"),
     "not_for_applicant": ("beneficiaries", "applicant"),
-    "outside_jurisdiction": ("place", "jurisdiction"),
     "amount_inputs_missing": (),
     # stacking
     "stack_lower": ("winner_title", "key", "principle"),

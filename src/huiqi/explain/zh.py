@@ -47,8 +47,6 @@ def _reason(r: Reason) -> str:
             return f"{p['title']}（{p['clause']}：“{p['quote']}”）"
         case "not_for_applicant":
             return f"受益主体为{'、'.join(p['beneficiaries'])}，申请人为{p['applicant']}"
-        case "outside_jurisdiction":
-            return f"这是{p['jurisdiction']}的政策，申请人注册在{p['place']}"
         case "amount_inputs_missing":
             return "条件已满足，金额所需信息不全"
         case "stack_lower":
