@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_policies
 
 CORPUS = """示例县人民政府关于印发示例县促进科技型企业发展若干措施的通知
