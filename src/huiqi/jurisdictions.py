@@ -6,14 +6,14 @@ place where it is registered. No place name is written in the code; a new city o
 new folder under `policies/`.
 
 ```yaml
-name: 焦作市                 # the place the pack governs
+name: 某市                   # the place the pack governs
 level: city                  # national | province | city | county
-extends: henan               # the pack one level up (none for the national pack)
-aliases: [焦作]              # short names used in titles and bodies
-doc_prefixes: [焦]           # how this government's 文号 begin (焦政〔2017〕24号)
-issuers: [焦作市人民政府, …]  # bodies whose documents belong to this level
+extends: province_pack       # the pack one level up (none for the national pack)
+aliases: [某]                # short names used in titles and bodies
+doc_prefixes: [某]           # how this government's 文号 begin (某政〔2017〕24号)
+issuers: [某市人民政府, …]  # bodies whose documents belong to this level
 places:                      # subdivisions that have no pack of their own, by level
-  county: [沁阳市, 温县]
+  county: [某县, 某县级市]
   district: [解放区]
 ```
 """
@@ -57,7 +57,7 @@ class Jurisdiction:
 
 
 def _short(place: str) -> str:
-    """孟州市 → 孟州; 温县 stays (one character alone would match too much)."""
+    """某州市 → 某州; 某县 stays (one character alone would match too much)."""
     stem = re.sub(r"(省|市|县|区|自治州|地区)$", "", place)
     return stem if len(stem) >= 2 else place
 
@@ -212,7 +212,7 @@ class Registry:
         return out
 
     def places_within(self, name: str) -> list[str]:
-        """A place and everything under it: 焦作市 → 焦作市, 孟州市, 温县 …"""
+        """A place and everything under it: 某市 → 某市, 某县级市, 某县 …"""
         if name not in self._place:
             raise KeyError(name)
         pack, _ = self._place[name]
@@ -240,7 +240,7 @@ class Registry:
             by_level[j.level] += [j.name, *j.aliases, *j.issuers]
             prefixes[j.level] += list(j.doc_prefixes)
             for lvl, names in j.places.items():
-                # Counties are named without 市/县 in titles (孟州, 沁阳); districts are not
+                # Counties are named without 市/县 in titles (某州, 某阳); districts are not
                 # (解放, 中站 are ordinary words).
                 short = lvl == "county"
                 by_level[PLACE_LEVELS[lvl]] += [
@@ -260,7 +260,7 @@ class Registry:
         return [i for p in self.packs for i in self.by_pack[p].issuers]
 
     def place_names(self) -> list[str]:
-        """Names that may open a title (河南省焦作市人民政府关于…), longest first."""
+        """Names that may open a title (河南省某市人民政府关于…), longest first."""
         names = {j.name for j in self.by_pack.values()}
         names |= {a for j in self.by_pack.values() for a in j.aliases}
         names |= {p for j in self.by_pack.values() for ps in j.places.values() for p in ps}

@@ -3,7 +3,7 @@
     cases:
       - name: 首次认定高企
         as_of: 2018-02-01
-        profile: {registered_place: 焦作市, ...}   # or a path relative to the pack
+        profile: {registered_place: 某市, ...}   # or a path relative to the pack
         expect:
           jz.kjjl.gaoqi_first_cert: {status: eligible, amount: 200000}
           jz.kjjl.prov_tech_sme: not_eligible            # status only

@@ -248,7 +248,7 @@ def read_heading(chunk: Chunk) -> RawDocument:
         if re.fullmatch(r"[（(]?\s*\S+年\S+月\S+日\s*[）)]?", rest) and find_dates(rest):
             doc.header_dates.append(rest)
         elif rest.endswith("文件") and len(rest) <= 20:
-            doc.noise.append(rest)  # letterhead such as 中共焦作市委文件
+            doc.noise.append(rest)  # letterhead such as 中共某市委文件
         elif rest and not _is_title_text(rest, title_parts):
             title_parts.append(rest)
             title_lines.append(lines[i])
@@ -332,7 +332,7 @@ def _heading_match(lines: list[Line], i: int, title: str) -> tuple[int, str | No
         prefix = flat[: -len(want)]
         if find_dates(prefix) and len(prefix) <= 14:
             return 1, prefix
-    # A heading broken over two lines: 焦作市引进培育…（团队） / 实 施 办 法
+    # A heading broken over two lines: 某市引进培育…（团队） / 实 施 办 法
     if (
         want.startswith(flat)
         and len(flat) >= 6

@@ -8,7 +8,7 @@ second and is paid on first use, never per query. Its dictionary is extended wit
   - defined terms, from （以下简称“创新券”） and similar;
   - short quoted expressions, “机器换人”, “企业宁静日”;
   - the subject of short 《》 titles and document titles, with the issuer prefix and the
-    instrument suffix cut off (焦作市科技创新券实施管理暂行办法 → 科技创新券);
+    instrument suffix cut off (某市科技创新券实施管理暂行办法 → 科技创新券);
   - frequent compounds: two or three adjacent words (each at least two characters) that
     occur together at least three times and end in a head noun such as 企业, 人才, 资金,
     whose other words are nouns (jieba's part-of-speech tags), counted over the first two
