@@ -260,7 +260,7 @@ class Registry:
         return [i for p in self.packs for i in self.by_pack[p].issuers]
 
     def place_names(self) -> list[str]:
-        """Names that may open a title (河南省某市人民政府关于…), longest first."""
+        """Names that may open a title (某省某市人民政府关于…), longest first."""
         names = {j.name for j in self.by_pack.values()}
         names |= {a for j in self.by_pack.values() for a in j.aliases}
         names |= {p for j in self.by_pack.values() for ps in j.places.values() for p in ps}
