@@ -125,7 +125,11 @@ def policies(tmp_path_factory) -> Path:
 
 
 def _huiqi(policies: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HUIQI_POLICIES": str(policies), "HUIQI_NO_CACHE": "1"}
+    env = {
+        **os.environ,
+        "HUIQI_POLICIES": str(policies),
+        "HUIQI_CACHE_DIR": str(policies.parent / "cache"),
+    }
     return subprocess.run(
         [sys.executable, "-m", "huiqi.cli", *args],
         env=env,
