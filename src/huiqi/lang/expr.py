@@ -8,7 +8,7 @@ aggregate is iterating over) or `Builtin` (`as_of`, `last_year`). See docs/rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -114,9 +114,31 @@ class Pos:
 NOPOS = Pos(0, 0, 1, 1)
 
 
+def _rebuild_any(cls: type, values: tuple) -> Node:
+    names = _SLOTS.get(cls)
+    if names is None:
+        names = _SLOTS[cls] = tuple(f.name for f in fields(cls))
+    node = object.__new__(cls)
+    for name, value in zip(names, values, strict=True):
+        object.__setattr__(node, name, value)
+    return node
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     pos: Pos = field(default=NOPOS, compare=False, repr=False, kw_only=True)
+
+    def __reduce__(self):
+        # Trees are pickled by the pack cache by the thousand: a flat tuple per node loads
+        # several times faster than dataclasses' generic __setstate__.
+        cls = type(self)
+        names = _SLOTS.get(cls)
+        if names is None:
+            names = _SLOTS[cls] = tuple(f.name for f in fields(cls))
+        return (_rebuild_any, (cls, tuple(getattr(self, n) for n in names)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 
 
 @cache
@@ -58,7 +58,7 @@ class Memo:
     yaml: dict[str, Any] = field(default_factory=dict)
     exprs: dict[str, Any] = field(default_factory=dict)
     resolved: dict[tuple, Any] = field(default_factory=dict)
-    documents: tuple | None = None
+    library: dict[str, Any] | None = None  # per rule: what it takes from the library
     dirty: bool = False
 
     @property

@@ -53,8 +53,17 @@ class Pack:
     layers: list[Jurisdiction] = field(default_factory=list)
     rule_pack: dict[str, str] = field(default_factory=dict)  # rule id -> pack that defines it
     file_pack: dict[str, str] = field(default_factory=dict)  # rules file label -> pack
-    documents: tuple = ()  # the library documents of every layer's corpus/
+    corpus_files: tuple = ()  # every layer's corpus/ texts: the pack's library
+    _documents: tuple | None = field(default=None, repr=False)
     registry: Registry | None = None  # the jurisdiction tree the layers come from
+
+    @property
+    def documents(self) -> tuple:
+        """The library documents of the pack's corpus, parsed on first use (a match needs only
+        what the cache already took from them)."""
+        if self._documents is None:
+            self._documents = documents_in(self.corpus_files)
+        return self._documents
 
     @property
     def pack_names(self) -> list[str]:
@@ -363,14 +372,13 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
         rule_pack=rule_pack,
         file_pack=file_pack,
     )
+    # A folder without jurisdiction.yaml (an ad-hoc pack) reads the bundled library.
+    pack.corpus_files = tuple(_corpus_files(roots) if juris else bundled_corpus())
     if library:
-        if memo.documents is None:
-            # A folder without jurisdiction.yaml (an ad-hoc pack) reads the bundled library.
-            files = _corpus_files(roots) if juris else bundled_corpus()
-            memo.documents = documents_in(tuple(files))
+        if memo.library is None:
+            memo.library = _library_facts(pack)
             memo.dirty = True
-        pack.documents = memo.documents
-        _attach_library(pack)
+        _attach_library(pack, memo.library)
     if len(memo.exprs) != len(PARSED):
         memo.exprs, memo.dirty = dict(PARSED), True
     memo.save()
@@ -414,11 +422,12 @@ def _check_cycles(nodes: dict[str, Node], errors: list[PackError]) -> None:
         visit(n, [])
 
 
-def _attach_library(pack: Pack) -> None:
-    """Fill each rule's document id, citation and validity from the policy library."""
+def _library_facts(pack: Pack) -> dict[str, Any]:
+    """What each rule takes from the library (document, citations, validity), by rule id; a
+    missing document is recorded as its problem. Cached with the pack's files."""
     from ..library.catalogue import find_clause, find_document
 
-    out: list[Rule] = []
+    out: dict[str, Any] = {}
     docs: dict[str, Any] = {}
     for c in pack.compiled:
         rule = c.rule
@@ -426,6 +435,35 @@ def _attach_library(pack: Pack) -> None:
             docs[rule.doc] = find_document(rule.doc, pack.documents)
         doc = docs[rule.doc]
         if doc is None:
+            out[rule.id] = None
+            continue
+        clause = find_clause(doc, rule.clause)
+        repealed = next((r for r in doc.relations if r.kind == "repealed_by"), None)
+        parts = []
+        for part in rule.when:
+            pc = find_clause(doc, part.clause)
+            parts.append(pc.citation if pc else f"{doc.citation_prefix}{part.clause}")
+        out[rule.id] = {
+            "doc_id": doc.id,
+            "doc_title": doc.title,
+            "citation": clause.citation if clause else f"{doc.citation_prefix}{rule.clause}",
+            "valid_from": rule.valid_from or doc.effective_from or doc.issued_on,
+            "valid_to": rule.valid_to or doc.effective_to,
+            "repealed_by": (repealed.target_title or repealed.target_number or "（废止文件）")
+            if repealed
+            else None,
+            "parts": parts,
+        }
+    return out
+
+
+def _attach_library(pack: Pack, facts: dict[str, Any]) -> None:
+    """Fill each rule's document id, citation and validity from the policy library."""
+    out: list[Rule] = []
+    for c in pack.compiled:
+        rule = c.rule
+        got = facts.get(rule.id)
+        if got is None:
             pack.library_problems.append(
                 PackError(
                     f"政策库中找不到文件 {rule.doc}",
@@ -437,23 +475,9 @@ def _attach_library(pack: Pack) -> None:
             )
             out.append(rule)
             continue
-        clause = find_clause(doc, rule.clause)
-        repealed = next((r for r in doc.relations if r.kind == "repealed_by"), None)
-        rule = replace(
-            rule,
-            doc_id=doc.id,
-            doc_title=doc.title,
-            citation=clause.citation if clause else f"{doc.citation_prefix}{rule.clause}",
-            valid_from=rule.valid_from or doc.effective_from or doc.issued_on,
-            valid_to=rule.valid_to or doc.effective_to,
-            repealed_by=(repealed.target_title or repealed.target_number or "（废止文件）")
-            if repealed
-            else None,
-        )
+        fields = {k: v for k, v in got.items() if k != "parts"}
+        rule = replace(rule, **fields)
         c.rule = rule
-        c.part_citations = []
-        for part in rule.when:
-            pc = find_clause(doc, part.clause)
-            c.part_citations.append(pc.citation if pc else f"{doc.citation_prefix}{part.clause}")
+        c.part_citations = list(got["parts"])
         out.append(rule)
     pack.rules = out
