@@ -201,9 +201,10 @@ class Registry:
         return [p for p in self.packs if pack in (j.pack for j in self.chain(p)) and p != pack]
 
     def places(self) -> list[str]:
-        """Every place an applicant can be registered in, in tree order."""
+        """Every place an applicant can be registered in, the most local first (a list to
+        choose from starts with the places that have their own policies)."""
         out: list[str] = []
-        for p in self.packs:
+        for p in reversed(self.packs):
             j = self.by_pack[p]
             if j.name not in out:
                 out.append(j.name)

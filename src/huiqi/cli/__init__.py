@@ -266,3 +266,7 @@ from .search import register as _register_search  # noqa: E402
 
 _register_engine(app)
 _register_search(app)
+
+from .ask import register as _register_ask  # noqa: E402
+
+_register_ask(app)

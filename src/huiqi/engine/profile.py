@@ -19,7 +19,8 @@ from ..lang.expr import parse_number
 from ..packs.variables import FieldSpec, Variable
 from ..safeyaml import PROFILE_LIMITS, InputError, load_json_text, load_yaml_text
 
-RESERVED = {"label", "as_of", "received_benefits", "applicant"}
+# `_unknown` and `_families_asked`: what a saved self-check (huiqi ask --save) remembers.
+RESERVED = {"label", "as_of", "received_benefits", "applicant", "_unknown", "_families_asked"}
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,7 @@ class Rule:
     replaces: str | None
     note: str
     where: Source
+    benefit: str = "cash"  # cash 现金奖补 | tax_relief 税收减免 (money kept, not paid)
     # filled by the pack from the library:
     doc_id: str = ""
     doc_title: str = ""
@@ -395,6 +396,9 @@ def _read_rule(
     kind = str(_merged(raw, defaults, "kind") or "")
     if kind not in KINDS:
         r.fail(f"kind 应为 {'、'.join(KINDS)} 之一", rid, "kind", line)
+    benefit = str(_merged(raw, defaults, "benefit") or "cash")
+    if benefit not in BENEFITS:
+        r.fail(f"benefit 应为 {'、'.join(BENEFITS)} 之一", rid, "benefit", line)
     ben = _merged(raw, defaults, "beneficiary") or []
     beneficiary = tuple([ben] if isinstance(ben, str) else ben)
     if not beneficiary:
@@ -444,12 +448,15 @@ def _read_rule(
         valid_to=valid_to,
         replaces=str(raw["replaces"]) if raw.get("replaces") else None,
         note=str(raw.get("note") or ""),
+        benefit=benefit,
         where=Source(r.file, line),
         exclusions=exclusions,
     )
 
 
+BENEFITS = {"cash": "现金奖补", "tax_relief": "税收减免"}
 RULE_KEYS = {
+    "benefit",
     "id",
     "title",
     "document",
