@@ -72,7 +72,7 @@ def test_all_dont_know_terminates():
             return qn.answer(state, APPLICANT, "enterprise")
         return qn.dont_know(state, q.name)
 
-    state, asked = _walk(qn, choose)
+    state, _asked = _walk(qn, choose)
     # every rule still open is blocked by a fact answered 不知道 (later conditions behind
     # that gate are never asked)
     blocked = (
