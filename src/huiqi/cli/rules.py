@@ -155,6 +155,20 @@ def register(app: typer.Typer) -> None:
             f"[bold]{escape(report.label or profile.name)}[/bold]  评估日期 {when}（上年度 = {when.year - 1}）"
             f"  适用政策：{_places(p, report.packs)}，{len(report.results)} 条规则"
         )
+        from ..engine.result import build_result
+        from ..explain.zh import wan
+
+        summary = build_result(report)
+        low, high = summary.review_range
+        console.print(
+            f"[bold green]现金奖补（申请即可获得）：{wan(summary.cash_total)}[/bold green]"
+        )
+        if summary.tax:
+            console.print(f"税收减免（少缴的税款，非拨付资金）：{wan(summary.tax_total)}")
+        if summary.review:
+            console.print(f"需评审确定的资金：{wan(low)}至{wan(high)}（不计入确定金额）")
+        if summary.support:
+            console.print(f"非资金或金额未明确的支持：{len(summary.support)} 项（见下表）")
         eligible = report.eligible
         table = Table(title=f"符合条件的奖励（{len(eligible)} 项）")
         wide = console.width >= 140  # the rule id helps developers; users read the title
