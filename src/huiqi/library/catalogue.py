@@ -7,6 +7,7 @@ process.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -22,10 +23,17 @@ def corpus_documents() -> tuple[Document, ...]:
     return documents_in(tuple(bundled_corpus()))
 
 
-@cache
+_PARSED: dict[tuple, tuple[Document, ...]] = {}
+
+
 def documents_in(paths: tuple[Path, ...]) -> tuple[Document, ...]:
-    """The documents of some corpus files (a pack's and those of the packs it extends)."""
-    return tuple(ingest_paths(paths).documents)
+    """The documents of some corpus files (a pack's and those of the packs it extends),
+    parsed once per content in a process: copies of the same texts elsewhere are not re-read."""
+    key = tuple((p.name, hashlib.sha1(p.read_bytes()).hexdigest()) for p in paths)
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = _PARSED[key] = tuple(ingest_paths(paths).documents)
+    return hit
 
 
 def find_document(ref: str, documents: tuple[Document, ...] | None = None) -> Document | None:
