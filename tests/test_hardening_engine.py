@@ -178,7 +178,7 @@ def test_hostile_profiles(tmp_path, suffix, content, code, words):
     )
     for w in words:
         assert w in out, (w, out)
-    assert elapsed < 5, elapsed
+    assert elapsed < 15, elapsed  # a hang is minutes; this bound only catches those
 
 
 def test_profile_errors_do_not_print_huge_values(tmp_path):
