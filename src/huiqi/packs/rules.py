@@ -479,6 +479,9 @@ RULE_KEYS = {
 
 
 _PART_KEYS = {"expr", "clause", "label"}
+_STACKING_KEYS = {"group", "policy", "key", "clause", "quote"}
+_APPLY_KEYS = {"department", "window", "window_months", "deadline", "materials", "steps", "clause"}
+_AMOUNT_KEYS = {"fixed", "formula", "per_item", "count", "percent", "of", "cap", "min", "max"}
 #: Every key a rule file may hold, by place: a key outside these is a typo (`exclusion:` for
 #: `exclusions:`, `wehn:` in an exclusion) and an error, never silently ignored.
 SCHEMA: dict[str, set[str]] = {
@@ -489,41 +492,10 @@ SCHEMA: dict[str, set[str]] = {
     "rules[]": RULE_KEYS,
     "rules[].when[]": _PART_KEYS,
     "rules[].context[]": {"clause", "quote"},
-    "rules[].amount": {
-        "fixed",
-        "formula",
-        "per_item",
-        "count",
-        "percent",
-        "of",
-        "cap",
-        "min",
-        "max",
-        "unstated",
-        "none",
-    },
-    "rules[].stacking": {"group", "policy", "key", "clause", "quote"},
-    "defaults.stacking": {"group", "policy", "key", "clause", "quote"},
-    "rules[].apply": {
-        "department",
-        "window",
-        "window_months",
-        "deadline",
-        "materials",
-        "steps",
-        "clause",
-    },
-    "defaults.apply": {
-        "department",
-        "window",
-        "window_months",
-        "deadline",
-        "materials",
-        "steps",
-        "clause",
-    },
-    "rules[].validity": {"from", "to"},
-    "defaults.validity": {"from", "to"},
+    "rules[].amount": _AMOUNT_KEYS | {"unstated", "none"},
+    **{f"{where}.stacking": _STACKING_KEYS for where in ("rules[]", "defaults")},
+    **{f"{where}.apply": _APPLY_KEYS for where in ("rules[]", "defaults")},
+    **{f"{where}.validity": {"from", "to"} for where in ("rules[]", "defaults")},
 }
 #: Which places hold a mapping (others are lists of mappings or scalars).
 _LISTS = {"exclusions", "provisions", "rules", "when", "context"}
