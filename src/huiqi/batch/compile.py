@@ -265,9 +265,6 @@ class _Builder:
         rule = cr.rule
         status_lit = {s: exp.Literal.string(s) for s in (ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED)}
         null = exp.null()
-        if _in_force(rule, self.as_of) is not None:
-            out = [(f"s_{i}", exp.Literal.string(NOT_IN_FORCE))]
-            return out + [(f"{p}_{i}", null) for p in ("a", "lo", "hi", "k", "m")]
         gates: list[exp.Expression] = []
         outside = self._outside(rule.id)
         if outside is not None:
@@ -344,6 +341,10 @@ class _Builder:
             else exp.Literal.string("")
         )
         undetermined = exp.EQ(this=col(f"s_{i}"), expression=status_lit[UNDETERMINED])
+        # compiled above even when out of force, so that an untranslatable rule is an error
+        if _in_force(rule, self.as_of) is not None:
+            out = [(f"s_{i}", exp.Literal.string(NOT_IN_FORCE))]
+            return out + [(f"{p}_{i}", null) for p in ("a", "lo", "hi", "k", "m")]
         return [
             (f"s_{i}", status),
             # amounts and key read the status column of the same row (second projection)
