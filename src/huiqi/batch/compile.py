@@ -336,7 +336,8 @@ class _Builder:
             else:
                 pieces.append(case((is_null(col(name)), exp.Literal.string(name))))
         missing = (
-            exp.ConcatWs(expressions=[exp.Literal.string(","), *pieces])
+            # CONCAT_WS skips NULLs in DuckDB and Spark (sqlglot's ConcatWs would add a NULL test)
+            exp.Anonymous(this="CONCAT_WS", expressions=[exp.Literal.string(","), *pieces])
             if pieces
             else exp.Literal.string("")
         )

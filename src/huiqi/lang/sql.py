@@ -296,9 +296,10 @@ class ExprCompiler:
             kind, scale = "int", 0
             for a in args:
                 kind, scale = _merge(Typed(exp.null(), kind, scale), a)
-            cls = exp.Least if func == "min" else exp.Greatest
-            first, *rest = align(*args)
-            pick = cls(this=first, expressions=rest)
+            # an anonymous call: sqlglot would wrap LEAST in its own NULL test for DuckDB
+            pick = exp.Anonymous(
+                this="LEAST" if func == "min" else "GREATEST", expressions=align(*args)
+            )
             any_null = exp.or_(*[is_null(a.sql.copy()) for a in args], copy=False)
             return Typed(case((any_null, exp.null()), default=pick), kind, scale)
         (a,) = args
