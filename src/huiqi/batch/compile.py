@@ -489,7 +489,7 @@ def _assemble(
 def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
     """One row per enterprise and rule; stacking as a window over (enterprise, group, key)."""
 
-    def branch(info: RuleInfo, cr: CompiledRule) -> exp.Select:
+    def branch(info: RuleInfo, cr: CompiledRule, eligible: bool | None = None) -> exp.Select:
         i = info.idx
         st = cr.rule.stacking
         cols = [
@@ -501,7 +501,7 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
             alias(col(f"hi_{i}"), "amount_max"),
             alias(col(f"m_{i}"), "missing"),
         ]
-        if st is not None:
+        if st is not None and eligible:
             cols += [
                 alias(exp.Literal.string(st.group), "grp"),
                 alias(
@@ -510,7 +510,11 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
                 ),
                 alias(exp.Literal.number(0 if st.quote else 1), "no_quote"),
             ]
-        return select(*cols).from_(copy=False, expression="wide")
+        out = select(*cols).from_(copy=False, expression="wide")
+        if eligible is not None:
+            test = exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
+            out = out.where(test if eligible else exp.Not(this=test), copy=False)
+        return out
 
     def union(selects: list[exp.Select]) -> exp.Expression:
         out: exp.Expression = selects[0]
@@ -521,7 +525,13 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
     plain = [
         branch(info, cr) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking is None
     ]
-    stacked = [branch(info, cr) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking]
+    # only eligible rows compete: the window runs over them alone
+    stacked = [
+        branch(info, cr, True) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
+    ]
+    plain += [
+        branch(info, cr, False) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
+    ]
     outs: list[exp.Select] = []
     gross = alias(col("amount"), "amount_gross")
     if plain:
@@ -539,7 +549,6 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
             ).from_(copy=False, expression=alias(exp.Subquery(this=union(plain)), "p", table=True))
         )
     if stacked:
-        eligible = exp.EQ(this=col("status"), expression=exp.Literal.string(ELIGIBLE))
         worth = exp.Coalesce(
             this=col("amount"),
             expressions=[
@@ -550,7 +559,7 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
         )
         rank = exp.Window(
             this=exp.RowNumber(),
-            partition_by=[col(RID), col("grp"), col("stack_key"), eligible],
+            partition_by=[col(RID), col("grp"), col("stack_key")],
             order=exp.Order(
                 expressions=[
                     exp.Ordered(this=worth, desc=True),
@@ -562,7 +571,7 @@ def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
         ranked = select(exp.Star(), alias(rank, "rk")).from_(
             copy=False, expression=alias(exp.Subquery(this=union(stacked)), "s", table=True)
         )
-        aside = exp.and_(eligible, exp.GT(this=col("rk"), expression=exp.Literal.number(1)))
+        aside = exp.GT(this=col("rk"), expression=exp.Literal.number(1))
         zero = cast(exp.Literal.number(0), dec_type(2))
         outs.append(
             select(
