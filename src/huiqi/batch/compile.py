@@ -135,8 +135,8 @@ class _RowEnv(Env):
 
     def var(self, name: str) -> Typed:
         b = self.b
-        if name in b.derived_kind:
-            return Typed(col(name), *b.derived_kind[name])
+        if name in b.derived_nodes:
+            return b.derived(name)
         if name in b.schema.inputs:
             return typed_column(col(name), b.schema.inputs[name])
         if name in b.schema.events:
@@ -190,8 +190,8 @@ class _Builder:
         self.derived_kind: dict[str, tuple[str, int]] = {}
         self.aggs = _Aggs()
         self.row_env = _RowEnv(self)
-        self.layers: list[list[tuple[str, exp.Expression]]] = []
-        self._derived_layers()
+        self.derived_sql: dict[str, exp.Expression] = {}
+        self._compiling: set[str] = set()
 
     # --- aggregates and derived variables ----------------------------------------------------
 
@@ -207,32 +207,40 @@ class _Builder:
         self.aggs.by_source.setdefault(node.source, []).append((name, node, typed))
         return Typed(col(name), typed.kind, typed.scale)
 
-    def _derived_layers(self) -> None:
-        """Derived variables as columns of successive CTEs, each reading only earlier ones."""
+    def derived(self, name: str) -> Typed:
+        """A derived variable as a column of the derived layers, compiled on first use (only
+        the derived variables the chosen rules read are computed)."""
+        if name not in self.derived_kind:
+            if name in self._compiling:
+                raise SqlCompileError(f"derived variable {name} refers to itself")
+            self._compiling.add(name)
+            try:
+                t = self.compiler.compile(self.derived_nodes[name], self.row_env)
+            except SqlCompileError as exc:
+                raise SqlCompileError(f"derived variable {name}: {exc}") from None
+            self._compiling.discard(name)
+            self.derived_kind[name] = (t.kind, t.scale)
+            self.derived_sql[name] = t.sql
+        return Typed(col(name), *self.derived_kind[name])
+
+    @property
+    def layers(self) -> list[list[tuple[str, exp.Expression]]]:
+        """The compiled derived variables as successive CTEs, each reading only earlier ones."""
         level: dict[str, int] = {}
 
-        def lvl(name: str, stack: tuple[str, ...] = ()) -> int:
-            if name in level:
-                return level[name]
-            deps = [d for d in names_read(self.derived_nodes[name]) if d in self.derived_nodes]
-            level[name] = 1 + max((lvl(d, (*stack, name)) for d in deps), default=0)
+        def lvl(name: str) -> int:
+            if name not in level:
+                deps = [d for d in names_read(self.derived_nodes[name]) if d in self.derived_sql]
+                level[name] = 1 + max((lvl(d) for d in deps), default=0)
             return level[name]
 
-        for name in self.derived_nodes:
+        for name in self.derived_sql:
             lvl(name)
-        for depth in range(1, max(level.values(), default=0) + 1):
-            cols = []
-            names = [n for n in self.derived_nodes if level[n] == depth]
-            compiled = {}
-            for name in names:
-                try:
-                    compiled[name] = self.compiler.compile(self.derived_nodes[name], self.row_env)
-                except SqlCompileError as exc:
-                    raise SqlCompileError(f"derived variable {name}: {exc}") from None
-            for name, t in compiled.items():
-                self.derived_kind[name] = (t.kind, t.scale)
-                cols.append((name, t.sql))
-            self.layers.append(cols)
+        top = max(level.values(), default=0)
+        return [
+            [(n, e) for n, e in self.derived_sql.items() if level[n] == depth]
+            for depth in range(1, top + 1)
+        ]
 
     def inputs_of(self, node: Node) -> list[str]:
         """Input variables and event lists a tree reads, through derived variables."""

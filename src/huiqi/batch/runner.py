@@ -18,11 +18,24 @@ def evaluate(
     as_of: date,
     rules: list[CompiledRule] | None = None,
     batch: CompiledBatch | None = None,
+    store: bool = True,
 ) -> CompiledBatch:
     """Evaluate the rules over the tables `registry` and `ev__*` of `con`; the long result
-    is left in table `result` (one row per enterprise and rule)."""
+    is left in table `result` (one row per enterprise and rule); with store=False only the
+    counts and totals per rule and status (table `rule_status`)."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
     con.execute(f"CREATE OR REPLACE TEMP TABLE wide AS {batch.wide_sql}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {batch.sql}")
+    if store:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {batch.sql}")
+    else:  # the forecast only: the long result streams into the per-rule aggregation
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {SUMMARY} AS {SUMMARY_SQL.format(batch.sql)}")
     con.execute("DROP TABLE wide")
     return batch
+
+
+SUMMARY = "rule_status"
+SUMMARY_SQL = """
+SELECT rule_idx, status, count(*) AS n, sum(amount) AS amount, sum(amount_min) AS amount_min,
+       sum(amount_max) AS amount_max
+FROM ({}) GROUP BY ALL
+"""
