@@ -35,15 +35,12 @@ def _rules(scope: str):
 
 
 def run_duckdb(scope: str, n: int, threads: int) -> dict:
-    import duckdb
-
     from huiqi.batch.compile import compile_rules
-    from huiqi.batch.runner import SUMMARY, evaluate
+    from huiqi.batch.runner import SUMMARY, connect, evaluate
     from huiqi.batch.synthetic import generate
 
     pack, rules = _rules(scope)
-    con = duckdb.connect()
-    con.execute(f"SET threads = {int(threads)}")
+    con = connect(threads)
     t0 = time.perf_counter()
     generate(con, pack, n, seed=7, as_of=AS_OF)
     gen = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -10,6 +11,20 @@ from ..packs.loader import CompiledRule, Pack
 from .compile import CompiledBatch, compile_rules
 
 RESULT = "result"
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to the system temp folder (not the working folder)."""
+    import tempfile
+
+    from sqlglot import exp
+
+    con = duckdb.connect()
+    spill = exp.Literal.string(str(Path(tempfile.gettempdir()) / "huiqi-duckdb")).sql("duckdb")
+    con.execute(f"SET temp_directory = {spill}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
 
 
 def evaluate(

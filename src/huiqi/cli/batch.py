@@ -34,12 +34,10 @@ def batch_command(
     ] = None,
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、按文件的预算测算。"""
-    import duckdb
-
     from ..batch.compile import RuleCompileError
     from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
-    from ..batch.runner import evaluate
+    from ..batch.runner import connect, evaluate
     from ..batch.tables import write_tables
     from .rules import _load
 
@@ -71,7 +69,7 @@ def batch_command(
         progress.update(task, advance=1, description="载入 DuckDB…")
         from ..batch.compile import compile_rules, schema
 
-        con = duckdb.connect()
+        con = connect()
         write_tables(con, schema(the_pack), registry.records)
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
