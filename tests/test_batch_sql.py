@@ -7,13 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from huiqi.batch.compile import RID, RuleCompileError, compile_rules, schema
-from huiqi.batch.runner import RESULT, evaluate
+from huiqi.batch.runner import RESULT, connect, evaluate
 from huiqi.batch.synthetic import generate, profiles
 from huiqi.batch.tables import write_tables
 from huiqi.engine.match import evaluate_profile
@@ -82,7 +81,7 @@ def _restack(results, rec, as_of):
     ("as_of", "seed"), [(date(2019, 3, 1), 11), (date(2021, 6, 30), 12)], ids=["2019", "2021"]
 )
 def test_every_rule_agrees_on_synthetic_registry(as_of, seed):
-    con = duckdb.connect()
+    con = connect()
     generate(con, pack(), 250, seed=seed, as_of=as_of)
     evaluate(con, pack(), as_of)
     records = profiles(con, pack())
@@ -169,7 +168,7 @@ def test_document_rules_agree_on_drawn_profiles(drawn):
     for i, rec in enumerate(drawn):
         facts = {k: v for k, v in rec["facts"].items() if v is not None}
         records.append({RID: i, "applicant": rec["applicant"], "facts": facts})
-    con = duckdb.connect()
+    con = connect()
     write_tables(con, schema(pack()), records)
     evaluate(con, pack(), KJJL_AS_OF, kjjl_rules(), kjjl_batch())
     assert disagreements(con, kjjl_rules(), records, KJJL_AS_OF) == []
