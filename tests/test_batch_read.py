@@ -165,3 +165,26 @@ def test_cli_batch_counts_and_writes(tmp_path):
     assert (tmp_path / "out.rules.parquet").exists() and (
         tmp_path / "out.documents.parquet"
     ).exists()
+
+
+def test_xlsx_and_parquet_inputs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from openpyxl import Workbook
+
+    money, money_label = _pick("money")
+    flag, flag_label = _pick("bool")
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", f"{money_label}（万元）", flag_label])
+    ws.append(["X1", 120.5, True])
+    ws.append(["X2", "很多", None])  # row 3: wrong type
+    wb.save(tmp_path / "r.xlsx")
+    reg = read_registry(tmp_path / "r.xlsx", pack())
+    assert reg.records[0]["facts"] == {money: Decimal("1205000"), flag: True}
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, f"{money_label}（万元）")]
+
+    table = pa.table({"id": ["P1", "P2"], money: [Decimal("12.34"), None], flag: [False, None]})
+    pq.write_table(table, tmp_path / "r.parquet")
+    reg = read_registry(tmp_path / "r.parquet", pack())
+    assert [r["facts"] for r in reg.records] == [{money: Decimal("12.34"), flag: False}, {}]

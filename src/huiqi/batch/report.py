@@ -13,6 +13,7 @@ from .runner import RESULT
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 TOP_MISSING = 3
+XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
 
 
 def label_tables(con: duckdb.DuckDBPyConnection, rules: list[RuleInfo], ids: list[str]) -> None:
@@ -114,6 +115,11 @@ def _write(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
         return
     from openpyxl import Workbook
 
+    count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+    if count and count[0] > XLSX_MAX_ROWS:
+        raise ValueError(
+            f"{path}：结果有 {count[0]:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行；请改用 .parquet 或 .csv"
+        )
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     wb = Workbook(write_only=True)

@@ -82,7 +82,12 @@ def batch_command(
         evaluate(con, the_pack, when, batch=batch)
         progress.update(task, advance=1, description="写出结果…")
         label_tables(con, batch.rules, registry.ids)
-        paths = write_result(con, out)
+        try:
+            paths = write_result(con, out)
+        except ValueError as exc:
+            progress.stop()
+            err.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(1) from None
         progress.update(task, advance=1)
 
     for r in registry.rejections[:MAX_REJECTIONS_SHOWN]:
