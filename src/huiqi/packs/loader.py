@@ -33,6 +33,8 @@ class CompiledRule:
     key: Fn | None
     exclusions: list[tuple[Exclusion, Fn]]
     part_citations: list[str] = field(default_factory=list)
+    key_node: Node | None = None  # resolved stacking key (for the SQL back end)
+    exclusion_nodes: list[Node] = field(default_factory=list)  # resolved, as `exclusions`
 
 
 @dataclass
@@ -288,10 +290,12 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
             continue
         files.append(rfile)
         excl = []
+        excl_nodes: list[Node] = []
         for ex in rfile.exclusions:
             node = resolved(ex.when, ex.id, "bool")
             if node is not None:
                 excl.append((ex, compile_expr(node, derived_set)))
+                excl_nodes.append(node)
         for rule in rfile.rules:
             if rule.id in seen:
                 errors.append(
@@ -332,11 +336,13 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     if node is not None:
                         amount_nodes[name] = node
             key = None
+            key_node = None
             if rule.stacking and rule.stacking.key:
                 node = resolved(rule.stacking.key, rule.id, None)
                 ok = ok and node is not None
                 if node is not None:
                     key = compile_expr(node, derived_set)
+                    key_node = node
             if not ok:
                 continue
             cond, atoms = compile_condition(parts, derived_set)
@@ -352,6 +358,8 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     amount_nodes=amount_nodes,
                     key=key,
                     exclusions=excl,
+                    key_node=key_node,
+                    exclusion_nodes=list(excl_nodes),
                 )
             )
     if errors:

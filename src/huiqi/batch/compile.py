@@ -1,0 +1,594 @@
+"""Whole-rule compilation: every rule of a pack (or a subset) into one SQL query over a
+registry table, with status, amount, missing inputs and stacking as window functions.
+
+Tables the query reads (see `schema`):
+
+* `registry`: `_rid` (BIGINT, one per enterprise), `applicant` (entity key or NULL), one
+  column per input variable (NULL = unknown) and one BOOLEAN column per event list, TRUE
+  when the list is known (possibly empty), NULL when unknown;
+* `ev__<list>`: one row per event: `_rid` and one column per field.
+
+The result has one row per enterprise and rule: `_rid`, `rule_idx`, `status`, `amount`,
+`amount_min`, `amount_max`, `amount_gross`, `set_aside`, `missing` (comma-separated input
+names that are NULL, for undetermined rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlglot import exp
+
+from ..engine.match import ELIGIBLE, NOT_ELIGIBLE, NOT_IN_FORCE, UNDETERMINED, _in_force
+from ..lang.expr import Aggregate, Field, Node, Param, names_read, walk
+from ..lang.sql import (
+    Env,
+    ExprCompiler,
+    SqlCompileError,
+    Typed,
+    alias,
+    case,
+    cast,
+    column_type,
+    dec_type,
+    is_null,
+    is_true,
+    not_null,
+    paren,
+    select,
+    to_sql,
+    typed_column,
+)
+from ..packs.loader import CompiledRule, Pack
+
+REGISTRY = "registry"
+RID = "_rid"
+
+
+class RuleCompileError(SqlCompileError):
+    """A rule the SQL back end cannot compile; names the rule."""
+
+    def __init__(self, rule_id: str, why: str) -> None:
+        super().__init__(f"规则 {rule_id} 无法编译为 SQL：{why}")
+        self.rule_id = rule_id
+
+
+def events_table(name: str) -> str:
+    return f"ev__{name}"
+
+
+@dataclass
+class Schema:
+    """The columns of the registry and event tables for a pack."""
+
+    inputs: dict[str, str]  # input variable -> declared type
+    events: dict[str, dict[str, str]]  # events variable -> field -> type
+
+    def registry_columns(self) -> dict[str, str]:
+        cols = {RID: "BIGINT", "applicant": "VARCHAR"}
+        cols.update({n: column_type(t) for n, t in self.inputs.items()})
+        cols.update({n: "BOOLEAN" for n in self.events})
+        return cols
+
+    def event_columns(self, name: str) -> dict[str, str]:
+        return {RID: "BIGINT", **{f: column_type(t) for f, t in self.events[name].items()}}
+
+
+def schema(pack: Pack) -> Schema:
+    inputs, events = {}, {}
+    for name, var in pack.variables.items():
+        if var.derived:
+            if var.type == "events":
+                raise SqlCompileError(f"derived event list {name} is not supported in SQL")
+            continue
+        if var.type == "events":
+            events[name] = {f: s.type for f, s in var.fields.items()}
+        else:
+            inputs[name] = var.type
+    return Schema(inputs, events)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+@dataclass
+class RuleInfo:
+    """What the result rows refer to: rule_idx -> rule and its document."""
+
+    idx: int
+    rule_id: str
+    title: str
+    doc: str
+    group: str | None
+    policy: str | None
+    determination: str
+
+
+@dataclass
+class CompiledBatch:
+    """Two statements: `wide_sql` (one row per enterprise: s_i/a_i/lo_i/hi_i/k_i/m_i per
+    rule), to be materialised as table `wide`; `sql` reads `wide` and gives the long result
+    (one row per enterprise and rule, stacking applied)."""
+
+    wide_sql: str
+    sql: str
+    rules: list[RuleInfo]
+    schema: Schema
+    dialect: str
+
+
+class _Aggs:
+    """Aggregates registered while compiling rows: one pre-aggregated CTE per event list."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[Aggregate, tuple[str, Typed]] = {}
+        self.by_source: dict[str, list[tuple[str, Aggregate, Typed]]] = {}
+        self.joins_registry: set[str] = set()
+
+
+class _RowEnv(Env):
+    def __init__(self, batch: _Builder) -> None:
+        self.b = batch
+
+    def var(self, name: str) -> Typed:
+        b = self.b
+        if name in b.derived_nodes:
+            return b.derived(name)
+        if name in b.schema.inputs:
+            return typed_column(col(name), b.schema.inputs[name])
+        if name in b.schema.events:
+            raise SqlCompileError(f"event list {name} used as a value")
+        raise SqlCompileError(f"unknown variable {name}")
+
+    def aggregate(self, node: Aggregate) -> Typed:
+        return self.b.register_aggregate(node)
+
+
+class _EventEnv(Env):
+    """Inside an aggregate: fields of the event row `ev`, variables of the registry row `b`."""
+
+    def __init__(self, batch: _Builder, source: str) -> None:
+        self.b, self.source = batch, source
+
+    def var(self, name: str) -> Typed:
+        b = self.b
+        b.aggs.joins_registry.add(self.source)
+        if name in b.derived_nodes:
+            node = b.derived_nodes[name]
+            if any(isinstance(x, Aggregate) for x in walk(node)):
+                raise SqlCompileError(
+                    f"derived variable {name} (with an aggregate) inside an aggregate"
+                )
+            return b.compiler.compile(node, self)
+        if name in b.schema.inputs:
+            return typed_column(col(name, "b"), b.schema.inputs[name])
+        raise SqlCompileError(f"unknown variable {name}")
+
+    def field(self, node: Field) -> Typed:
+        if node.source != self.source or node.depth != 0:
+            raise SqlCompileError(f"nested event field {node.source}.{node.name}")
+        spec = self.b.schema.events[node.source][node.name]
+        return typed_column(col(node.name, "ev"), spec)
+
+
+class _Builder:
+    def __init__(self, pack: Pack, as_of: date, dialect: str) -> None:
+        self.pack, self.as_of, self.dialect = pack, as_of, dialect
+        self.schema = schema(pack)
+        params = {}
+        for name, p in pack.parameters.items():
+            found = p.at(as_of)
+            params[name] = None if found is None else found.value
+        self.params = params
+        self.compiler = ExprCompiler(params, as_of, dialect)
+        self.derived_nodes: dict[str, Node] = {
+            n: v.node for n, v in pack.variables.items() if v.derived and v.node is not None
+        }
+        self.derived_kind: dict[str, tuple[str, int]] = {}
+        self.aggs = _Aggs()
+        self.row_env = _RowEnv(self)
+        self.derived_sql: dict[str, exp.Expression] = {}
+        self._compiling: set[str] = set()
+
+    # --- aggregates and derived variables ----------------------------------------------------
+
+    def register_aggregate(self, node: Aggregate) -> Typed:
+        hit = self.aggs.by_node.get(node)
+        if hit is not None:
+            return Typed(col(hit[0]), hit[1].kind, hit[1].scale)
+        if node.source not in self.schema.events:
+            raise SqlCompileError(f"{node.source} is not an input event list")
+        name = f"agg_{len(self.aggs.by_node)}"
+        typed = self.compiler.aggregate(node, _EventEnv(self, node.source))
+        self.aggs.by_node[node] = (name, typed)
+        self.aggs.by_source.setdefault(node.source, []).append((name, node, typed))
+        return Typed(col(name), typed.kind, typed.scale)
+
+    def derived(self, name: str) -> Typed:
+        """A derived variable as a column of the derived layers, compiled on first use (only
+        the derived variables the chosen rules read are computed)."""
+        if name not in self.derived_kind:
+            if name in self._compiling:
+                raise SqlCompileError(f"derived variable {name} refers to itself")
+            self._compiling.add(name)
+            try:
+                t = self.compiler.compile(self.derived_nodes[name], self.row_env)
+            except SqlCompileError as exc:
+                raise SqlCompileError(f"derived variable {name}: {exc}") from None
+            self._compiling.discard(name)
+            self.derived_kind[name] = (t.kind, t.scale)
+            self.derived_sql[name] = t.sql
+        return Typed(col(name), *self.derived_kind[name])
+
+    @property
+    def layers(self) -> list[list[tuple[str, exp.Expression]]]:
+        """The compiled derived variables as successive CTEs, each reading only earlier ones."""
+        level: dict[str, int] = {}
+
+        def lvl(name: str) -> int:
+            if name not in level:
+                deps = [d for d in names_read(self.derived_nodes[name]) if d in self.derived_sql]
+                level[name] = 1 + max((lvl(d) for d in deps), default=0)
+            return level[name]
+
+        for name in self.derived_sql:
+            lvl(name)
+        top = max(level.values(), default=0)
+        return [
+            [(n, e) for n, e in self.derived_sql.items() if level[n] == depth]
+            for depth in range(1, top + 1)
+        ]
+
+    def inputs_of(self, node: Node) -> list[str]:
+        """Input variables and event lists a tree reads, through derived variables."""
+        out: dict[str, None] = {}
+        stack = list(reversed(names_read(node)))
+        seen: set[str] = set()
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self.derived_nodes:
+                stack.extend(reversed(names_read(self.derived_nodes[name])))
+                for p in walk(self.derived_nodes[name]):
+                    if isinstance(p, Param) and self.params.get(p.name) is None:
+                        out[f"param:{p.name}"] = None
+            else:
+                out[name] = None
+        for p in walk(node):
+            if isinstance(p, Param) and self.params.get(p.name) is None:
+                out[f"param:{p.name}"] = None
+        return list(out)
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def expr(self, node: Node) -> Typed:
+        return self.compiler.compile(node, self.row_env)
+
+    def rule_columns(self, cr: CompiledRule, i: int) -> list[tuple[str, exp.Expression]]:
+        rule = cr.rule
+        status_lit = {s: exp.Literal.string(s) for s in (ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED)}
+        null = exp.null()
+        # No blanket jurisdiction gate: like the scalar evaluator, a rule bound to where the
+        # applicant is registered says so itself (local(registered_place)).
+        gates: list[exp.Expression] = []
+        gates.append(
+            exp.and_(
+                not_null(col("applicant")),
+                exp.Not(
+                    this=exp.In(
+                        this=col("applicant"),
+                        expressions=[exp.Literal.string(b) for b in rule.beneficiary],
+                    )
+                ),
+            )
+        )
+        gates += [is_true(self.expr(n).sql) for n in cr.exclusion_nodes]
+        parts = [paren(self.expr(node).sql) for node, _ in cr.parts]
+        cond = exp.Paren(this=exp.and_(*parts, copy=False)) if parts else exp.true()
+        a = rule.amount
+        nodes = cr.amount_nodes
+        vals = {k: self.expr(v) for k, v in nodes.items()}
+        known = [not_null(v.sql) for v in vals.values()]
+        amount_ok = exp.and_(*known, copy=False) if known else exp.true()
+
+        def cents(t: Typed) -> exp.Expression:
+            return cast(
+                exp.Round(this=cast(t.sql, dec_type(12)), decimals=exp.Literal.number(2)),
+                dec_type(2),
+            )
+
+        amt: exp.Expression = null
+        lo: exp.Expression = null
+        hi: exp.Expression = null
+        if a.type == "fixed":
+            amt = cents(vals["fixed"])
+        elif a.type == "formula":
+            amt = cents(vals["formula"])
+        elif a.type == "per_item":
+            amt = cents(self.compiler._binary("*", vals["per_item"], vals["count"]))
+        elif a.type == "percent":
+            raw = cents(self.compiler._binary("*", vals["base"], vals["rate"]))
+            amt = raw
+            if "cap" in vals:
+                cap = cents(vals["cap"])
+                amt = case((exp.GT(this=raw, expression=cap), cap.copy()), default=raw.copy())
+        elif a.type == "range":
+            hi = cents(vals["max"])
+            lo = cents(vals["min"]) if "min" in vals else null
+        elif a.type not in ("unstated", "none"):
+            raise SqlCompileError(f"amount form {a.type}")
+        status = case(
+            *[(g, status_lit[NOT_ELIGIBLE]) for g in gates],
+            (exp.Is(this=cond, expression=exp.false()), status_lit[NOT_ELIGIBLE]),
+            (is_null(cond), status_lit[UNDETERMINED]),
+            (exp.Not(this=paren(amount_ok)), status_lit[UNDETERMINED]),
+            default=status_lit[ELIGIBLE],
+        )
+        eligible = exp.EQ(this=col(f"s_{i}"), expression=status_lit[ELIGIBLE])
+        key: exp.Expression = null
+        if cr.key_node is not None:
+            key = cast(self.expr(cr.key_node).sql, "VARCHAR")
+        reads: dict[str, None] = {}
+        for node in [*(n for n, _ in cr.parts), *nodes.values(), *cr.exclusion_nodes]:
+            reads.update(dict.fromkeys(self.inputs_of(node)))
+        pieces = []
+        for name in reads:
+            if name.startswith("param:"):
+                pieces.append(exp.Literal.string(name))
+            else:
+                pieces.append(case((is_null(col(name)), exp.Literal.string(name))))
+        missing = (
+            # CONCAT_WS skips NULLs in DuckDB and Spark (sqlglot's ConcatWs would add a NULL test)
+            exp.Anonymous(this="CONCAT_WS", expressions=[exp.Literal.string(","), *pieces])
+            if pieces
+            else exp.Literal.string("")
+        )
+        undetermined = exp.EQ(this=col(f"s_{i}"), expression=status_lit[UNDETERMINED])
+        # compiled above even when out of force, so that an untranslatable rule is an error
+        if _in_force(rule, self.as_of) is not None:
+            out = [(f"s_{i}", exp.Literal.string(NOT_IN_FORCE))]
+            return out + [(f"{p}_{i}", null) for p in ("a", "lo", "hi", "k", "m")]
+        return [
+            (f"s_{i}", status),
+            # amounts and key read the status column of the same row (second projection)
+            (f"a_{i}", ("after", case((eligible, amt)))),
+            (f"lo_{i}", ("after", case((eligible, lo)))),
+            (f"hi_{i}", ("after", case((eligible, hi)))),
+            (f"k_{i}", ("after", case((eligible, key)))),
+            (f"m_{i}", ("after", case((undetermined, missing)))),
+        ]  # type: ignore[list-item]
+
+
+def _file_of(pack: Pack) -> dict[str, str]:
+    return {r.id: f.doc for f in pack.files for r in f.rules}
+
+
+def compile_rules(
+    pack: Pack,
+    as_of: date,
+    dialect: str = "duckdb",
+    rules: list[CompiledRule] | None = None,
+) -> CompiledBatch:
+    """Compile rules (default: every rule of the pack) into one query; raise
+    RuleCompileError naming the first rule that cannot be compiled."""
+    b = _Builder(pack, as_of, dialect)
+    chosen = list(pack.compiled if rules is None else rules)
+    docs = _file_of(pack)
+    first: list[tuple[str, exp.Expression]] = []
+    second: list[tuple[str, exp.Expression]] = []
+    infos: list[RuleInfo] = []
+    for i, cr in enumerate(chosen):
+        try:
+            cols = b.rule_columns(cr, i)
+        except SqlCompileError as exc:
+            raise RuleCompileError(cr.rule.id, str(exc)) from None
+        for name, value in cols:
+            if isinstance(value, tuple):
+                second.append((name, value[1]))
+            else:
+                first.append((name, value))
+        st = cr.rule.stacking
+        infos.append(
+            RuleInfo(
+                i,
+                cr.rule.id,
+                cr.rule.title,
+                cr.rule.doc_title or docs.get(cr.rule.id, cr.rule.doc),
+                st.group if st else None,
+                st.policy if st else None,
+                cr.rule.determination,
+            )
+        )
+    wide = _assemble(b, first, second)
+    long = _long(infos, chosen)
+    return CompiledBatch(
+        wide_sql=to_sql(wide, dialect),
+        sql=to_sql(long, dialect),
+        rules=infos,
+        schema=b.schema,
+        dialect=dialect,
+    )
+
+
+def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
+    return select(exp.Star(), *[alias(e, n) for n, e in cols]).from_(copy=False, expression=source)
+
+
+def _assemble(
+    b: _Builder,
+    first: list[tuple[str, exp.Expression]],
+    second: list[tuple[str, exp.Expression]],
+) -> exp.Select:
+    """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts (wide)."""
+    ctes: list[tuple[str, exp.Expression]] = []
+    agg_cols: list[tuple[str, exp.Expression]] = []
+    for source, items in b.aggs.by_source.items():
+        cte = f"a__{source}"
+        sel = select(
+            alias(col(RID, "ev"), RID),
+            *[alias(t.sql, name) for name, _, t in items],
+        ).from_(copy=False, expression=alias(exp.to_table(events_table(source)), "ev", table=True))
+        if source in b.aggs.joins_registry:
+            sel = sel.join(
+                copy=False,
+                expression=alias(exp.to_table(REGISTRY), "b", table=True),
+                on=exp.EQ(this=col(RID, "b"), expression=col(RID, "ev")),
+            )
+        ctes.append((cte, sel.group_by(col(RID, "ev"), copy=False)))
+        for name, node, t in items:
+            value = case(
+                (is_null(col(source, "r")), exp.null()),
+                (is_null(col(RID, cte)), ExprCompiler.empty(node, t)),
+                default=col(name, cte),
+            )
+            agg_cols.append((name, value))
+    base = select(
+        *[exp.column(c, "r") for c in b.schema.registry_columns()],
+        *[alias(e, n) for n, e in agg_cols],
+    ).from_(copy=False, expression=alias(exp.to_table(REGISTRY), "r", table=True))
+    for source in b.aggs.by_source:
+        cte = f"a__{source}"
+        base = base.join(
+            copy=False,
+            expression=exp.to_table(cte),
+            on=exp.EQ(this=col(RID, cte), expression=col(RID, "r")),
+            join_type="left",
+        )
+    ctes.append(("l0", base))
+    prev = "l0"
+    for k, layer in enumerate(b.layers, start=1):
+        ctes.append((f"l{k}", _select(layer, prev)))
+        prev = f"l{k}"
+    ctes.append(("st", _select(first, prev)))
+    # amounts, keys and missing lists read the status column of the same row
+    q = select(
+        exp.column(RID), *[exp.column(n) for n, _ in first], *[alias(e, n) for n, e in second]
+    ).from_(copy=False, expression="st")
+    for name, cte_q in ctes:
+        q = q.with_(name, as_=cte_q, copy=False)
+    return q
+
+
+def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
+    """One row per enterprise and rule; stacking as a window over (enterprise, group, key)."""
+
+    def branch(info: RuleInfo, cr: CompiledRule, eligible: bool | None = None) -> exp.Select:
+        i = info.idx
+        st = cr.rule.stacking
+        cols = [
+            alias(col(RID), RID),
+            alias(exp.Literal.number(i), "rule_idx"),
+            alias(col(f"s_{i}"), "status"),
+            alias(col(f"a_{i}"), "amount"),
+            alias(col(f"lo_{i}"), "amount_min"),
+            alias(col(f"hi_{i}"), "amount_max"),
+            alias(col(f"m_{i}"), "missing"),
+        ]
+        if st is not None and eligible:
+            cols += [
+                alias(exp.Literal.string(st.group), "grp"),
+                alias(
+                    exp.Coalesce(this=col(f"k_{i}"), expressions=[exp.Literal.string("")]),
+                    "stack_key",
+                ),
+                alias(exp.Literal.number(0 if st.quote else 1), "no_quote"),
+            ]
+        out = select(*cols).from_(copy=False, expression="wide")
+        if eligible is not None:
+            test = exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
+            out = out.where(test if eligible else exp.Not(this=test), copy=False)
+        return out
+
+    def union(selects: list[exp.Select]) -> exp.Expression:
+        out: exp.Expression = selects[0]
+        for s in selects[1:]:
+            out = exp.union(out, s, distinct=False, copy=False)
+        return out
+
+    plain = [
+        branch(info, cr) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking is None
+    ]
+    # only eligible rows compete: the window runs over them alone
+    stacked = [
+        branch(info, cr, True) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
+    ]
+    plain += [
+        branch(info, cr, False) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
+    ]
+    outs: list[exp.Select] = []
+    gross = alias(col("amount"), "amount_gross")
+    if plain:
+        outs.append(
+            select(
+                col(RID),
+                col("rule_idx"),
+                col("status"),
+                col("amount"),
+                col("amount_min"),
+                col("amount_max"),
+                gross,
+                alias(exp.false(), "set_aside"),
+                col("missing"),
+            ).from_(copy=False, expression=alias(exp.Subquery(this=union(plain)), "p", table=True))
+        )
+    if stacked:
+        worth = exp.Coalesce(
+            this=col("amount"),
+            expressions=[
+                col("amount_max"),
+                col("amount_min"),
+                cast(exp.Literal.number(0), dec_type(2)),
+            ],
+        )
+        rank = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(RID), col("grp"), col("stack_key")],
+            order=exp.Order(
+                expressions=[
+                    exp.Ordered(this=worth, desc=True),
+                    exp.Ordered(this=col("no_quote")),
+                    exp.Ordered(this=col("rule_idx")),
+                ]
+            ),
+        )
+        ranked = select(exp.Star(), alias(rank, "rk")).from_(
+            copy=False, expression=alias(exp.Subquery(this=union(stacked)), "s", table=True)
+        )
+        aside = exp.GT(this=col("rk"), expression=exp.Literal.number(1))
+        zero = cast(exp.Literal.number(0), dec_type(2))
+        outs.append(
+            select(
+                col(RID),
+                col("rule_idx"),
+                col("status"),
+                alias(
+                    case(
+                        (exp.and_(aside, not_null(col("amount")), copy=False), zero),
+                        default=col("amount"),
+                    ),
+                    "amount",
+                ),
+                alias(
+                    case(
+                        (exp.and_(aside, not_null(col("amount_max")), copy=False), zero),
+                        default=col("amount_min"),
+                    ),
+                    "amount_min",
+                ),
+                alias(
+                    case(
+                        (exp.and_(aside, not_null(col("amount_max")), copy=False), zero),
+                        default=col("amount_max"),
+                    ),
+                    "amount_max",
+                ),
+                gross,
+                alias(exp.Coalesce(this=paren(aside), expressions=[exp.false()]), "set_aside"),
+                col("missing"),
+            ).from_(copy=False, expression=alias(exp.Subquery(this=ranked), "k", table=True))
+        )
+    return union(outs)  # type: ignore[return-value]

@@ -1,0 +1,61 @@
+"""Run a compiled batch in DuckDB: materialise the wide table, then read the long result."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from ..packs.loader import CompiledRule, Pack
+from .compile import CompiledBatch, compile_rules
+
+RESULT = "result"
+NOT_WORTH_IT = "projection_placement"
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to the system temp folder (not the working folder)."""
+    import tempfile
+
+    from sqlglot import exp
+
+    con = duckdb.connect()
+    spill = exp.Literal.string(str(Path(tempfile.gettempdir()) / "huiqi-duckdb")).sql("duckdb")
+    con.execute(f"SET temp_directory = {spill}")
+    # This optimizer pass is superlinear in the size of a whole pack's query (~2 s of planning
+    # for 449 rules) and gains nothing measurable in execution here. (Disabling statistics
+    # propagation too saved planning but made the whole pack at 1M 45% slower.)
+    con.execute(f"SET disabled_optimizers = '{NOT_WORTH_IT}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    pack: Pack,
+    as_of: date,
+    rules: list[CompiledRule] | None = None,
+    batch: CompiledBatch | None = None,
+    store: bool = True,
+) -> CompiledBatch:
+    """Evaluate the rules over the tables `registry` and `ev__*` of `con`; the long result
+    is left in table `result` (one row per enterprise and rule); with store=False only the
+    counts and totals per rule and status (table `rule_status`)."""
+    batch = batch or compile_rules(pack, as_of, "duckdb", rules)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE wide AS {batch.wide_sql}")
+    if store:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {batch.sql}")
+    else:  # the forecast only: the long result streams into the per-rule aggregation
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {SUMMARY} AS {SUMMARY_SQL.format(batch.sql)}")
+    con.execute("DROP TABLE wide")
+    return batch
+
+
+SUMMARY = "rule_status"
+SUMMARY_SQL = """
+SELECT rule_idx, status, count(*) AS n, sum(amount) AS amount, sum(amount_min) AS amount_min,
+       sum(amount_max) AS amount_max
+FROM ({}) GROUP BY ALL
+"""

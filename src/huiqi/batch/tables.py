@@ -1,0 +1,73 @@
+"""Load enterprise records (normalised facts, as the scalar evaluator takes them) into the
+registry and event tables of a DuckDB connection, through typed Arrow tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..lang.sql import RATIO_SCALE
+from .compile import REGISTRY, RID, Schema, events_table
+
+ARROW = {
+    "bool": pa.bool_(),
+    "integer": pa.int64(),
+    "year": pa.int64(),
+    "money": pa.decimal128(38, 2),
+    "ratio": pa.decimal128(38, RATIO_SCALE),
+    "date": pa.date32(),
+    "enum": pa.string(),
+}
+
+
+def _column(values: list[Any], type_: str) -> pa.Array:
+    if type_ == "money":
+        values = [None if v is None else v.quantize(_CENT) for v in values]
+    elif type_ == "ratio":
+        values = [None if v is None else v.quantize(_RATIO) for v in values]
+    return pa.array(values, type=ARROW[type_])
+
+
+def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict]) -> None:
+    """records: {"_rid": int, "applicant": str|None, "facts": {variable: value}}; an event
+    list present in facts (possibly empty) is known, absent is unknown."""
+    cols: dict[str, pa.Array] = {
+        RID: pa.array([r[RID] for r in records], type=pa.int64()),
+        "applicant": pa.array([r.get("applicant") for r in records], type=pa.string()),
+    }
+    for name, type_ in sch.inputs.items():
+        cols[name] = _column([r["facts"].get(name) for r in records], type_)
+    for name in sch.events:
+        cols[name] = pa.array(
+            [True if name in r["facts"] else None for r in records], type=pa.bool_()
+        )
+    _create(con, REGISTRY, pa.table(cols))
+    for name, fields in sch.events.items():
+        rids: list[int] = []
+        values: dict[str, list[Any]] = {f: [] for f in fields}
+        for r in records:
+            for ev in r["facts"].get(name) or ():
+                rids.append(r[RID])
+                for f in fields:
+                    values[f].append(ev.get(f))
+        table = pa.table(
+            {
+                RID: pa.array(rids, type=pa.int64()),
+                **{f: _column(values[f], t) for f, t in fields.items()},
+            }
+        )
+        _create(con, events_table(name), table)
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    view = f"arrow_{name}"
+    con.register(view, table)
+    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}"')
+    con.unregister(view)
+
+
+_CENT = Decimal("0.01")
+_RATIO = Decimal(1).scaleb(-RATIO_SCALE)

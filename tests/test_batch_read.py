@@ -1,0 +1,190 @@
+"""The registry reader of `huiqi batch`: encodings, label headers, units, every rejection
+reason with its row and column, and rows in = rows evaluated + rows rejected."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from huiqi.batch.read import read_events, read_registry, split_header
+from huiqi.packs.loader import bundled_pack
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+def _pick(type_: str) -> tuple[str, str]:
+    """(name, label) of the first input variable of a type, from the pack's metadata."""
+    for name, var in pack().variables.items():
+        plain = var.type == type_ and not var.derived and var.spec is not None
+        if plain and (type_ != "integer" or var.spec.max is None):
+            return name, var.label
+    raise AssertionError(type_)
+
+
+def _write(path: Path, rows: list[list[str]], encoding: str) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_labels_and_units(tmp_path, encoding):
+    money, money_label = _pick("money")
+    flag, flag_label = _pick("bool")
+    ratio, ratio_label = _pick("ratio")
+    rows = [
+        ["统一社会信用代码", f"{money_label}（万元）", flag_label, f"{ratio_label}(%)", ratio],
+        ["A1", "120.5", "是", "15", ""],
+        ["A2", "0.01", "否", "", "0.5"],
+    ]
+    # the ratio is given twice for A1's column set; the plain-name column is read too
+    reg = read_registry(_write(tmp_path / "r.csv", rows, encoding), pack())
+    assert reg.rows_in == 2 and not reg.rejections
+    a1, a2 = (r["facts"] for r in reg.records)
+    assert a1[money] == Decimal("1205000")  # 120.5万元, by hand
+    assert a1[flag] is True and a2[flag] is False
+    assert a1[ratio] == Decimal("0.15")  # 15%
+    assert a2[money] == Decimal("100")  # 0.01万元 = 100元
+    assert a2[ratio] == Decimal("0.5")
+    assert reg.ids == ["A1", "A2"]
+
+
+def test_split_header():
+    assert split_header("营业收入（万元）") == ("营业收入", Decimal(10000))
+    assert split_header("营业收入(亿元)") == ("营业收入", Decimal(100000000))
+    assert split_header("增长率%") == ("增长率", Decimal("0.01"))
+    assert split_header("营业收入") == ("营业收入", None)
+
+
+def test_every_rejection_reason_with_row_and_column(tmp_path):
+    _money, money_label = _pick("money")
+    _count, count_label = _pick("integer")
+    enum = next(
+        n for n, v in pack().variables.items() if v.type == "enum" and not v.derived and v.spec
+    )
+    rows = [
+        ["统一社会信用代码", money_label, count_label, enum, "申请主体"],
+        ["B1", "100", "3", pack().variables[enum].spec.values[0], "企业"],  # row 2: fine
+        ["B2", "一百", "", "", ""],  # row 3: wrong type
+        ["B3", "-5", "", "", ""],  # row 4: out of bounds
+        ["B4", "", "", "不存在的选项", ""],  # row 5: unknown enum value
+        ["B5", "", "2.5", "", ""],  # row 6: not an integer
+        ["", "1", "", "", ""],  # row 7: no key
+        ["B1", "1", "", "", ""],  # row 8: duplicate key
+        ["B6", "", "", "", "外星人"],  # row 9: unknown applicant
+    ]
+    reg = read_registry(_write(tmp_path / "r.csv", rows, "utf-8"), pack())
+    where = {(r.row, r.column) for r in reg.rejections}
+    assert where == {
+        (3, money_label),
+        (4, money_label),
+        (5, enum),
+        (6, count_label),
+        (7, "统一社会信用代码"),
+        (8, "统一社会信用代码"),
+        (9, "申请主体"),
+    }
+    text = {r.row: str(r) for r in reg.rejections}
+    assert "第 4 行" in text[4] and "小于下限" in text[4]
+    assert "r.csv" in text[3]
+    assert reg.rows_in == 8 == len(reg.records) + len(reg.rejected_rows)
+    assert reg.records[0]["applicant"] == "enterprise"
+
+
+def test_events_file(tmp_path):
+    var = next(v for v in pack().variables.values() if v.type == "events" and not v.derived)
+    required = [f for f, s in var.fields.items() if not s.optional]
+    _write(tmp_path / "r.csv", [["id"], ["C1"], ["C2"], ["C3"]], "utf-8")
+    reg = read_registry(tmp_path / "r.csv", pack())
+
+    def value(spec):
+        return {
+            "bool": "是",
+            "enum": spec.values[0] if spec.values else "",
+            "year": "2018",
+            "integer": "3",
+            "money": "10",
+            "ratio": "0.1",
+            "date": "2018-01-01",
+        }[spec.type]
+
+    header = ["id", "事件列表", *[var.fields[f].label for f in required]]
+    good = ["C1", var.label, *[value(var.fields[f]) for f in required]]
+    empty = ["C2", var.name] + [""] * len(required)
+    unknown_ent = ["ZZ", var.name, *[value(var.fields[f]) for f in required]]
+    _write(tmp_path / "e.csv", [header, good, empty, unknown_ent], "utf-8")
+    read_events(tmp_path / "e.csv", pack(), reg)
+    facts = [r["facts"] for r in reg.records]
+    assert len(facts[0][var.name]) == 1  # one event
+    assert facts[1][var.name] == []  # known, empty
+    assert var.name not in facts[2]  # unknown
+    assert [(r.row, r.column) for r in reg.rejections] == [(4, "id")]
+    assert reg.events_in == 3 and reg.events_rejected == 1
+
+
+def test_cli_batch_counts_and_writes(tmp_path):
+    from huiqi.cli import app
+
+    _money, money_label = _pick("money")
+    _write(
+        tmp_path / "r.csv",
+        [["统一社会信用代码", f"{money_label}（万元）"], ["D1", "3"], ["D2", "x"], ["D3", ""]],
+        "gbk",
+    )
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(tmp_path / "r.csv"),
+            "--as-of",
+            "2019-03-01",
+            "--out",
+            str(out),
+            "--pack",
+            "jiaozuo",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "读入 3 = 评估 2 + 拒绝 1" in result.output
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out)
+    assert table.num_rows == 2 * len(pack().compiled)
+    assert set(table.column("id").to_pylist()) == {"D1", "D3"}
+    assert (tmp_path / "out.rules.parquet").exists() and (
+        tmp_path / "out.documents.parquet"
+    ).exists()
+
+
+def test_xlsx_and_parquet_inputs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from openpyxl import Workbook
+
+    money, money_label = _pick("money")
+    flag, flag_label = _pick("bool")
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", f"{money_label}（万元）", flag_label])
+    ws.append(["X1", 120.5, True])
+    ws.append(["X2", "很多", None])  # row 3: wrong type
+    wb.save(tmp_path / "r.xlsx")
+    reg = read_registry(tmp_path / "r.xlsx", pack())
+    assert reg.records[0]["facts"] == {money: Decimal("1205000"), flag: True}
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, f"{money_label}（万元）")]
+
+    table = pa.table({"id": ["P1", "P2"], money: [Decimal("12.34"), None], flag: [False, None]})
+    pq.write_table(table, tmp_path / "r.parquet")
+    reg = read_registry(tmp_path / "r.parquet", pack())
+    assert [r["facts"] for r in reg.records] == [{money: Decimal("12.34"), flag: False}, {}]
