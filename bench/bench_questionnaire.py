@@ -141,7 +141,9 @@ def main() -> None:
         (ROOT / "bench" / "profiles").glob("*.yaml")
     )
     rows = []
-    print(f"{'profile':34} {'before':>8} {'after':>6} {'asked':>6} {'不知道':>6} {'twice':>6} {'irrel.':>6}")
+    print(
+        f"{'profile':34} {'before':>8} {'after':>6} {'asked':>6} {'不知道':>6} {'twice':>6} {'irrel.':>6}"
+    )
     for path in paths:
         data, as_of = _complete(path)
         before, after = run_before(pack, data, as_of), run_guided(pack, data, as_of)

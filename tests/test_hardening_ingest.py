@@ -31,7 +31,9 @@ from huiqi.resources import bundled_corpus
 from huiqi.search import rebuild_index
 
 runner = CliRunner()
-MAX_SECONDS = 15  # a hang is minutes; a loaded 2-core CI machine runs the 10,000-article case in ~5 s
+MAX_SECONDS = (
+    15  # a hang is minutes; a loaded 2-core CI machine runs the 10,000-article case in ~5 s
+)
 BALANCE = re.compile(r"共 (\d+) 行：(\d+) 行归入文件，(\d+) 行未入库并已报告")
 
 POLICY = (

@@ -130,3 +130,21 @@ def test_ask_result_equals_match_on_the_complete_profile(tmp_path):
     state = State({k: v for k, v in data.items() if k not in ("as_of", "label")})
     assert money_key(qn.report(state)) == money_key(match(data))
     assert build_result(qn.report(state)).cash_total == full.cash_total
+
+
+def test_match_writes_an_excel_workbook(tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(
+        app, ["match", str(ROOT / "examples" / "mengzhou_enterprise.yaml"), "--xlsx", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    summary = dict(wb["汇总"].iter_rows(values_only=True))
+    # examples/mengzhou_enterprise.yaml: 智能车间软硬件投资1500万元 × 8% = 120万元（省财政，最高
+    # 1000万元）; 新备案省科技型中小企业 2万元 -> 1,220,000 元
+    assert summary["现金奖补合计（元）"] == 1_220_000
+    rows = list(wb["待遇明细"].iter_rows(min_row=2, values_only=True))
+    amounts = {r[1]: r[2] for r in rows if r[0] == "现金奖补"}
+    assert 1_200_000 in amounts.values() and 20_000 in amounts.values()

@@ -105,6 +105,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOption = False,
         pack: PackOption = None,
+        xlsx: Annotated[
+            Path | None, typer.Option("--xlsx", help="另存为 Excel 工作簿（汇总 + 待遇明细）")
+        ] = None,
     ) -> None:
         """按画像逐条评估政策规则：符合的奖励与金额、待确定事项、差一点满足的条件。"""
         from ..engine.match import NOT_IN_FORCE, UNDETERMINED, evaluate_profile
@@ -147,6 +150,18 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         when = when or prof.as_of or date.today()
         report = evaluate_profile(p, prof, when)
+        if xlsx is not None:
+            from ..engine.result import build_result
+            from ..engine.workbook import write_workbook
+
+            try:
+                write_workbook(build_result(report), xlsx)
+            except OSError as exc:
+                err.print(
+                    f"[red]无法写入[/red]：{escape(str(xlsx))}（{escape(exc.strerror or '')}）"
+                )
+                raise typer.Exit(2) from None
+            err.print(f"已写入 {escape(str(xlsx))}")
         if as_json:
             _json(report.to_dict())
             return
