@@ -263,6 +263,8 @@ def main() -> None:  # pragma: no cover
 # Commands owned by other packages register themselves here.
 from .rules import register as _register_engine  # noqa: E402
 from .search import register as _register_search  # noqa: E402
+from .serve import register as _register_serve  # noqa: E402
 
 _register_engine(app)
 _register_search(app)
+_register_serve(app)
