@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,33 @@ def money(value: Any) -> str:
     return wan(d) if abs(d) >= 10_000 else yuan(d)
 
 
+_RULE_REF = re.compile(r"[，、,]?\s*\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b")
+
+
+_NAME = re.compile(r"\b[a-z][a-z0-9_]*\b")
+
+
+@cache
+def _labels() -> dict[str, str]:
+    pack = service.load_pack()
+    out = {n: p.label for n, p in pack.parameters.items() if p.label}
+    out.update({n: v.label for n, v in pack.variables.items() if v.label})
+    return out
+
+
+def no_ids(text: Any) -> str:
+    """Amounts as written in a pack read variables by name (`eit_taxable_income * 15%`), and
+    authors' notes may cite another rule by id: readers see labels and words only."""
+    text = _RULE_REF.sub("", "" if text is None else str(text))
+    labels = _labels()
+    text = _NAME.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
+    # What is left is a formula over events (sum, if/then): the quote beside it says it in words.
+    return "按原文规定计算" if _CODE.search(text) else text
+
+
+_CODE = re.compile(r"[a-z_]{2,}")
+
+
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -57,6 +86,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["money"] = money
+_env.filters["no_ids"] = no_ids
 _env.globals.update(
     render=render,
     LEVELS=LEVELS,
