@@ -8,7 +8,10 @@ no stack trace ever does. Request bodies are limited to 1 MB.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -123,8 +126,28 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
+def _warm() -> None:
+    """Load the packs, the search index and the rules-by-clause table before the first
+    request (a worker would otherwise spend its first request on it)."""
+    from ..engine.lookup import bundled_rule_lookup
+    from ..search.api import default_index
+
+    try:
+        bundled_rule_lookup(None)
+        default_index()
+    except Exception:  # the requests that need them will report it
+        log.exception("warm-up failed")
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await asyncio.to_thread(_warm)
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="惠企 Huiqi",
         description="惠企政策库、规则引擎与政策匹配的接口",
         version="0.1.0",
