@@ -503,3 +503,28 @@ def test_templates_and_static_ship_with_the_package() -> None:
     root = Path(huiqi.web.__file__).parent
     assert (root / "templates" / "base.html").is_file()
     assert (root / "static" / "site.css").is_file()
+
+
+def test_check_form_event_ticks(client: TestClient) -> None:
+    """Ticked certifications become events. 《焦作市科技创新奖励资金管理暂行办法》第六条
+    “新认定（备案）的…省科技型中小企业，分别奖励…2万元” and 第八条（四）280万 × 10% = 28万:
+    30万元 certain; the high-tech award waits for “是否首次认定”, which the form does not ask."""
+    r = client.post(
+        "/check",
+        data={
+            "registered_place": "焦作市",
+            "applicant": "enterprise",
+            "as_of": "2018-02-01",
+            "independent_legal_person": "true",
+            "certifications": ["国家高新技术企业", "省科技型中小企业"],
+            "certifications__year": "2017",
+            "tech_absorb_volume_last_year": "280万",
+        },
+    )
+    assert r.status_code == 200
+    total = r.text.index("可确定的资金奖励补贴合计")
+    assert "30万元" in r.text[total : total + 200]
+    bad = client.post(
+        "/check", data={"certifications": ["国家高新技术企业"], "certifications__year": "去年"}
+    )
+    assert bad.status_code == 422 and "checked" in bad.text

@@ -28,6 +28,7 @@ MAX_QUERY_CHARS = 500
 #: The facts the 政策体检 form asks, in order (variables of the bundled packs). The form is
 #: generated from the variables catalogue: label, question, type and options come from there.
 FORM_VARIABLES = [
+    "certifications",  # events: a checkbox per kind, one year for the ticked ones
     "independent_legal_person",
     "enterprise_size",
     "founding_year",
@@ -213,9 +214,34 @@ def rules_page(
 # --- 政策体检 ----------------------------------------------------------------------------
 
 
+def _event_fields(var: Any) -> tuple[str, str] | None:
+    """An event list the form can ask as ticks: its first option field and its first year
+    field (the other fields must be optional: left out, they stay unknown)."""
+    choice = next((f.name for f in var.fields.values() if f.type == "enum"), None)
+    year = next((f.name for f in var.fields.values() if f.type == "year"), None)
+    return (choice, year) if choice and year else None
+
+
 def _fields(pack: Any) -> list[dict[str, Any]]:
     catalogue = {v["name"]: v for v in service.variables(pack)}
-    return [catalogue[name] for name in FORM_VARIABLES if name in catalogue]
+    out = []
+    for name in FORM_VARIABLES:
+        item = catalogue.get(name)
+        if item is None:
+            continue
+        if item["type"] == "events":
+            pair = _event_fields(pack.variables[name])
+            if pair is None:
+                continue
+            spec = pack.variables[name].fields
+            item = {
+                **item,
+                "choices": list(spec[pair[0]].values),
+                "choice_label": spec[pair[0]].label,
+                "year_label": spec[pair[1]].label,
+            }
+        out.append(item)
+    return out
 
 
 def _check_form(
@@ -246,7 +272,9 @@ def check_page(request: Request) -> Response:
     return _check_form(request)
 
 
-def profile_from_form(form: dict[str, str], pack: Any) -> dict[str, Any]:
+def profile_from_form(
+    form: dict[str, str], pack: Any, ticks: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """Form strings to a profile: empty answers are left out (unknown), yes/no to booleans,
     whole numbers to integers; everything else goes to the profile's own validation."""
     profile: dict[str, Any] = {}
@@ -259,6 +287,14 @@ def profile_from_form(form: dict[str, str], pack: Any) -> dict[str, Any]:
     for name in FORM_VARIABLES:
         raw = form.get(name, "").strip()
         var = pack.variables.get(name)
+        if var is not None and var.type == "events":
+            pair = _event_fields(var)
+            chosen = (ticks or {}).get(name, [])
+            if pair and chosen:
+                year = form.get(f"{name}__year", "").strip()
+                when: Any = int(year) if year.isdigit() and len(year) < 6 else year or None
+                profile[name] = [{pair[0]: c, pair[1]: when} for c in chosen]
+            continue
         if not raw or var is None:
             continue
         if var.type == "bool":
@@ -274,6 +310,10 @@ def profile_from_form(form: dict[str, str], pack: Any) -> dict[str, Any]:
 async def check_submit(request: Request) -> Response:
     form_data = await request.form()
     form = {k: str(v)[:200] for k, v in form_data.items() if isinstance(v, str)}
+    ticks = {
+        name: [str(v)[:200] for v in form_data.getlist(name) if isinstance(v, str)][:50]
+        for name in FORM_VARIABLES
+    }
     pack = service.load_pack()
     as_of: date | None = None
     if form.get("as_of"):
@@ -283,9 +323,9 @@ async def check_submit(request: Request) -> Response:
             problem = Problem("as_of", "应为日期（年-月-日）")
             return _check_form(request, form, [problem], 422)
     try:
-        report = service.match(profile_from_form(form, pack), as_of, pack)
+        report = service.match(profile_from_form(form, pack, ticks), as_of, pack)
     except ApiError as exc:
-        return _check_form(request, form, exc.problems, 422)
+        return _check_form(request, {**form, **ticks}, exc.problems, 422)
     summary = service.summary(report)
     links = {r.rule.id: service._clause_path(pack, r.rule) for r in report.eligible}
     questions = report.next_questions()[:5]
