@@ -36,9 +36,13 @@ def p50(fn):
     return statistics.median(times), sorted(times)[int(N * 0.9)]
 
 
+server_ms: list[float] = []
+
+
 def api(trace=False):
     r = client.post(f"/api/match{'?trace=true' if trace else ''}", json={"profile": profile})
     assert r.status_code == 200
+    server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
 
 
 pack = bundled_pack()
@@ -60,10 +64,13 @@ def engine_only():
 
 
 for name, fn in [
-    ("POST /api/match (no trace)", api),
-    ("POST /api/match?trace=true", lambda: api(True)),
+    ("POST /api/match (no trace), TestClient round trip", api),
+    ("POST /api/match?trace=true, TestClient round trip", lambda: api(True)),
     ("CLI --json path in-process (trace, indent=2)", cli),
     ("engine only (validate + evaluate)", engine_only),
 ]:
+    server_ms.clear()
     med, p90 = p50(fn)
     print(f"{name}: p50 {med:.1f} ms, p90 {p90:.1f} ms")
+    if server_ms:
+        print(f"  server time (Server-Timing): p50 {statistics.median(server_ms):.1f} ms")
