@@ -327,7 +327,7 @@ async def check_submit(request: Request) -> Response:
     except ApiError as exc:
         return _check_form(request, {**form, **ticks}, exc.problems, 422)
     summary = service.summary(report)
-    links = {r.rule.id: service._clause_path(pack, r.rule) for r in report.eligible}
+    links = {r.rule.id: service.clause_path(pack, r.rule) for r in report.eligible}
     questions = report.next_questions()[:5]
     registry = pack.registry
     places = [registry.by_pack[n].name for n in report.packs] if registry else []

@@ -203,12 +203,12 @@ def catalogue_entry(pack: Pack, rule: Any) -> dict[str, Any]:
 
     entry = _catalogue_entry(pack, rule)
     entry["doc_id"] = rule.doc_id
-    entry["clause"] = _clause_path(pack, rule)
+    entry["clause"] = clause_path(pack, rule)
     entry["beneficiary_labels"] = [pack.entities.get(b, b) for b in rule.beneficiary]
     return entry
 
 
-def _clause_path(pack: Pack, rule: Any) -> str | None:
+def clause_path(pack: Pack, rule: Any) -> str | None:
     d = find_document(rule.doc_id or rule.doc, pack.documents)
     c = find_clause(d, rule.clause) if d else None
     return c.path if c else None
