@@ -462,6 +462,8 @@ def test_check_form_and_result(client: TestClient) -> None:
     assert "28万元" in html[total : total + 200]
     assert total < html.index("科技成果转移转化承接单位奖励")  # the total comes first
     assert "按上年度技术交易额的10%" in html  # the clause quoted
+    ours = re.sub(r"<blockquote>.*?</blockquote>", "", html, flags=re.S)
+    assert re.findall(r"[A-Za-z]{2,}", visible(ours)) == []
     assert 'href="/documents/' in html and "#c-a8.p4" in html
 
 
