@@ -530,3 +530,45 @@ def test_check_form_event_ticks(client: TestClient) -> None:
         "/check", data={"certifications": ["国家高新技术企业"], "certifications__year": "去年"}
     )
     assert bad.status_code == 422 and "checked" in bad.text
+
+
+def test_match_xlsx(client: TestClient) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    profile = {**example("hightech_enterprise.yaml"), "label": '=HYPERLINK("http://x")'}
+    r = client.post("/api/match.xlsx", json={"profile": profile})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = {row[0]: row[1] for row in ws.iter_rows(max_col=2, values_only=True) if row[0]}
+    assert rows["可确定的资金奖励补贴合计（元）"] == 852_000  # as in the JSON test above
+    assert ws["B1"].value.startswith("=HYPERLINK") and ws["B1"].data_type == "s"  # text
+    titles = [row[0] for row in ws.iter_rows(min_row=10, max_col=1, values_only=True)]
+    assert "科技成果转移转化承接单位奖励（技术交易额10%）" in titles
+    bad = client.post("/api/match.xlsx", json={"profile": {"founding_year": "去年"}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "profile.founding_year"
+
+
+def test_result_page_downloads_the_same_answers(client: TestClient) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    data = {
+        "registered_place": "焦作市",
+        "applicant": "enterprise",
+        "as_of": "2018-02-01",
+        "independent_legal_person": "true",
+        "certifications": ["省科技型中小企业"],
+        "certifications__year": "2017",
+        "tech_absorb_volume_last_year": "280万",
+    }
+    html = client.post("/check", data=data).text
+    assert 'action="/check.xlsx"' in html and 'value="省科技型中小企业"' in html
+    r = client.post("/check.xlsx", data=data)
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = {row[0]: row[1] for row in ws.iter_rows(max_col=2, values_only=True) if row[0]}
+    assert rows["可确定的资金奖励补贴合计（元）"] == 300_000

@@ -149,6 +149,39 @@ async def post_match(request: Request, trace: bool = False, pack: Filter = None)
     return FastJSON({**report.to_dict(trace=trace), "packs": report.packs})
 
 
+@router.post(
+    "/match.xlsx",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MatchRequest.model_json_schema()}},
+        }
+    },
+)
+async def post_match_xlsx(request: Request, pack: Filter = None) -> Response:
+    """同 POST /api/match，结果为 Excel 表格：合计、税收减免、需评审的范围，以及每项待遇。"""
+    from .excel import XLSX, workbook
+
+    data = service.parse_body(await request.body())
+    try:
+        body = MatchRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "请求内容不对", validation_problems(exc.errors())) from None
+    p = service.load_pack(pack)
+    report = service.match(body.profile, body.as_of, p)
+    registry = p.registry
+    places = [registry.by_pack[n].name for n in report.packs] if registry else []
+    return Response(
+        workbook(report, places),
+        media_type=XLSX,
+        headers={"content-disposition": 'attachment; filename="match.xlsx"'},
+    )
+
+
 @router.get("/variables", response_class=FastJSON)
 def list_variables(pack: Filter = None) -> Any:
     """问题目录：画像可以填写的每个变量（名称、问题、说明、类型、选项、主体）。"""

@@ -306,31 +306,47 @@ def profile_from_form(
     return profile
 
 
-@router.post("/check", response_class=HTMLResponse)
-async def check_submit(request: Request) -> Response:
+async def _submitted(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The form's single values and its ticked lists, each value cut to 200 characters."""
     form_data = await request.form()
     form = {k: str(v)[:200] for k, v in form_data.items() if isinstance(v, str)}
     ticks = {
         name: [str(v)[:200] for v in form_data.getlist(name) if isinstance(v, str)][:50]
         for name in FORM_VARIABLES
     }
-    pack = service.load_pack()
+    return form, ticks
+
+
+def _evaluate(form: dict[str, str], ticks: dict[str, list[str]], pack: Any) -> Any:
+    """The report for a submitted form; ApiError naming the fields at fault."""
     as_of: date | None = None
     if form.get("as_of"):
         try:
             as_of = date.fromisoformat(form["as_of"])
         except ValueError:
-            problem = Problem("as_of", "应为日期（年-月-日）")
-            return _check_form(request, form, [problem], 422)
+            raise ApiError(422, "日期不对", [Problem("as_of", "应为日期（年-月-日）")]) from None
+    return service.match(profile_from_form(form, pack, ticks), as_of, pack)
+
+
+def _places_of(report: Any, pack: Any) -> list[str]:
+    registry = pack.registry
+    return [registry.by_pack[n].name for n in report.packs] if registry else []
+
+
+@router.post("/check", response_class=HTMLResponse)
+async def check_submit(request: Request) -> Response:
+    form, ticks = await _submitted(request)
+    pack = service.load_pack()
     try:
-        report = service.match(profile_from_form(form, pack, ticks), as_of, pack)
+        report = _evaluate(form, ticks, pack)
     except ApiError as exc:
         return _check_form(request, {**form, **ticks}, exc.problems, 422)
     summary = service.summary(report)
     links = {r.rule.id: service.clause_path(pack, r.rule) for r in report.eligible}
     questions = report.next_questions()[:5]
-    registry = pack.registry
-    places = [registry.by_pack[n].name for n in report.packs] if registry else []
+    # the same answers again, for the spreadsheet download
+    resend = [(k, v) for k, v in form.items() if k not in ticks]
+    resend += [(k, v) for k, values in ticks.items() for v in values]
     return _page(
         request,
         "result.html",
@@ -338,7 +354,22 @@ async def check_submit(request: Request) -> Response:
         s=summary,
         links=links,
         questions=questions,
-        places=places,
+        places=_places_of(report, pack),
         place=form.get(PLACE_VARIABLE, ""),
         applicant=pack.entities.get(form.get("applicant", ""), ""),
+        resend=resend,
+    )
+
+
+@router.post("/check.xlsx")
+async def check_xlsx(request: Request) -> Response:
+    from .excel import XLSX, workbook
+
+    form, ticks = await _submitted(request)
+    pack = service.load_pack()
+    report = _evaluate(form, ticks, pack)  # an error shows the error page
+    return Response(
+        workbook(report, _places_of(report, pack)),
+        media_type=XLSX,
+        headers={"content-disposition": 'attachment; filename="check.xlsx"'},
     )
