@@ -265,8 +265,10 @@ from .ask import register as _register_ask  # noqa: E402
 from .batch import register as _register_batch  # noqa: E402
 from .rules import register as _register_engine  # noqa: E402
 from .search import register as _register_search  # noqa: E402
+from .serve import register as _register_serve  # noqa: E402
 
 _register_engine(app)
 _register_search(app)
 _register_ask(app)
 _register_batch(app)
+_register_serve(app)

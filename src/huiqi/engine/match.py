@@ -116,9 +116,11 @@ class RuleResult:
         conjuncts = {id(n) for node, _ in self._cr.parts for n in _conjuncts(node)}
         return all(id(a.node) in conjuncts for a in failed)
 
-    def to_dict(self, pack: Pack | None = None) -> dict[str, Any]:
+    def to_dict(self, pack: Pack | None = None, trace: bool = True) -> dict[str, Any]:
+        """The result as plain data; `trace=False` leaves out the per-condition trace (the
+        costliest part, which a service returns only when asked)."""
         r = self.rule
-        return {
+        out = {
             "rule_id": r.id,
             "title": r.title,
             "status": self.status,
@@ -161,8 +163,10 @@ class RuleResult:
                 "materials": list(r.apply.materials),
                 "steps": list(r.apply.steps),
             },
-            "trace": [plain(t) for t in self.trace],
         }
+        if trace:
+            out["trace"] = [plain(t) for t in self.trace]
+        return out
 
 
 def _conjuncts(node: Node):
@@ -461,11 +465,11 @@ class MatchReport:
         )
         return [{**_question(self.pack, n), "decides": len(ids), "rules": ids} for n, ids in ranked]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, trace: bool = True) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
             "label": self.label,
-            "rules": [r.to_dict(self.pack) for r in self.results],
+            "rules": [r.to_dict(self.pack, trace=trace) for r in self.results],
             "total": plain(self.total),
             "total_min": plain(self.total_min),
             "total_max": plain(self.total_max),

@@ -1,0 +1,209 @@
+"""The service: one ASGI app serving the REST API (/api, /openapi.json, /docs) and the web UI.
+
+    uvicorn huiqi.web.app:app      # or: huiqi serve
+
+Every error reaches the client as a Chinese message (JSON under /api, a page elsewhere);
+no stack trace ever does. Request bodies are limited to 1 MB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import api, pages
+from .service import MAX_BODY_BYTES, ApiError
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("huiqi.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI (/docs) loads its bundle from a CDN and starts with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+HTTP_MESSAGES = {
+    404: "找不到您要的页面或资源",
+    405: "不支持这种请求方式",
+    413: "请求内容过大（上限 1 MB）",
+    422: "请求参数不对",
+    500: "服务器内部错误，请稍后再试",
+}
+
+
+class BodyLimit:
+    """Refuse a request body over `limit` bytes with 413, whether or not it says its length."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.limit
+            except ValueError:
+                too_big = True
+            if too_big:
+                await _too_large(scope, receive, send)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        {"message": HTTP_MESSAGES[413], "errors": [{"path": "(根)", "reason": HTTP_MESSAGES[413]}]},
+        status_code=413,
+    )
+    await response(scope, receive, send)
+
+
+class SecurityHeaders:
+    """CSP (no inline script), nosniff, no framing, no referrer leaks, on every response; and
+    Server-Timing (the app's time to the response headers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith(("/docs", "/redoc"))
+        started = time.perf_counter()
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", (DOCS_CSP if docs else CSP).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                    # time to the response's first byte, for monitoring and bench/
+                    (
+                        b"server-timing",
+                        f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode(),
+                    ),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+def _warm() -> None:
+    """Load the packs, the search index and the rules-by-clause table before the first
+    request (a worker would otherwise spend its first request on it)."""
+    from ..engine.lookup import bundled_rule_lookup
+    from ..search.api import default_index
+
+    try:
+        bundled_rule_lookup(None)
+        default_index()
+    except Exception:  # the requests that need them will report it
+        log.exception("warm-up failed")
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await asyncio.to_thread(_warm)
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        lifespan=lifespan,
+        title="惠企 Huiqi",
+        description="惠企政策库、规则引擎与政策匹配的接口",
+        version="0.1.0",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> Response:
+        if _is_api(request):
+            return api.error_response(exc)
+        return pages.error_page(request, exc.status, exc.message, exc.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        problems = api.validation_problems(list(exc.errors()))
+        err = ApiError(422, HTTP_MESSAGES[422], problems)
+        return await on_api_error(request, err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
+        return await on_api_error(request, ApiError(exc.status_code, message))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request):
+            return JSONResponse({"message": HTTP_MESSAGES[500], "errors": []}, status_code=500)
+        return HTMLResponse(_PLAIN_500, status_code=500)
+
+    # Outermost first: the headers go on every response, a 413 included.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+_PLAIN_500 = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>出错了</title>'
+    "<p>服务器内部错误，请稍后再试。</p></html>"
+)
+
+
+app = create_app()
