@@ -6,17 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 from rich.tree import Tree
 
-from ..ingest.pipeline import IngestResult, ingest_paths, reconcile, resolve
 from ..output import write_json
 from ..resources import bundled_corpus
 from .console import console, err, esc
+
+if TYPE_CHECKING:  # the ingest pipeline loads only for the commands that read texts
+    from ..ingest.pipeline import IngestResult
 
 # The database layer (SQLAlchemy, ~0.4 s to import) is imported by the commands that use it,
 # so `huiqi match`, `rules` and `search` start without it.
@@ -78,6 +80,8 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不打印警告")] = False,
 ) -> None:
     """读取政策原文，拆分为文件与条款，存入政策库。"""
+    from ..ingest.pipeline import ingest_paths, reconcile, resolve
+
     targets = [Path(p) for p in paths] if paths else bundled_corpus()
     from ..library.store import default_url
     from ..search import rebuild_index

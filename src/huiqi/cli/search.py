@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.text import Text
 
 from ..output import write_json
-from ..search.filters import LEVELS
 from .console import clean, esc
 from .console import console as out
 from .console import err as stderr
@@ -136,7 +135,7 @@ def search_command(
             for x in (
                 group.doc_number,
                 group.issued_on,
-                LEVELS.get(group.level or "", None),
+                _levels().get(group.level or "", None),
             )
             if x
         )
@@ -161,3 +160,9 @@ def search_command(
                 out.print(
                     Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green")
                 )
+
+
+def _levels() -> dict[str, str]:
+    from ..search.filters import LEVELS
+
+    return LEVELS

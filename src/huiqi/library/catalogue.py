@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 
 from ..ingest.model import Clause, Document
-from ..ingest.pipeline import ingest_paths
 from ..ingest.text import canonical_doc_number, squeeze
 from ..resources import bundled_corpus
 
@@ -32,6 +31,8 @@ def documents_in(paths: tuple[Path, ...]) -> tuple[Document, ...]:
     key = tuple((p.name, hashlib.sha1(p.read_bytes()).hexdigest()) for p in paths)
     hit = _PARSED.get(key)
     if hit is None:
+        from ..ingest.pipeline import ingest_paths  # only when texts must be parsed
+
         hit = _PARSED[key] = tuple(ingest_paths(paths).documents)
     return hit
 
