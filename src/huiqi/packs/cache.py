@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 
 
 @cache
@@ -55,7 +55,7 @@ class Memo:
     """What one pack set's files parse to; `dirty` when something had to be computed."""
 
     key: str
-    yaml: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[tuple[str, str], Any] = field(default_factory=dict)  # file read into objects
     exprs: dict[str, Any] = field(default_factory=dict)
     resolved: dict[tuple, Any] = field(default_factory=dict)
     library: dict[str, Any] | None = None  # per rule: what it takes from the library
@@ -65,11 +65,14 @@ class Memo:
     def path(self) -> Path:
         return cache_dir() / "packs" / f"{self.key}.pickle"
 
-    def yaml_of(self, label: str, load) -> Any:
-        if label not in self.yaml:
-            self.yaml[label] = load()
+    def read(self, kind: str, label: str, load) -> Any:
+        """A file read into its objects (variables, parameters, a rule file): computed once
+        per content. `load` raising is not cached, so errors are found again each time."""
+        key = (kind, label)
+        if key not in self.loaded:
+            self.loaded[key] = load()
             self.dirty = True
-        return self.yaml[label]
+        return self.loaded[key]
 
     def save(self) -> None:
         if not self.dirty or os.environ.get("HUIQI_NO_CACHE"):
@@ -80,6 +83,7 @@ class Memo:
             with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False) as f:
                 pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(f.name, self.path)  # atomic: a concurrent reader sees old or new
+            _prune(self.path.parent)
         except OSError:
             pass  # a read-only home: the pack still loads, only more slowly next time
 
@@ -97,3 +101,13 @@ def open_memo(files: list[Path]) -> Memo:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
         pass
     return memo
+
+
+KEEP = 16  # entries kept: the packs of a few checkouts and branches
+
+
+def _prune(folder: Path) -> None:
+    """Drop the oldest entries: each edit of a pack file writes a new one."""
+    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP:]:
+        old.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +133,24 @@ def _load_file(root: Path, path: Path, loader, errors: list[PackError], memo: Me
     """One variables or parameters file; its problems go to `errors` (None when unusable)."""
     label = _label(root, path)
     try:
-        return loader(memo.yaml_of(label, lambda: load_yaml(path, label)), label)
+        return memo.read(loader.__name__, label, lambda: loader(load_yaml(path, label), label))
     except PackError as exc:
         errors.append(exc)
     except PackErrors as exc:
         errors.extend(exc.errors)
     return None
+
+
+def _read_rules(path: Path, label: str) -> tuple[RuleFile | None, list[PackError]]:
+    rfile, problems = load_rule_file(load_yaml(path, label), label)
+    if problems:  # not cached: a file with problems is read again, and reported again
+        raise _Uncached(rfile, problems)
+    return rfile, problems
+
+
+class _Uncached(Exception):
+    def __init__(self, rfile: RuleFile | None, problems: list[PackError]) -> None:
+        self.result = (rfile, problems)
 
 
 def _merge(into: dict, more: dict, what: str, errors: list[PackError]) -> None:
@@ -280,11 +292,12 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
         scope = scopes.get(root.name, base_scope)
         file_pack[label] = root.name
         try:
-            data = memo.yaml_of(label, lambda path=path, label=label: load_yaml(path, label))
+            rfile, problems = memo.read("rules", label, partial(_read_rules, path, label))
+        except _Uncached as exc:
+            rfile, problems = exc.result
         except PackError as exc:
             errors.append(exc)
             continue
-        rfile, problems = load_rule_file(data, label)
         errors.extend(problems)
         if rfile is None:
             continue
