@@ -341,6 +341,10 @@ async def check_submit(request: Request) -> Response:
         report = _evaluate(form, ticks, pack)
     except ApiError as exc:
         return _check_form(request, {**form, **ticks}, exc.problems, 422)
+    return _result_page(request, report, pack, form, ticks)
+
+
+def _result_page(request: Request, report: Any, pack: Any, form: dict, ticks: dict) -> Response:
     summary = service.summary(report)
     links = {r.rule.id: service.clause_path(pack, r.rule) for r in report.eligible}
     questions = report.next_questions()[:5]
@@ -359,6 +363,159 @@ async def check_submit(request: Request) -> Response:
         applicant=pack.entities.get(form.get("applicant", ""), ""),
         resend=resend,
     )
+
+
+# --- 政策体检, one question at a time -----------------------------------------------------
+# Stateless: the answers so far travel in a hidden field and are checked again on every step
+# (the same reader and validation as any profile), so any worker can serve any step.
+
+EVENT_ROWS = 3  # rows of an event list's form; more can be added over several visits
+MAX_STATE_CHARS = 60_000
+
+
+def _questionnaire(as_of: date):
+    from ..engine.questionnaire import Questionnaire
+
+    return Questionnaire(service.load_pack(), as_of)
+
+
+def _state_from(text: str):
+    import json
+
+    from ..engine.questionnaire import State
+    from ..safeyaml import PROFILE_LIMITS, InputError, load_json_text
+
+    if not text:
+        return State()
+    if len(text) > MAX_STATE_CHARS:
+        raise ApiError(413, "回答过多，请重新开始")
+    try:
+        data = load_json_text(text, "state", PROFILE_LIMITS)
+    except InputError:
+        raise ApiError(422, "页面数据已损坏，请重新开始") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "页面数据已损坏，请重新开始")
+    _ = json  # the state is JSON written by this page
+    return State.from_dict(data)
+
+
+def _ask_page(request: Request, qn: Any, state: Any, problem: str = "") -> Response:
+    import json
+
+    from ..engine.profile import ProfileError
+
+    try:
+        report = qn.report(state)
+    except ProfileError as exc:
+        raise ApiError(422, "页面数据已损坏，请重新开始", exc.problems) from None
+    q = qn.next_question(state, report)
+    if q is None:
+        return _finish(request, qn, state, report)
+    payload = {**state.to_dict(), "as_of": qn.as_of.isoformat()}
+    return _page(
+        request,
+        "ask.html",
+        q=q,
+        state=json.dumps(payload, ensure_ascii=False, default=str),
+        number=len(state.history) + 1,
+        answered=len(state.history) - len(state.unknown),
+        unknown=len(state.unknown),
+        rows=EVENT_ROWS,
+        problem=problem,
+    )
+
+
+@router.get("/check/ask", response_class=HTMLResponse)
+def ask_start(request: Request, as_of: str = "") -> Response:
+    try:
+        when = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        return error_page(request, 422, "评估日期应为 年-月-日")
+    from ..engine.questionnaire import State
+
+    return _ask_page(request, _questionnaire(when), State())
+
+
+@router.post("/check/ask", response_class=HTMLResponse)
+async def ask_step(request: Request) -> Response:
+    from ..engine.profile import ProfileError
+    from ..engine.questionnaire import FAMILIES
+
+    raw = await request.form()
+    form = {k: str(v) for k, v in raw.items()}
+    values = [str(v) for v in raw.getlist("values")]
+    try:
+        state = _state_from(form.get("state", ""))
+        when = date.fromisoformat(
+            str(_state_as_of(form.get("state", "")) or date.today().isoformat())
+        )
+    except ApiError as exc:
+        return error_page(request, exc.status, exc.message)
+    except ValueError:
+        return error_page(request, 422, "页面数据已损坏，请重新开始")
+    qn = _questionnaire(when)
+    name, action = form.get("name", ""), form.get("action", "answer")
+    if action == "stop":
+        return _finish(request, qn, state, qn.report(state))
+    if action == "back":
+        return _ask_page(request, qn, qn.back(state))
+    if action == "dont_know" and name:
+        return _ask_page(request, qn, qn.dont_know(state, name))
+    try:
+        if name == FAMILIES:
+            value: Any = values
+        elif name in qn.inputs and qn.inputs[name].type == "events":
+            value = _event_rows(form, qn.inputs[name])
+        else:
+            value = form.get("value", "").strip()
+            if value == "":
+                return _ask_page(request, qn, state, "请先选择或填写，或点“不知道”。")
+            var = qn.inputs.get(name)
+            if var is not None and var.type == "bool":
+                value = value == "true"
+            elif var is not None and var.type in ("integer", "year"):
+                value = int(value) if value.lstrip("-").isdigit() else value
+        return _ask_page(request, qn, qn.answer(state, name, value))
+    except ProfileError as exc:
+        return _ask_page(request, qn, state, "；".join(p.reason for p in exc.problems))
+
+
+def _finish(request: Request, qn: Any, state: Any, report: Any) -> Response:
+    """The result page for the answers so far (the same page as the one-page form's)."""
+    form = {"as_of": qn.as_of.isoformat()}
+    form.update(
+        {k: v for k, v in state.answers.items() if isinstance(v, str) and not k.startswith("_")}
+    )
+    return _result_page(request, report, qn.pack, form, {})
+
+
+def _state_as_of(text: str) -> str | None:
+    import json
+
+    try:
+        data = json.loads(text) if text and len(text) <= MAX_STATE_CHARS else {}
+    except ValueError:
+        return None
+    return data.get("as_of") if isinstance(data, dict) else None
+
+
+def _event_rows(form: dict[str, str], var: Any) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(EVENT_ROWS):
+        row: dict[str, Any] = {}
+        for fname, spec in var.fields.items():
+            text = form.get(f"e{i}__{fname}", "").strip()
+            if not text:
+                continue
+            if spec.type == "bool":
+                row[fname] = text == "true"
+            elif spec.type in ("integer", "year") and text.lstrip("-").isdigit():
+                row[fname] = int(text)
+            else:
+                row[fname] = text
+        if row:
+            rows.append(row)
+    return rows
 
 
 @router.post("/check.xlsx")
