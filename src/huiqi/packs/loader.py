@@ -54,7 +54,6 @@ class Pack:
     # without jurisdiction.yaml is a single layer with no jurisdiction.
     layers: list[Jurisdiction] = field(default_factory=list)
     rule_pack: dict[str, str] = field(default_factory=dict)  # rule id -> pack that defines it
-    file_pack: dict[str, str] = field(default_factory=dict)  # rules file label -> pack
     corpus_files: tuple = ()  # every layer's corpus/ texts: the pack's library
     _documents: tuple | None = field(default=None, repr=False)
     registry: Registry | None = None  # the jurisdiction tree the layers come from
@@ -285,12 +284,10 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
     compiled: list[CompiledRule] = []
     seen: dict[str, str] = {}
     rule_pack: dict[str, str] = {}
-    file_pack: dict[str, str] = {}
     rule_files = [(root, p) for root in roots for p in sorted((root / "rules").glob("*.yaml"))]
     for root, path in rule_files:
         label = _label(root, path)
         scope = scopes.get(root.name, base_scope)
-        file_pack[label] = root.name
         try:
             rfile, problems = memo.read("rules", label, partial(_read_rules, path, label))
         except _Uncached as exc:
@@ -391,7 +388,6 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
         layers=juris,
         registry=registry,
         rule_pack=rule_pack,
-        file_pack=file_pack,
     )
     # A folder without jurisdiction.yaml (an ad-hoc pack) reads the bundled library.
     pack.corpus_files = tuple(_corpus_files(roots) if juris else bundled_corpus())
