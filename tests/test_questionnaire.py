@@ -140,11 +140,11 @@ def test_match_writes_an_excel_workbook(tmp_path):
         app, ["match", str(ROOT / "examples" / "mengzhou_enterprise.yaml"), "--xlsx", str(out)]
     )
     assert result.exit_code == 0, result.output
-    wb = load_workbook(out)
-    summary = dict(wb["汇总"].iter_rows(values_only=True))
+    ws = load_workbook(out).active
+    summary = {r[0]: r[1] for r in ws.iter_rows(max_col=2, values_only=True) if r[0]}
     # examples/mengzhou_enterprise.yaml: 智能车间软硬件投资1500万元 × 8% = 120万元（省财政，最高
     # 1000万元）; 新备案省科技型中小企业 2万元 -> 1,220,000 元
-    assert summary["现金奖补合计（元）"] == 1_220_000
-    rows = list(wb["待遇明细"].iter_rows(min_row=2, values_only=True))
-    amounts = {r[1]: r[2] for r in rows if r[0] == "现金奖补"}
+    assert summary["可确定的资金奖励补贴合计（元）"] == 1_220_000
+    rows = list(ws.iter_rows(min_row=10, values_only=True))
+    amounts = {r[0]: r[2] for r in rows if r[1] == "资金"}
     assert 1_200_000 in amounts.values() and 20_000 in amounts.values()

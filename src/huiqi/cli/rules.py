@@ -152,10 +152,10 @@ def register(app: typer.Typer) -> None:
         report = evaluate_profile(p, prof, when)
         if xlsx is not None:
             from ..engine.result import build_result
-            from ..engine.workbook import write_workbook
+            from ..engine.workbook import workbook_bytes
 
             try:
-                write_workbook(build_result(report), xlsx)
+                xlsx.write_bytes(workbook_bytes(build_result(report)))
             except OSError as exc:
                 err.print(
                     f"[red]无法写入[/red]：{escape(str(xlsx))}（{escape(exc.strerror or '')}）"

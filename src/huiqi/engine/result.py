@@ -61,6 +61,8 @@ class Benefit:
     quote: str
     note: str
     arithmetic: list[str]
+    determination: str = ""  # automatic | application | discretion
+    window: str = ""  # the application window as written (次年第一季度)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "deadline"}
@@ -192,6 +194,8 @@ def build_result(report: MatchReport) -> Result:
                 quote=rule.quote,
                 note=render(r.stacking_note) or rule.note,
                 arithmetic=[render(s) for s in r.steps],
+                determination=rule.determination,
+                window=rule.apply.window,
             )
             getattr(out, part).append(benefit)
         elif r.status == NOT_ELIGIBLE:

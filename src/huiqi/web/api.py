@@ -139,14 +139,18 @@ def get_rule(rule_id: Annotated[str, Path(max_length=MAX_FILTER_CHARS)]) -> Any:
 async def post_match(request: Request, trace: bool = False, pack: Filter = None) -> Any:
     """按画像评估全部规则：符合的奖励与金额、算式、待确定事项与下一个问题
     （与 huiqi match --json 相同；?trace=true 附上逐条件的判定过程）。"""
+    report = await _match_report(request, pack)
+    return FastJSON({**report.to_dict(trace=trace), "packs": report.packs})
+
+
+async def _match_report(request: Request, pack: str | None) -> Any:
+    """The body of a match request, validated and evaluated (one path for JSON and Excel)."""
     data = service.parse_body(await request.body())
     try:
         body = MatchRequest.model_validate(data)
     except ValidationError as exc:
         raise ApiError(422, "请求内容不对", validation_problems(exc.errors())) from None
-    p = service.load_pack(pack)
-    report = service.match(body.profile, body.as_of, p)
-    return FastJSON({**report.to_dict(trace=trace), "packs": report.packs})
+    return service.match(body.profile, body.as_of, service.load_pack(pack))
 
 
 @router.post(
@@ -164,19 +168,12 @@ async def post_match(request: Request, trace: bool = False, pack: Filter = None)
 )
 async def post_match_xlsx(request: Request, pack: Filter = None) -> Response:
     """同 POST /api/match，结果为 Excel 表格：合计、税收减免、需评审的范围，以及每项待遇。"""
-    from .excel import XLSX, workbook
+    from ..engine.result import build_result
+    from ..engine.workbook import XLSX, workbook_bytes
 
-    data = service.parse_body(await request.body())
-    try:
-        body = MatchRequest.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "请求内容不对", validation_problems(exc.errors())) from None
-    p = service.load_pack(pack)
-    report = service.match(body.profile, body.as_of, p)
-    registry = p.registry
-    places = [registry.by_pack[n].name for n in report.packs] if registry else []
+    report = await _match_report(request, pack)
     return Response(
-        workbook(report, places),
+        workbook_bytes(build_result(report)),
         media_type=XLSX,
         headers={"content-disposition": 'attachment; filename="match.xlsx"'},
     )

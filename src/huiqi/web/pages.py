@@ -520,13 +520,14 @@ def _event_rows(form: dict[str, str], var: Any) -> list[dict[str, Any]]:
 
 @router.post("/check.xlsx")
 async def check_xlsx(request: Request) -> Response:
-    from .excel import XLSX, workbook
+    from ..engine.result import build_result
+    from ..engine.workbook import XLSX, workbook_bytes
 
     form, ticks = await _submitted(request)
     pack = service.load_pack()
     report = _evaluate(form, ticks, pack)  # an error shows the error page
     return Response(
-        workbook(report, _places_of(report, pack)),
+        workbook_bytes(build_result(report)),
         media_type=XLSX,
         headers={"content-disposition": 'attachment; filename="check.xlsx"'},
     )
