@@ -13,6 +13,7 @@ from rich import box
 from rich.table import Table
 from rich.tree import Tree
 
+from ..jurisdictions import LEVELS
 from ..output import write_json
 from ..resources import bundled_corpus
 from .console import console, err, esc
@@ -36,7 +37,6 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 
 ECHO_CHARS = 200  # an argument echoed in an error message is cut to this length
-LEVELS = {"national": "国家", "province": "省", "city": "市", "county": "县（市）"}
 
 
 def _json(data: Any) -> None:

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from ..jurisdictions import LEVELS
 from ..output import write_json
 from .console import clean, esc
 from .console import console as out
@@ -135,7 +136,7 @@ def search_command(
             for x in (
                 group.doc_number,
                 group.issued_on,
-                _levels().get(group.level or "", None),
+                LEVELS.get(group.level or "", None),
             )
             if x
         )
@@ -160,9 +161,3 @@ def search_command(
                 out.print(
                     Text(f"     …另有 {len(ranked) - MAX_RULES_SHOWN} 条规则", style="dim green")
                 )
-
-
-def _levels() -> dict[str, str]:
-    from ..search.filters import LEVELS
-
-    return LEVELS

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ..jurisdictions import LEVELS
 from .classify import ENTITIES
 
-LEVELS = {"national": "国家", "province": "省", "city": "市", "county": "县（市）"}
 _LEVEL_ALIASES = {
     "国家": "national",
     "国家级": "national",
