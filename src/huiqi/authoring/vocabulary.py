@@ -74,11 +74,19 @@ def tree_reads(pack: Pack) -> set[str]:
     """Every name read by any pack of the jurisdiction tree the pack comes from."""
     if pack.registry is None or not pack.layers:
         return set()
-    from ..packs.loader import load_layers
+    from ..packs.cache import content_key
+    from ..packs.loader import _source_files, load_layers
 
     root = pack.layers[0].root.parent
-    tree = load_layers([root / n for n in pack.registry.packs], "*", library=False)
-    return _reads(tree)
+    roots = [root / n for n in pack.registry.packs]
+    # `huiqi check` asks once per pack; the tree is the same for all of them
+    key = content_key(_source_files(roots))
+    if key not in _TREE_READS:
+        _TREE_READS[key] = frozenset(_reads(load_layers(roots, "*", library=False)))
+    return set(_TREE_READS[key])
+
+
+_TREE_READS: dict[str, frozenset[str]] = {}
 
 
 def lint_vocabulary(
