@@ -75,12 +75,12 @@ def tree_reads(pack: Pack) -> set[str]:
     if pack.registry is None or not pack.layers:
         return set()
     from ..packs.cache import content_key
-    from ..packs.loader import _source_files, load_layers
+    from ..packs.loader import source_files, load_layers
 
     root = pack.layers[0].root.parent
     roots = [root / n for n in pack.registry.packs]
     # `huiqi check` asks once per pack; the tree is the same for all of them
-    key = content_key(_source_files(roots))
+    key = content_key(source_files(roots))
     if key not in _TREE_READS:
         _TREE_READS[key] = frozenset(_reads(load_layers(roots, "*", library=False)))
     return set(_TREE_READS[key])

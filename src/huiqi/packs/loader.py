@@ -182,7 +182,7 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
     registry = load_registry(roots[0].parent) if (roots[-1] / FILENAME).is_file() else None
     juris = [registry.by_pack[r.name] for r in roots] if registry else []
     places = tuple(registry.places()) if registry else ()
-    memo = open_memo(_source_files(roots))
+    memo = open_memo(source_files(roots))
     PARSED.update(memo.exprs)
     layer_of: dict[str, str] = {}  # variable or rules file label -> pack name
     entities: dict[str, str] = {}
@@ -402,7 +402,7 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
     return pack
 
 
-def _source_files(roots: list[Path]) -> list[Path]:
+def source_files(roots: list[Path]) -> list[Path]:
     """Every file a pack set is built from, in a stable order (the cache key)."""
     out: list[Path] = []
     for root in roots:
