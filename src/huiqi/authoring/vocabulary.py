@@ -75,7 +75,7 @@ def tree_reads(pack: Pack) -> set[str]:
     if pack.registry is None or not pack.layers:
         return set()
     from ..packs.cache import content_key
-    from ..packs.loader import source_files, load_layers
+    from ..packs.loader import load_layers, source_files
 
     root = pack.layers[0].root.parent
     roots = [root / n for n in pack.registry.packs]
