@@ -176,6 +176,7 @@ def register(app: typer.Typer) -> None:
         from ..engine.profile import ProfileError, read_profile_file
         from ..engine.questionnaire import Questionnaire, State
         from ..engine.result import build_result
+        from ..lang.scalar import plain
         from ..safeyaml import InputError
         from .rules import _load
 
@@ -230,10 +231,7 @@ def register(app: typer.Typer) -> None:
                     if q.kind == "events":
                         text = _read("有这类记录吗？（是/否/不知道）：")
                         if text in YES:
-                            try:
-                                value: Any = _event_form(q)
-                            except _Stop:
-                                raise
+                            value: Any = _event_form(q)
                             text = ""
                         elif text in NO:
                             value, text = [], ""
@@ -279,21 +277,7 @@ def register(app: typer.Typer) -> None:
             if state.unknown:
                 out["_unknown"] = state.unknown
             save.write_text(
-                yaml.safe_dump(_plain(out), allow_unicode=True, sort_keys=False), encoding="utf-8"
+                yaml.safe_dump(plain(out), allow_unicode=True, sort_keys=False), encoding="utf-8"
             )
             console.print(f"回答已保存到 {esc(str(save))}，可用 huiqi ask {esc(str(save))} 继续。")
         render_result(build_result(qn.report(state)))
-
-
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
