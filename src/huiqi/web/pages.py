@@ -328,11 +328,6 @@ def _evaluate(form: dict[str, str], ticks: dict[str, list[str]], pack: Any) -> A
     return service.match(profile_from_form(form, pack, ticks), as_of, pack)
 
 
-def _places_of(report: Any, pack: Any) -> list[str]:
-    registry = pack.registry
-    return [registry.by_pack[n].name for n in report.packs] if registry else []
-
-
 @router.post("/check", response_class=HTMLResponse)
 async def check_submit(request: Request) -> Response:
     form, ticks = await _submitted(request)
@@ -358,7 +353,7 @@ def _result_page(request: Request, report: Any, pack: Any, form: dict, ticks: di
         s=summary,
         links=links,
         questions=questions,
-        places=_places_of(report, pack),
+        places=summary["result"].jurisdictions,
         place=form.get(PLACE_VARIABLE, ""),
         applicant=pack.entities.get(form.get("applicant", ""), ""),
         resend=resend,
