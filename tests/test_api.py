@@ -324,7 +324,10 @@ def test_unknown_pack_in_match(client: TestClient) -> None:
 def test_summary_keeps_ranges_and_tax_apart(client: TestClient) -> None:
     pack = service.load_pack()
     team = service.summary(service.match(example("leading_talent_team.yaml"), None, pack))
-    assert team["ranges"] and team["cash_total"] == 486_600  # the engine's certain total
+    # examples/leading_talent_team.yaml, hand-computed in policies/jiaozuo/tests/talent_leaders.yaml
+    # (千人计划团队): 200000 + 100000 + 15000 + 20000 + 1600 = 336600 certain; the 150000 loan
+    # interest subsidy is “经评审认定” (评审裁量) and goes with the ranges
+    assert team["ranges"] and team["cash_total"] == 336_600
     assert team["range_max"] > 0
     tax = service.summary(service.match(example("tax_sme_2018.yaml"), None, pack))
     assert tax["tax_total"] == 190_000 and tax["cash_total"] == 0

@@ -343,7 +343,9 @@ def test_pack_typos_are_errors(tmp_path, file, old, new, words):
     messages = str(info.value) + " ".join(str(e) for e in getattr(info.value, "errors", []))
     for w in words:
         assert w in messages, (w, messages[:2000])
-    assert time.perf_counter() - start < 10
+    assert (
+        time.perf_counter() - start < 60
+    )  # a guard against hangs, not a speed target (bench/ holds those)
 
 
 def test_gbk_rule_file_is_read(tmp_path):

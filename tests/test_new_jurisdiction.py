@@ -28,7 +28,8 @@ CORPUS = """示例县人民政府关于印发示例县促进科技型企业发�
 第二条 对在本县注册、首次认定为国家高新技术企业的企业，奖励10万元。
 第三条 对新评价入库的科技型中小企业，奖励1万元。
 第四条 对小型、微型企业首次认定为国家高新技术企业的，再给予5万元奖励。
-第五条 本措施自2021年3月1日起施行。
+第五条 本措施奖励可与国家、省、市同类奖励叠加享受。
+第六条 本措施自2021年3月1日起施行。
 """
 
 JURISDICTION = """name: 示例县
@@ -51,6 +52,10 @@ rules:
       - {expr: local(registered_place), label: 在本县注册}
       - 'any(certifications where kind == "国家高新技术企业" and first and year == last_year)'
     amount: {fixed: 10万}
+    # `huiqi check` asks how a county award stacks with the city's for the same certification
+    independent_of:
+      - {rule: jz.kjjl.gaoqi_first_cert, clause: 第五条, quote: 本措施奖励可与国家、省、市同类奖励叠加享受。}
+      - {rule: jz.gqpy.new_hte_subsidy, clause: 第五条, quote: 本措施奖励可与国家、省、市同类奖励叠加享受。}
   - id: sl.kj.tech_sme
     title: 科技型中小企业入库奖励
     clause: 第三条
@@ -68,6 +73,10 @@ rules:
       - enterprise_size in ["小型", "微型"]
       - 'any(certifications where kind == "国家高新技术企业" and first and year == last_year)'
     amount: {fixed: 5万}
+    # `huiqi check` asks how a county award stacks with the city's for the same certification
+    independent_of:
+      - {rule: jz.kjjl.gaoqi_first_cert, clause: 第五条, quote: 本措施奖励可与国家、省、市同类奖励叠加享受。}
+      - {rule: jz.gqpy.new_hte_subsidy, clause: 第五条, quote: 本措施奖励可与国家、省、市同类奖励叠加享受。}
 """
 
 CASES = """cases:

@@ -142,9 +142,11 @@ def test_match_writes_an_excel_workbook(tmp_path):
     assert result.exit_code == 0, result.output
     ws = load_workbook(out).active
     summary = {r[0]: r[1] for r in ws.iter_rows(max_col=2, values_only=True) if r[0]}
-    # examples/mengzhou_enterprise.yaml: 智能车间软硬件投资1500万元 × 8% = 120万元（省财政，最高
-    # 1000万元）; 新备案省科技型中小企业 2万元 -> 1,220,000 元
-    assert summary["可确定的资金奖励补贴合计（元）"] == 1_220_000
+    # examples/mengzhou_enterprise.yaml (2018-06-30): 智能车间软硬件投资1500万元 × 8% = 120万元
+    # （省财政“予以补助”，经省里评审确定：需评审，不计入合计）；新备案省科技型中小企业 2万元须
+    # “在奖励项目取得后的次年第一季度报送…逾期不予受理”（2018-03-31 已过）→ 可确定合计 0 元
+    assert summary["可确定的资金奖励补贴合计（元）"] == 0
+    assert summary["需评审确定的金额，最高（元，未计入合计）"] == 1_200_000
     rows = list(ws.iter_rows(min_row=10, values_only=True))
-    amounts = {r[0]: r[2] for r in rows if r[1] == "资金"}
-    assert 1_200_000 in amounts.values() and 20_000 in amounts.values()
+    amounts = {r[0]: r[2] for r in rows if r[1] == "需评审"}
+    assert 1_200_000 in amounts.values()

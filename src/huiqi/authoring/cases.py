@@ -7,7 +7,8 @@
         expect:
           jz.kjjl.gaoqi_first_cert: {status: eligible, amount: 200000}
           jz.kjjl.prov_tech_sme: not_eligible            # status only
-        total: 200000                                     # optional
+        total: 200000            # optional: certain money (评审裁量 never in it)
+        review_total: [0, 50万]   # optional: the review-dependent amounts, a number or [min, max]
 
 Expected values are worked out by hand from the text; `amount`, `amount_min`, `amount_max`
 are 元 (written as numbers or money literals such as 20万), `missing` a list of variables,
@@ -22,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..engine.match import STATUS_LABELS, match
+from ..engine.match import STATUS_LABELS, _bounds, is_review, match
 from ..engine.profile import ProfileError, read_profile_file
 from ..errors import PackError
 from ..explain import render
@@ -39,7 +40,8 @@ class Case:
     as_of: date
     profile: Any
     expect: dict[str, dict[str, Any]]
-    total: Any = None
+    total: Any = None  # certain money (评审裁量 amounts are never in it)
+    review_total: Any = None  # the review-dependent amounts: a number or [min, max]
     index: int = 0
     # Rule files whose eligible amounts `total` adds up: by default the rules file with the
     # test file's name, so a case stays true when other documents' benefits are added to
@@ -95,6 +97,7 @@ def load_cases(pack: Pack) -> list[Case]:
                     profile=profile,
                     expect=expect,
                     total=raw.get("total"),
+                    review_total=raw.get("review_total"),
                     index=i,
                     scope=None
                     if raw.get("total_scope") == "pack" or not file_scope
@@ -151,19 +154,30 @@ def run_case(pack: Pack, case: Case) -> CaseResult:
             result.failures.append(
                 f"{rid}: set_aside 应为 {exp['set_aside']}，实为 {r.set_aside_by}"
             )
+    in_scope = [
+        r
+        for r in report.eligible
+        if case.scope is None or Path(r.rule.where.file).name in case.scope
+    ]
+    where = "、".join(case.scope) if case.scope else "全部规则"
     if case.total is not None:
         want = _money(case.total)
-        got = report.total
-        if case.scope is not None:
-            got = sum(
-                (
-                    r.amount
-                    for r in report.eligible
-                    if r.amount is not None and Path(r.rule.where.file).name in case.scope
-                ),
-                Decimal(0),
-            )
+        got = sum(
+            (r.amount for r in in_scope if r.amount is not None and not is_review(r)),
+            Decimal(0),
+        )
         if want != got:
-            where = "、".join(case.scope) if case.scope else "全部规则"
-            result.failures.append(f"合计（{where}）应为 {want}，实为 {got}")
+            result.failures.append(f"确定金额合计（{where}）应为 {want}，实为 {got}")
+    if case.review_total is not None:
+        bounds = (
+            case.review_total if isinstance(case.review_total, list) else [case.review_total] * 2
+        )
+        want_low, want_high = (_money(b) for b in bounds)
+        reviewed = [_bounds(r) for r in in_scope if is_review(r)]
+        low = sum((b[0] for b in reviewed), Decimal(0))
+        high = sum((b[1] for b in reviewed), Decimal(0))
+        if (want_low, want_high) != (low, high):
+            result.failures.append(
+                f"评审裁量合计（{where}）应为 {want_low}–{want_high}，实为 {low}–{high}"
+            )
     return result

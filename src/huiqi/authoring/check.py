@@ -17,6 +17,7 @@ from ..errors import PackError, PackErrors
 from ..lang.expr import Binary, Num, numbers_used, walk
 from ..packs.loader import Pack, load_pack, pack_dirs, pack_root
 from .numbers import numbers_in
+from .overlaps import lint_overlaps
 from .vocabulary import lint_vocabulary, tree_reads
 
 STRUCTURAL = {0, 1}  # 0 and 1 (as in `> 0`, `>= 1`) are structure, not numbers of the law
@@ -54,6 +55,7 @@ def check_pack(pack: Pack) -> list[PackError]:
 
     errors: list[PackError] = list(pack.library_problems)
     errors += lint_vocabulary(pack, readers=tree_reads(pack))
+    errors += lint_overlaps(pack)
 
     def verify_quote(
         doc_ref: str,
@@ -108,11 +110,23 @@ def check_pack(pack: Pack) -> list[PackError]:
         verify_quote(rule.doc, rule.clause, rule.quote, f, rid, "quote", line)
         stated = numbers_in(rule.quote)
         for q in rule.context:
-            verify_quote(rule.doc, q.clause, q.text, f, rid, "context", q.line or line)
+            verify_quote(
+                q.document or rule.doc, q.clause, q.text, f, rid, "context", q.line or line
+            )
             stated |= numbers_in(q.text)
         for i, part in enumerate(rule.when):
-            if part.clause != rule.clause:
-                doc = find_document(rule.doc, pack.documents)
+            if part.clause != rule.clause or part.document:
+                doc = find_document(part.document or rule.doc, pack.documents)
+                if doc is None:
+                    errors.append(
+                        PackError(
+                            f"政策库中找不到文件 {part.document}",
+                            file=f,
+                            rule=rid,
+                            field=f"when[{i}].document",
+                            line=part.expr.where.line,
+                        )
+                    )
                 if doc is not None and find_clause(doc, part.clause) is None:
                     errors.append(
                         PackError(
@@ -123,6 +137,70 @@ def check_pack(pack: Pack) -> list[PackError]:
                             line=part.expr.where.line,
                         )
                     )
+        if rule.amount.type not in ("none", "unstated") and rule.valid_from is None:
+            # An open start would pay achievements of any year: the date must be stated, or
+            # assumed with the reason written beside it.
+            errors.append(
+                PackError(
+                    "政策库中该文件没有成文或施行日期：请在 validity.from 写明假定的起始日期，并在注释或 note 中说明依据",
+                    file=f,
+                    rule=rid,
+                    field="validity.from",
+                    line=line,
+                )
+            )
+        if rule.apply.late_refused:
+            verify_quote(
+                rule.doc,
+                rule.apply.late_clause or rule.apply.clause or rule.clause,
+                rule.apply.late_refused,
+                f,
+                rid,
+                "apply.late_refused.quote",
+                line,
+            )
+            if not rule.apply.window_months:
+                errors.append(
+                    PackError(
+                        "逾期不予受理须有可计算的申报期限（apply.window_months）",
+                        file=f,
+                        rule=rid,
+                        field="apply.window_months",
+                        line=line,
+                    )
+                )
+        elif "不予受理" in rule.apply.deadline and rule.amount.type not in ("none", "unstated"):
+            # a hard deadline written only as prose is never evaluated
+            errors.append(
+                PackError(
+                    "申报期限写明“不予受理”，须用 apply.late_refused 引用原文，使逾期申请判为逾期未申请",
+                    file=f,
+                    rule=rid,
+                    field="apply.late_refused",
+                    line=line,
+                )
+            )
+        for i, ind in enumerate(rule.independent_of):
+            if ind.rule not in pack.by_id:
+                errors.append(
+                    PackError(
+                        f"independent_of 指向不存在的规则 {ind.rule}",
+                        file=f,
+                        rule=rid,
+                        field=f"independent_of[{i}].rule",
+                        line=line,
+                    )
+                )
+            # the sentence that allows both must be the law's, verbatim
+            verify_quote(
+                ind.document or rule.doc,
+                ind.clause or rule.clause,
+                ind.quote,
+                f,
+                rid,
+                f"independent_of[{i}].quote",
+                line,
+            )
         if rule.stacking:
             if rule.stacking.quote:
                 verify_quote(

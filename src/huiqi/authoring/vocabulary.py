@@ -82,7 +82,15 @@ def tree_reads(pack: Pack) -> set[str]:
     # `huiqi check` asks once per pack; the tree is the same for all of them
     key = content_key(source_files(roots))
     if key not in _TREE_READS:
-        _TREE_READS[key] = frozenset(_reads(load_layers(roots, "*", library=False)))
+        from ..errors import PackError, PackErrors
+
+        try:
+            tree = load_layers(roots, "*", library=False)
+        except (PackError, PackErrors):
+            # A pack of the tree that does not load reports its own errors; without the
+            # whole tree the lint cannot tell who reads an input, so it claims nothing.
+            return set(pack.variables)
+        _TREE_READS[key] = frozenset(_reads(tree))
     return set(_TREE_READS[key])
 
 

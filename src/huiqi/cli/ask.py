@@ -160,6 +160,10 @@ def render_result(result) -> None:
             console.print(f"  · {esc(b.title)}")
     for n in result.near_misses:
         console.print(f"\n[yellow]差一点满足[/yellow]：{esc(n.title)}：{esc('；'.join(n.gaps))}")
+    for o in result.overdue:
+        console.print(
+            f"\n[red]逾期未申请[/red]：{esc(o.title)}：{esc(o.reason)}（{esc(o.citation)}）"
+        )
     if result.undetermined:
         console.print(f"\n还有 {result.undetermined} 项政策因信息不全未能判定。")
 

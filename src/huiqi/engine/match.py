@@ -19,17 +19,19 @@ from ..packs.rules import DETERMINATIONS, KINDS, Rule
 from .profile import Profile, validate_profile
 from .stacking import apply_stacking
 
-ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE = (
+ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE, OVERDUE = (
     "eligible",
     "not_eligible",
     "undetermined",
     "not_in_force",
+    "overdue",
 )
 STATUS_LABELS = {
     ELIGIBLE: "符合",
     NOT_ELIGIBLE: "不符合",
     UNDETERMINED: "待确定",
     NOT_IN_FORCE: "未生效或已失效",
+    OVERDUE: "逾期未申请",
 }
 
 
@@ -135,6 +137,7 @@ class RuleResult:
             "quote": r.quote,
             "determination": r.determination,
             "determination_label": DETERMINATIONS[r.determination],
+            "period": period_label(r, self._ctx.as_of if self._ctx else None),
             "kind": r.kind,
             "missing": list(self.missing),
             "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
@@ -255,6 +258,54 @@ def _question(pack: Pack | None, name: str) -> dict[str, str]:
     }
 
 
+def period_label(rule: Rule, as_of: date | None) -> str:
+    """The period a result is about, in words (shown beside every benefit)."""
+    if as_of is None:
+        return ""
+    year = period_year(rule, as_of)
+    if year is not None:
+        return f"{year}年度（上年度）的情况"
+    if rule.benefit == "tax_relief":
+        return f"{as_of.year}纳税年度"
+    return f"截至{as_of.isoformat()}的情况"
+
+
+def period_year(rule: Rule, as_of: date) -> int | None:
+    """The year whose achievements a 上年度 rule judges; None for rules of the evaluation date."""
+    return as_of.year - 1 if rule.period == "last_year" else None
+
+
+def window_closes(rule: Rule, as_of: date) -> date | None:
+    """The last day to claim a 上年度 benefit: the end of its stated window in the year after the
+    achievement (次年第一季度 → 31 March), else the end of that year (an assumption: a benefit
+    for one year's results is claimed in the next)."""
+    year = period_year(rule, as_of)
+    if year is None:
+        return None
+    last_month = rule.apply.window_months[1] if rule.apply.window_months else 12
+    return _month_end(year + 1, last_month)
+
+
+def _month_end(year: int, month: int) -> date:
+    import calendar
+
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def overdue(rule: Rule, as_of: date) -> date | None:
+    """The closed deadline, when the text refuses late claims (逾期不予受理) and it has passed."""
+    if not rule.apply.late_refused or not rule.apply.window_months:
+        return None
+    closes = window_closes(rule, as_of)
+    if closes is None or as_of <= closes:
+        return None
+    if rule.valid_from and closes < rule.valid_from:
+        # the window closed before the policy took effect (a first round for earlier
+        # achievements, 从2016年开始): the deadline cannot have bound the claim
+        return None
+    return closes
+
+
 def _in_force(rule: Rule, as_of: date) -> Reason | None:
     if rule.repealed_by:
         return Reason("repealed", {"by": rule.repealed_by})
@@ -264,6 +315,12 @@ def _in_force(rule: Rule, as_of: date) -> Reason | None:
             {"valid_from": rule.valid_from.isoformat(), "as_of": as_of.isoformat()},
         )
     if rule.valid_to and as_of > rule.valid_to:
+        # A benefit earned while the policy was in force is still due when claimed after it
+        # ends, within the claim window of the year after (上年度 rules).
+        year = period_year(rule, as_of)
+        closes = window_closes(rule, as_of)
+        if year is not None and rule.valid_to >= date(year, 1, 1) and closes and as_of <= closes:
+            return None
         return Reason(
             "expired",
             {
@@ -272,6 +329,17 @@ def _in_force(rule: Rule, as_of: date) -> Reason | None:
                 "as_of": as_of.isoformat(),
             },
         )
+    return None
+
+
+def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
+    """The label of the time limit when it is the only thing that failed (逾期未申请)."""
+    rule = cr.rule
+    if not rule.apply.late_refused or not any(p.deadline for p in rule.when):
+        return None
+    failed = {a.part for a, v in zip(cr.atoms, values, strict=False) if v is False}
+    if failed and all(rule.when[i].deadline for i in failed):
+        return "；".join(dict.fromkeys(rule.when[i].label for i in sorted(failed)))
     return None
 
 
@@ -297,6 +365,17 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
     value = cr.condition(ctx)
     values = ctx.trace
     if value is False:
+        late = _late_only(cr, values)
+        if late is not None:
+            return RuleResult(
+                rule,
+                cr.index,
+                OVERDUE,
+                reason=Reason("overdue", {"closes": late, "quote": rule.apply.late_refused}),
+                values=values,
+                _cr=cr,
+                _ctx=ctx,
+            )
         return RuleResult(rule, cr.index, NOT_ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
     if value is UNKNOWN:
         return RuleResult(
@@ -309,6 +388,20 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
             _ctx=ctx,
         )
     ctx.missing = []
+    closed = overdue(rule, ctx.as_of)
+    if closed is not None:
+        return RuleResult(
+            rule,
+            cr.index,
+            OVERDUE,
+            reason=Reason(
+                "overdue",
+                {"closes": closed.isoformat(), "quote": rule.apply.late_refused},
+            ),
+            values=values,
+            _cr=cr,
+            _ctx=ctx,
+        )
     result = RuleResult(rule, cr.index, ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
     if not _amount(cr, ctx, result):
         result.status = UNDETERMINED
@@ -438,19 +531,28 @@ class MatchReport:
 
     @property
     def total(self) -> Decimal:
-        return sum((r.amount for r in self.eligible if r.amount is not None), Decimal(0))
+        """Certain money: eligible fixed or computed amounts that no review decides. Amounts
+        a review or ranking decides (评审裁量) are never added to it (see `review_min/max`)."""
+        return sum(
+            (r.amount for r in self.eligible if r.amount is not None and not is_review(r)),
+            Decimal(0),
+        )
+
+    @property
+    def review_min(self) -> Decimal:
+        return sum((_bounds(r)[0] for r in self.eligible if is_review(r)), Decimal(0))
+
+    @property
+    def review_max(self) -> Decimal:
+        return sum((_bounds(r)[1] for r in self.eligible if is_review(r)), Decimal(0))
 
     @property
     def total_max(self) -> Decimal:
-        return self.total + sum(
-            (r.amount_max for r in self.eligible if r.amount_max is not None), Decimal(0)
-        )
+        return self.total + self.review_max
 
     @property
     def total_min(self) -> Decimal:
-        return self.total + sum(
-            (r.amount_min for r in self.eligible if r.amount_min is not None), Decimal(0)
-        )
+        return self.total + self.review_min
 
     def next_questions(self) -> list[dict[str, Any]]:
         """The unanswered variables that would decide the most undetermined rules, best first."""
@@ -471,10 +573,24 @@ class MatchReport:
             "label": self.label,
             "rules": [r.to_dict(self.pack, trace=trace) for r in self.results],
             "total": plain(self.total),
+            "review_min": plain(self.review_min),
+            "review_max": plain(self.review_max),
             "total_min": plain(self.total_min),
             "total_max": plain(self.total_max),
             "next_questions": self.next_questions(),
         }
+
+
+def is_review(r: RuleResult) -> bool:
+    """A benefit whose amount a review or ranking decides: stated as 评审裁量, or a range."""
+    return r.rule.determination == "discretion" or r.amount_max is not None
+
+
+def _bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
+    if r.amount_max is not None:
+        return Decimal(r.amount_min or 0), Decimal(r.amount_max)
+    amount = Decimal(r.amount or 0)
+    return amount, amount
 
 
 def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleResult:

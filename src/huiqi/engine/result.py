@@ -23,7 +23,7 @@ from typing import Any
 
 from ..explain import render
 from ..explain.zh import gap_text
-from .match import ELIGIBLE, NOT_ELIGIBLE, MatchReport, RuleResult
+from .match import ELIGIBLE, NOT_ELIGIBLE, OVERDUE, MatchReport, RuleResult, is_review
 
 NEAR = Decimal("0.3")  # a shortfall within 30% of the threshold is a near miss
 
@@ -86,6 +86,19 @@ class NearMiss:
 
 
 @dataclass
+class Overdue:
+    """Met the conditions but claimed after a binding deadline (逾期未申请)."""
+
+    rule_id: str
+    title: str
+    reason: str  # the deadline and the sentence that refuses late claims
+    citation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
 class Result:
     as_of: date
     label: str
@@ -95,6 +108,7 @@ class Result:
     review: list[Benefit] = field(default_factory=list)
     support: list[Benefit] = field(default_factory=list)
     near_misses: list[NearMiss] = field(default_factory=list)
+    overdue: list[Overdue] = field(default_factory=list)
     undetermined: int = 0
 
     @property
@@ -107,8 +121,9 @@ class Result:
 
     @property
     def review_range(self) -> tuple[Decimal, Decimal]:
-        low = sum((b.amount_min or Decimal(0) for b in self.review), Decimal(0))
-        high = sum((b.amount_max or Decimal(0) for b in self.review), Decimal(0))
+        # A review benefit with a stated amount (评审后给予100万元) is a range of one point.
+        low = sum((_low(b) for b in self.review), Decimal(0))
+        high = sum((_high(b) for b in self.review), Decimal(0))
         return low, high
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,8 +141,17 @@ class Result:
             "review": [b.to_dict() for b in self.review],
             "support": [b.to_dict() for b in self.support],
             "near_misses": [n.to_dict() for n in self.near_misses],
+            "overdue": [o.to_dict() for o in self.overdue],
             "undetermined": self.undetermined,
         }
+
+
+def _low(b: Benefit) -> Decimal:
+    return Decimal(b.amount_min if b.amount_min is not None else b.amount or 0)
+
+
+def _high(b: Benefit) -> Decimal:
+    return Decimal(b.amount_max if b.amount_max is not None else b.amount or 0)
 
 
 def _month_end(year: int, month: int) -> date:
@@ -151,7 +175,7 @@ def _part(r: RuleResult) -> str:
     rule = r.rule
     if rule.amount.type in ("none", "unstated"):
         return "support"
-    if r.amount_max is not None:
+    if is_review(r):
         return "review"
     if rule.benefit == "tax_relief":
         return "tax"
@@ -202,6 +226,8 @@ def build_result(report: MatchReport) -> Result:
             near = _near(r, report.pack)
             if near:
                 out.near_misses.append(near)
+        elif r.status == OVERDUE:
+            out.overdue.append(Overdue(r.rule.id, r.rule.title, render(r.reason), r.rule.citation))
         elif r.status == "undetermined":
             out.undetermined += 1
     for part in ("cash", "tax", "review"):

@@ -13,6 +13,7 @@ REASONS: dict[str, tuple[str, ...]] = {
     "excluded": ("title", "clause", "quote"),
     "not_for_applicant": ("beneficiaries", "applicant"),
     "amount_inputs_missing": (),
+    "overdue": ("closes", "quote"),
     # stacking
     "stack_lower": ("winner_title", "key", "principle"),
     "stack_once_received": ("received", "principle"),

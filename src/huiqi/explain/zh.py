@@ -49,6 +49,8 @@ def _reason(r: Reason) -> str:
             return f"受益主体为{'、'.join(p['beneficiaries'])}，申请人为{p['applicant']}"
         case "amount_inputs_missing":
             return "条件已满足，金额所需信息不全"
+        case "overdue":
+            return f"条件符合，但已过申报期限（{p['closes']}；原文：“{p['quote']}”）"
         case "stack_lower":
             key = f"（{p['key']}）" if p.get("key") else ""
             return f"同一类奖励{key}已按「{p['winner_title']}」给予较高或相同的金额{_principle(p)}"

@@ -458,8 +458,13 @@ def _library_facts(pack: Pack) -> dict[str, Any]:
         repealed = next((r for r in doc.relations if r.kind == "repealed_by"), None)
         parts = []
         for part in rule.when:
-            pc = find_clause(doc, part.clause)
-            parts.append(pc.citation if pc else f"{doc.citation_prefix}{part.clause}")
+            pdoc = doc
+            if part.document:
+                if part.document not in docs:
+                    docs[part.document] = find_document(part.document, pack.documents)
+                pdoc = docs[part.document] or doc
+            pc = find_clause(pdoc, part.clause)
+            parts.append(pc.citation if pc else f"{pdoc.citation_prefix}{part.clause}")
         out[rule.id] = {
             "doc_id": doc.id,
             "doc_title": doc.title,
@@ -472,6 +477,24 @@ def _library_facts(pack: Pack) -> dict[str, Any]:
             "parts": parts,
         }
     return out
+
+
+def _reads_last_year(c: CompiledRule, variables: dict[str, Any]) -> bool:
+    """Does the rule judge last year's facts (上年度), directly or through derived variables?"""
+    from ..lang.expr import Builtin, Var, walk
+
+    todo = [node for node, _ in c.parts] + list(c.amount_nodes.values())
+    seen: set[str] = set()
+    while todo:
+        for n in walk(todo.pop()):
+            if isinstance(n, Builtin) and n.name == "last_year":
+                return True
+            if isinstance(n, Var) and n.name not in seen:
+                seen.add(n.name)
+                var = variables.get(n.name)
+                if var is not None and var.node is not None:
+                    todo.append(var.node)
+    return False
 
 
 def _attach_library(pack: Pack, facts: dict[str, Any]) -> None:
@@ -493,6 +516,7 @@ def _attach_library(pack: Pack, facts: dict[str, Any]) -> None:
             out.append(rule)
             continue
         fields = {k: v for k, v in got.items() if k != "parts"}
+        fields["period"] = "last_year" if _reads_last_year(c, pack.variables) else "as_of"
         rule = replace(rule, **fields)
         c.rule = rule
         c.part_citations = list(got["parts"])

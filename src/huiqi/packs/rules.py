@@ -60,6 +60,7 @@ class Quote:
     clause: str  # path (a8.p4) or label (第八条（四）)
     text: str
     line: int = 0
+    document: str = ""  # another document (an implementing rule); empty: the rule's own
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class Part:
     expr: Expr
     clause: str
     label: str = ""  # plain-language reading, optional
+    # Another document the condition comes from: an implementing rule (实施办法) whose
+    # conditions bind the parent's benefit. Empty: the rule's own document.
+    document: str = ""
+    # A time limit (在获得认定后1年内申请): failing only such parts means the claim is late
+    # (逾期未申请), not that the applicant does not qualify.
+    deadline: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,25 @@ class Stacking:
 
 
 @dataclass(frozen=True)
+class Independent:
+    """A declaration that a rule and another rule of another document may both be paid for
+    the same event, with the sentence of the law that allows it."""
+
+    rule: str
+    quote: str
+    clause: str = ""
+    document: str = ""  # where the quote stands (default: this rule's document)
+
+
+@dataclass(frozen=True)
 class Apply:
     department: str = ""
     window: str = ""  # e.g. 次年第一季度
     window_months: tuple[int, int] | None = None  # months of the year after the achievement
     deadline: str = ""
+    # The sentence that makes the window binding (逾期不予受理): a claim after it is refused.
+    late_refused: str = ""
+    late_clause: str = ""
     materials: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
     clause: str = ""
@@ -191,6 +212,11 @@ class Rule:
     citation: str = ""
     repealed_by: str | None = None
     exclusions: tuple[Exclusion, ...] = field(default_factory=tuple)
+    independent_of: tuple[Independent, ...] = ()
+    # The period whose facts the rule judges: "last_year" (上年度: awards for last year's
+    # achievements, claimed this year) or "as_of" (the situation on the evaluation date, or
+    # the tax year of that date). Filled by the loader from what the conditions read.
+    period: str = "as_of"
 
     def exprs(self) -> list[Expr]:
         out = [p.expr for p in self.when] + self.amount.exprs()
@@ -340,7 +366,12 @@ def _read_rule(
 
     clause = str(raw.get("clause") or "")
     context = tuple(
-        Quote(str(c.get("clause") or clause), str(c.get("quote") or ""), c.line)
+        Quote(
+            str(c.get("clause") or clause),
+            str(c.get("quote") or ""),
+            c.line,
+            str(c.get("document") or ""),
+        )
         for c in raw.get("context") or []
     )
 
@@ -355,7 +386,13 @@ def _read_rule(
                 e = r.expr(item, "expr", f"when[{i}].expr", rid)
                 if e is not None:
                     parts.append(
-                        Part(e, str(item.get("clause") or clause), str(item.get("label") or ""))
+                        Part(
+                            e,
+                            str(item.get("clause") or clause),
+                            str(item.get("label") or ""),
+                            str(item.get("document") or ""),
+                            item.get("deadline") is True,
+                        )
                     )
             else:
                 holder = _Holder({"expr": item}, raw.line_of("when") + i + 1)
@@ -389,6 +426,16 @@ def _read_rule(
         )
         if not stacking.group:
             r.fail("叠加规则缺少 group", rid, "stacking.group", st.line)
+        if policy == "difference" and stacking.key is None:
+            # Without a key, 补差 subtracts every award the group ever paid (a 2018 step award
+            # would cancel a 2020 one): the text's unit of "the same benefit" must be named.
+            r.fail(
+                "补差（difference）须用 key 写明“同一事项”的范围（如同一年度、同一级别、同一项目），"
+                "否则会扣除该组历年所有已获奖励",
+                rid,
+                "stacking.key",
+                st.line,
+            )
 
     determination = str(_merged(raw, defaults, "determination") or "")
     if determination not in DETERMINATIONS:
@@ -412,6 +459,8 @@ def _read_rule(
         window=str(ap.get("window") or ""),
         window_months=(int(months[0]), int(months[1])) if months else None,
         deadline=str(ap.get("deadline") or ""),
+        late_refused=str((ap.get("late_refused") or {}).get("quote") or ""),
+        late_clause=str((ap.get("late_refused") or {}).get("clause") or ""),
         materials=tuple(str(m) for m in ap.get("materials") or ()),
         steps=tuple(str(s) for s in ap.get("steps") or ()),
         clause=str(ap.get("clause") or ""),
@@ -425,6 +474,25 @@ def _read_rule(
         valid_from = valid_to = None
     if valid_from and valid_to and valid_from > valid_to:
         r.fail(f"有效期起始日 {valid_from} 晚于截止日 {valid_to}", rid, "validity", line)
+
+    independent = []
+    for i, item in enumerate(raw.get("independent_of") or []):
+        if not isinstance(item, dict) or not item.get("rule") or not item.get("quote"):
+            r.fail(
+                "independent_of 的每一项须写明 rule（另一条规则）和 quote（允许同时享受的原文）",
+                rid,
+                f"independent_of[{i}]",
+                line,
+            )
+            continue
+        independent.append(
+            Independent(
+                str(item["rule"]),
+                str(item["quote"]).strip(),
+                str(item.get("clause") or ""),
+                str(item.get("document") or ""),
+            )
+        )
 
     if len(r.errors) > n_errors or amount is None:
         return None
@@ -451,6 +519,7 @@ def _read_rule(
         benefit=benefit,
         where=Source(r.file, line),
         exclusions=exclusions,
+        independent_of=tuple(independent),
     )
 
 
@@ -475,30 +544,43 @@ RULE_KEYS = {
     "validity",
     "replaces",
     "note",
+    "independent_of",
 }
 
 
-_PART_KEYS = {"expr", "clause", "label"}
+_PART_KEYS = {"expr", "clause", "label", "document", "deadline"}
 _STACKING_KEYS = {"group", "policy", "key", "clause", "quote"}
-_APPLY_KEYS = {"department", "window", "window_months", "deadline", "materials", "steps", "clause"}
+_APPLY_KEYS = {
+    "department",
+    "window",
+    "window_months",
+    "deadline",
+    "late_refused",
+    "materials",
+    "steps",
+    "clause",
+}
 _AMOUNT_KEYS = {"fixed", "formula", "per_item", "count", "percent", "of", "cap", "min", "max"}
 #: Every key a rule file may hold, by place: a key outside these is a typo (`exclusion:` for
 #: `exclusions:`, `wehn:` in an exclusion) and an error, never silently ignored.
 SCHEMA: dict[str, set[str]] = {
     "": {"document", "defaults", "exclusions", "provisions", "rules", "prefix"},
-    "defaults": RULE_KEYS - {"id", "title", "clause", "quote", "when", "amount", "replaces"},
+    "defaults": RULE_KEYS
+    - {"id", "title", "clause", "quote", "when", "amount", "replaces", "independent_of"},
     "exclusions[]": {"id", "title", "clause", "quote", "when"},
     "provisions[]": {"id", "title", "clause", "quote", "reason"},
     "rules[]": RULE_KEYS,
     "rules[].when[]": _PART_KEYS,
-    "rules[].context[]": {"clause", "quote"},
+    "rules[].context[]": {"clause", "quote", "document"},
+    "rules[].independent_of[]": {"rule", "quote", "clause", "document"},
     "rules[].amount": _AMOUNT_KEYS | {"unstated", "none"},
     **{f"{where}.stacking": _STACKING_KEYS for where in ("rules[]", "defaults")},
     **{f"{where}.apply": _APPLY_KEYS for where in ("rules[]", "defaults")},
     **{f"{where}.validity": {"from", "to"} for where in ("rules[]", "defaults")},
+    **{f"{where}.apply.late_refused": {"clause", "quote"} for where in ("rules[]", "defaults")},
 }
 #: Which places hold a mapping (others are lists of mappings or scalars).
-_LISTS = {"exclusions", "provisions", "rules", "when", "context"}
+_LISTS = {"exclusions", "provisions", "rules", "when", "context", "independent_of"}
 
 
 def schema_errors(data: Any, file: str) -> list[PackError]:
