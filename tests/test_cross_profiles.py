@@ -68,9 +68,7 @@ EXPECT: dict[str, Expect] = {
     ),
     "06_mengzhou_promoted_provincial": Expect(
         cash_total=500 * W,
-        groups={
-            ("jz.gj.jg.mic_promoted_provincial", "mz.gj.jg.mic_promoted_provincial"): 500 * W
-        },
+        groups={("jz.gj.jg.mic_promoted_provincial", "mz.gj.jg.mic_promoted_provincial"): 500 * W},
         not_paid=["jz.gj.jg.mic_city_cultivation", "mz.gj.jg.mic_city_cultivation"],
     ),
     "07_promoted_provincial_2020_claimed_2021": Expect(
@@ -126,6 +124,13 @@ EXPECT: dict[str, Expect] = {
             "jz.wz2020.revenue_10yi_step",
             "jz.dqy.national_platform",
             "jz.ljrc.rd_center_nat",
+            "jz.kjjl.incubator_provincial",
+            "jz.ljrc.incubator_prov",
+            "jz.ljrc.academician_postdoc_station",
+            "jz.ljrc.patent_invention",
+            "jz.kjjl.patent_award_2nd",
+            "jz.kjjl.patent_annual_fee",
+            "jz.ljrc.ip_enterprise_prov",
         ],
     ),
     "14_hte_tax_and_city_awards": Expect(
@@ -159,6 +164,16 @@ EXPECT: dict[str, Expect] = {
             "jz.wz2020.brand_first": 50 * W,
         },
         not_paid=["jz.wz2020.revenue_10yi_step"],
+    ),
+    "17_big_group_recross_50yi": Expect(
+        cash_total=0,
+        not_paid=[
+            "jz.dqy.first_cross_50yi",
+            "jz.dqy.first_cross_50yi_tax",
+            "jz.dqy.revenue_steps",
+            "jz.wz2020.revenue_first_50yi",
+            "jz.wz2020.revenue_10yi_step",
+        ],
     ),
 }
 
@@ -245,7 +260,24 @@ XFAIL: dict[tuple[str, str], str] = {
     ("12_claim_after_deadline", "not_paid:jz.kjjl.prov_tech_sme"): (
         "jz.kjjl.prov_tech_sme 第十五条 逾期不予受理: deadline missed but still eligible and paid"
     ),
+    ("13_not_registered_locally", "cash_total"): (
+        "locality (a 新乡 firm): jz.kjjl.incubator_provincial, jz.ljrc.academician_postdoc_station, "
+        "jz.ljrc.ip_enterprise_prov, jz.kjjl.patent_award_2nd, jz.ljrc.patent_invention, "
+        "jz.kjjl.patent_annual_fee have no local condition (engine 49.2万, expected 0)"
+    ),
 }
+for _rid in (
+    "jz.kjjl.incubator_provincial",
+    "jz.ljrc.academician_postdoc_station",
+    "jz.ljrc.ip_enterprise_prov",
+    "jz.kjjl.patent_award_2nd",
+    "jz.ljrc.patent_invention",
+    "jz.kjjl.patent_annual_fee",
+):
+    XFAIL[("13_not_registered_locally", f"not_paid:{_rid}")] = (
+        f"{_rid}: no locality condition; a firm registered outside 焦作 is paid "
+        "(奖励资金办法 第二条“在我市科技创新活动中”, 第十五条 县（市）区报送; 焦发〔2016〕9号 同级财政)"
+    )
 
 
 @cache
@@ -277,7 +309,9 @@ def _checks() -> list:
             ("review", ("review", exp.review)),
         ]
         items += [(f"paid:{rid}", ("paid", rid, amt)) for rid, amt in exp.paid.items()]
-        items += [(f"group:{'+'.join(ids)}", ("group", ids, amt)) for ids, amt in exp.groups.items()]
+        items += [
+            (f"group:{'+'.join(ids)}", ("group", ids, amt)) for ids, amt in exp.groups.items()
+        ]
         items += [(f"not_paid:{rid}", ("not_paid", rid)) for rid in exp.not_paid]
         items += [(f"granted:{rid}", ("granted", rid)) for rid in exp.granted]
         for check_id, check in items:
@@ -321,7 +355,7 @@ def test_cross_profile(name: str, check: tuple):
 
 def test_every_profile_has_expectations():
     names = {p.stem for p in PROFILES}
-    assert names == set(EXPECT), (names ^ set(EXPECT))
+    assert names == set(EXPECT), names ^ set(EXPECT)
     assert len(names) >= 12
 
 
