@@ -175,6 +175,29 @@ EXPECT: dict[str, Expect] = {
             "jz.wz2020.revenue_10yi_step",
         ],
     ),
+    "18_team_city_level": Expect(
+        cash_total=0,
+        review=(100 * W, 300 * W),
+        not_paid=["jz.ljrc.team_top", "jz.ljrc.team_thousand_talents"],
+        granted=["jz.ljrc_ssbf.team_certificate", "jz.ljrc.premises_team"],
+    ),
+    "19_team_no_fulltime_member": Expect(
+        cash_total=0,
+        review=(0, 0),
+        not_paid=["jz.ljrc.team_other", "jz.ljrc_ssbf.team_certificate"],
+    ),
+    "20_talent_couple_housing": Expect(
+        cash_total=9 * W + 1000,
+        paid={
+            "jz.talent_hl_housing.purchase_c": 9 * W,
+            "jz.talent_hl_medical.outpatient_account_c": 1000,
+        },
+        not_paid=[
+            "jz.talent_hl_housing.purchase_d",
+            "jz.talent_hl_housing.rent_c",
+            "jz.talent_hl_housing.apartment_c",
+        ],
+    ),
 }
 
 # Where the engine disagrees with the text (see each profile's header for the clauses).
@@ -264,6 +287,14 @@ XFAIL: dict[tuple[str, str], str] = {
         "locality (a 新乡 firm): jz.kjjl.incubator_provincial, jz.ljrc.academician_postdoc_station, "
         "jz.ljrc.ip_enterprise_prov, jz.kjjl.patent_award_2nd, jz.ljrc.patent_invention, "
         "jz.kjjl.patent_annual_fee have no local condition (engine 49.2万, expected 0)"
+    ),
+    ("19_team_no_fulltime_member", "review"): (
+        "jz.ljrc.team_other 焦发〔2016〕9号 四（一）1 with 焦办〔2016〕36号 第六条 (至少1人全职来焦, 其余每年"
+        "在焦6个月以上, 5年合同或在焦注册): conditions missing from the money rule, engine (100万, 300万)"
+    ),
+    ("19_team_no_fulltime_member", "not_paid:jz.ljrc.team_other"): (
+        "jz.ljrc.team_other: 实施办法 第六条 not applied (the certificate rule "
+        "jz.ljrc_ssbf.team_certificate applies it and is not eligible)"
     ),
 }
 for _rid in (
