@@ -251,7 +251,7 @@ def test_difference_stacking(tmp_path):
 
 def test_expression_errors_name_file_rule_and_position(tmp_path):
     root = _copy_pack(tmp_path)
-    _edit(root, "when: major_contribution", "when: major_contribution and no_such_var")
+    _edit(root, "      - major_contribution\n", "      - major_contribution and no_such_var\n")
     _edit(root, "amount: {fixed: 20万}", "amount: {fixed: 20万 +}")
     with pytest.raises(PackErrors) as exc:
         load_pack(root)
@@ -319,8 +319,8 @@ def test_check_replacement_windows(tmp_path):
     root = _copy_pack(tmp_path)
     _edit(
         root,
-        "    when: major_contribution\n    amount: {max: 500万}\n",
-        "    when: major_contribution\n    amount: {max: 500万}\n    validity: {to: 2019-12-31}\n",
+        "      - major_contribution\n    amount: {max: 500万}\n",
+        "      - major_contribution\n    amount: {max: 500万}\n    validity: {to: 2019-12-31}\n",
     )
     rules = (root / "rules" / "kjjl.yaml").read_text(encoding="utf-8")
     block = rules[rules.index("  - id: jz.kjjl.major_case") :]

@@ -4,7 +4,8 @@ Fails when: YAML or expression errors; unknown variables or parameters; the cite
 clause is not in the library; a quote is not verbatim in its clause; a number used in an
 amount or a threshold is not stated in the rule's quotes; two rules share an id; the dated
 values of a parameter, or the validity windows of rules that replace one another, leave a
-gap or overlap; a stacking group mixes policies.
+gap or overlap; a stacking group mixes policies; a money rule of a local pack has neither a
+place condition nor a recorded reason (authoring/locality.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..errors import PackError, PackErrors
 from ..lang.expr import Binary, Num, numbers_used, walk
 from ..packs.loader import Pack, load_pack, pack_dirs, pack_root
+from .locality import lint_locality
 from .numbers import numbers_in
 from .overlaps import lint_overlaps
 from .vocabulary import lint_vocabulary, tree_reads
@@ -56,6 +58,7 @@ def check_pack(pack: Pack) -> list[PackError]:
     errors: list[PackError] = list(pack.library_problems)
     errors += lint_vocabulary(pack, readers=tree_reads(pack))
     errors += lint_overlaps(pack)
+    errors += lint_locality(pack)
 
     def verify_quote(
         doc_ref: str,

@@ -206,6 +206,8 @@ class Rule:
     note: str
     where: Source
     benefit: str = "cash"  # cash 现金奖补 | tax_relief 税收减免 (money kept, not paid)
+    # why a local money rule has no place condition, with the quote (see authoring/locality.py)
+    locality: str = ""
     # filled by the pack from the library:
     doc_id: str = ""
     doc_title: str = ""
@@ -516,6 +518,7 @@ def _read_rule(
         valid_to=valid_to,
         replaces=str(raw["replaces"]) if raw.get("replaces") else None,
         note=str(raw.get("note") or ""),
+        locality=str(_merged(raw, defaults, "locality") or "").strip(),
         benefit=benefit,
         where=Source(r.file, line),
         exclusions=exclusions,
@@ -545,6 +548,7 @@ RULE_KEYS = {
     "replaces",
     "note",
     "independent_of",
+    "locality",
 }
 
 
