@@ -272,7 +272,12 @@ def test_hard_deadline_gives_overdue_with_the_date(as_of, status, amount):
         assert r.reason.params["closes"] == "2018-03-31"
         assert "逾期不予受理" in r.reason.params["quote"]
         result = build_result(report)
-        assert [o.rule_id for o in result.overdue] == ["jz.kjjl.gaoqi_first_cert"]
+        # the cultivation plan's 20万 for the same certification is paid from the same fund,
+        # under the same window (焦政〔2017〕22号 五4 with the fund's 第五条, 第十五条)
+        assert {o.rule_id for o in result.overdue} == {
+            "jz.kjjl.gaoqi_first_cert",
+            "jz.gqpy.new_hte_subsidy",
+        }
         assert "2018-03-31" in result.overdue[0].reason
         assert "jz.kjjl.gaoqi_first_cert" not in {b.rule_id for b in result.cash}
 

@@ -154,7 +154,7 @@ def check_pack(pack: Pack) -> list[PackError]:
             )
         if rule.apply.late_refused:
             verify_quote(
-                rule.doc,
+                rule.apply.late_document or rule.doc,
                 rule.apply.late_clause or rule.apply.clause or rule.clause,
                 rule.apply.late_refused,
                 f,

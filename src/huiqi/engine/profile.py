@@ -2,7 +2,8 @@
 
 A profile is a mapping of variable name -> value. Reserved keys: `label` (a display name),
 `as_of` (default evaluation date) and `received_benefits` (benefits already paid, for
-stacking: `[{rule, amount, year, key?}]`). Values are normalised: integers and years to
+stacking: `[{rule, amount, year, key?}]`; `year` is the year it was received, `key` the
+stacking key it was paid under — for awards of 上年度, left out, the year before `year`). Values are normalised: integers and years to
 int, money and ratios to Decimal (money may be written `300万`, ratios `15%`), dates to
 `date`, events to lists of dicts.
 """

@@ -62,7 +62,9 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
                         {"winner_title": winner.rule.title, "key": key or None, "principle": label},
                     ),
                 )
-            paid_before = [p for p in prior.get(group, []) if _same_key(p["key"], key or None)]
+            paid_before = [
+                p for p in prior.get(group, []) if _same_key(_received_key(p, winner), key or None)
+            ]
             if not paid_before:
                 continue
             before = [Decimal(p["amount"]) for p in paid_before]
@@ -98,6 +100,18 @@ def apply_stacking(results: list[RuleResult], received: list[dict[str, Any]], pa
                             },
                         ),
                     )
+
+
+def _received_key(item: dict[str, Any], winner: RuleResult) -> Any:
+    """The key of a benefit already received. Without one, a benefit of a group keyed by the
+    year of the achievement (上年度) counts for the year before the year it was received in:
+    awards for one year's results are paid the next year."""
+    if item["key"] is not None or item.get("year") is None:
+        return item["key"]
+    stacking = winner.rule.stacking
+    if stacking is not None and stacking.key is not None and stacking.key.text == "last_year":
+        return str(item["year"] - 1)
+    return None
 
 
 def _title(pack: Pack, rule_id: str) -> str:

@@ -156,6 +156,7 @@ class Apply:
     # The sentence that makes the window binding (逾期不予受理): a claim after it is refused.
     late_refused: str = ""
     late_clause: str = ""
+    late_document: str = ""  # where that sentence stands, when it is another document's
     materials: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
     clause: str = ""
@@ -463,6 +464,7 @@ def _read_rule(
         deadline=str(ap.get("deadline") or ""),
         late_refused=str((ap.get("late_refused") or {}).get("quote") or ""),
         late_clause=str((ap.get("late_refused") or {}).get("clause") or ""),
+        late_document=str((ap.get("late_refused") or {}).get("document") or ""),
         materials=tuple(str(m) for m in ap.get("materials") or ()),
         steps=tuple(str(s) for s in ap.get("steps") or ()),
         clause=str(ap.get("clause") or ""),
@@ -581,7 +583,10 @@ SCHEMA: dict[str, set[str]] = {
     **{f"{where}.stacking": _STACKING_KEYS for where in ("rules[]", "defaults")},
     **{f"{where}.apply": _APPLY_KEYS for where in ("rules[]", "defaults")},
     **{f"{where}.validity": {"from", "to"} for where in ("rules[]", "defaults")},
-    **{f"{where}.apply.late_refused": {"clause", "quote"} for where in ("rules[]", "defaults")},
+    **{
+        f"{where}.apply.late_refused": {"clause", "quote", "document"}
+        for where in ("rules[]", "defaults")
+    },
 }
 #: Which places hold a mapping (others are lists of mappings or scalars).
 _LISTS = {"exclusions", "provisions", "rules", "when", "context", "independent_of"}
