@@ -254,6 +254,44 @@ def test_match_trace_on_request_and_date_override(client: TestClient) -> None:
     assert later["as_of"] == "2030-01-01"
 
 
+def test_match_default_is_slim_and_full_on_request(client: TestClient) -> None:
+    profile = example("hightech_enterprise.yaml")
+    slim = client.post("/api/match", json={"profile": profile})
+    full = client.post("/api/match?detail=full", json={"profile": profile})
+    assert slim.status_code == full.status_code == 200
+    s, f = slim.json(), full.json()
+    assert s["total"] == f["total"] == 852_000
+    assert len(slim.content) * 2 < len(full.content)
+    assert [r["rule_id"] for r in s["rules"]] == [r["rule_id"] for r in f["rules"]]
+    full_by_id = {r["rule_id"]: r for r in f["rules"]}
+    for r in s["rules"]:
+        whole = full_by_id[r["rule_id"]]
+        assert r["status"] == whole["status"] and r["reason"] == whole["reason"]
+        if whole["status"] == "eligible":
+            assert r["detail"] is True
+        if r["detail"]:
+            # the apply block is written once in `applies` and referenced by key
+            assert s["applies"][r["apply"]] == whole["apply"]
+            assert r["amount"] == whole["amount"] and "questions" not in r
+        else:
+            assert whole["status"] != "eligible" and "apply" not in r and "quote" not in r
+    assert len(s["applies"]) < sum(1 for r in s["rules"] if r["detail"])
+    # the brief entries keep what a client acts on: a near miss's gap in words
+    near = [r for r in f["rules"] if r["near_miss"]]
+    for r in near:
+        brief = next(x for x in s["rules"] if x["rule_id"] == r["rule_id"])
+        assert brief["near_miss"] and brief["gap"][0]["text"] == r["gap"][0]["text"]
+    asked = client.post("/api/match?questions=true", json={"profile": profile}).json()
+    undetermined = [r for r in asked["rules"] if r["detail"] and r["status"] == "undetermined"]
+    assert undetermined and all(r["questions"] for r in undetermined)
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/api/match"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/MatchResponse")
+    assert {"RuleBrief", "RuleDetail", "ApplyBlock"} <= set(spec["components"]["schemas"])
+    bad = client.post("/api/match?detail=everything", json={"profile": profile})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "detail"
+
+
 def test_match_profile_as_yaml_text(client: TestClient) -> None:
     text = (EXAMPLES / "hightech_enterprise.yaml").read_text(encoding="utf-8")
     body = client.post("/api/match", json={"profile": text}).json()
