@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from ..engine.profile import Problem
-from . import service
+from . import ask_api, service
 from .match_json import MatchError, MatchResponse, dumps, slim_report
 from .service import ApiError
 
@@ -196,6 +196,9 @@ def list_variables(pack: Filter = None) -> Any:
 def list_packs() -> Any:
     """规则包（辖区）：名称、层级、上级。"""
     return FastJSON(service.packs())
+
+
+router.include_router(ask_api.router)  # /api/questionnaire/...
 
 
 # --- validation errors in Chinese ---------------------------------------------------------

@@ -352,6 +352,13 @@ def summary(report: MatchReport) -> dict[str, Any]:
         "money": cash + tax + ranges,
         "other": pick(result.support),
         "result": result,
+        # what to do for each benefit (deadline as dates, steps), by rule
+        "benefits": {
+            b.rule_id: b
+            for part in (result.cash, result.tax, result.review, result.support)
+            for b in part
+        },
+        "near": result.near_misses,
     }
 
 
