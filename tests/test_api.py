@@ -715,3 +715,24 @@ def test_guided_check_download_uses_its_state(client: TestClient) -> None:
     assert head["可确定的资金奖励补贴合计（元）"] == 300_000
     bad = client.post("/check.xlsx", data={"state": "{not json"})
     assert bad.status_code == 422 and "重新开始" in bad.text
+
+
+def test_rules_by_department_and_jurisdictions(client: TestClient) -> None:
+    rules = client.get("/api/rules", params={"department": "科技"}).json()
+    assert rules and all("科技" in r["apply"]["department"] for r in rules)
+    everything = client.get("/api/rules").json()
+    assert len(rules) < len(everything)
+    assert client.get("/api/rules", params={"department": "没有这个部门"}).json() == []
+    places = {p["place"]: p for p in client.get("/api/jurisdictions").json()}
+    # 孟州市 is a county-level city of 焦作市 in 河南省: its own pack, then each above it
+    assert places["孟州市"]["chain"] == ["cn", "henan", "jiaozuo", "mengzhou"]
+    assert places["焦作市"]["pack"] == "jiaozuo"
+    assert places["郑州市"]["chain"] == ["cn", "henan"]  # no pack of its own: the province's
+
+
+def test_rules_page_filters_by_department(client: TestClient) -> None:
+    page = client.get("/rules", params={"department": "科技局"}).text
+    everything = client.get("/rules").text
+    assert 'name="department" value="科技局"' in page
+    assert 0 < page.count('class="benefit"') < everything.count('class="benefit"')
+    assert "受理部门：" in page

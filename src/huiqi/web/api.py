@@ -102,10 +102,11 @@ def list_rules(
     kind: Filter = None,
     determination: Filter = None,
     in_force_on: Filter = None,
+    department: Filter = None,
 ) -> Any:
-    """政策待遇目录（可按规则包、文件、受益主体、兑现方式、认定方式、某日有效筛选）。"""
+    """政策待遇目录（可按规则包、文件、受益主体、兑现方式、认定方式、某日有效、受理部门筛选）。"""
     p = service.load_pack(pack)
-    selected = service.rules(p, document, beneficiary, kind, determination, in_force_on)
+    selected = service.rules(p, document, beneficiary, kind, determination, in_force_on, department)
     return FastJSON([service.catalogue_entry(p, r) for r in selected])
 
 
@@ -196,6 +197,12 @@ def list_variables(pack: Filter = None) -> Any:
 def list_packs() -> Any:
     """规则包（辖区）：名称、层级、上级。"""
     return FastJSON(service.packs())
+
+
+@router.get("/jurisdictions", response_class=FastJSON)
+def list_jurisdictions() -> Any:
+    """可选的注册地：每个地名适用的规则包及其上级链（国家 → 省 → 市 → 县）。"""
+    return FastJSON(service.jurisdictions())
 
 
 router.include_router(ask_api.router)  # /api/questionnaire/...

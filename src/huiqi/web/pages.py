@@ -186,6 +186,7 @@ def rules_page(
     kind: str = "",
     determination: str = "",
     document: str = "",
+    department: str = "",
 ) -> Response:
     form = {
         "pack": pack,
@@ -193,12 +194,18 @@ def rules_page(
         "kind": kind,
         "determination": determination,
         "document": document,
+        "department": department,
     }
     if any(len(v) > 200 for v in form.values()):
         raise ApiError(422, "筛选条件过长")
     p = service.load_pack(pack or None)
     selected = service.rules(
-        p, document or None, beneficiary or None, kind or None, determination or None
+        p,
+        document or None,
+        beneficiary or None,
+        kind or None,
+        determination or None,
+        department=department.strip() or None,
     )
     entries = [service.catalogue_entry(p, r) for r in selected]
     return _page(
