@@ -13,7 +13,9 @@ keep-alive connections, each sending the next request as soon as the last one is
    examples/*.yaml profiles in turn.
 
 Reports requests/s, p50/p99 latency (ms), errors (non-200 or transport), the generator's CPU
-time, and the server's RSS (master + workers) at start, during and at the end of the match phase.
+time, the server's CPU time per request (and the req/s it would sustain with every core to
+itself: on a shared machine the wall-clock figures say more about the neighbours), and the
+server's RSS (master + workers) at start, during and at the end of the match phase.
 Targets (issue #12): ≥ 500 match req/s, p99 < 50 ms, zero errors, flat memory, on 2 cores.
 
     uv run python bench/bench_load.py                     # 2 workers, 120 s match phase
@@ -136,7 +138,34 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _phase(base: str, kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _phase(base: str, kind: str, seconds: float, concurrency: int, server: int) -> dict[str, Any]:
+    cpu = _cpu_seconds(server)
     out = subprocess.run(
         [
             sys.executable,
@@ -155,7 +184,9 @@ def _phase(base: str, kind: str, seconds: float, concurrency: int) -> dict[str, 
         timeout=seconds + 120,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["server_cpu"] = _cpu_seconds(server) - cpu
+    return result
 
 
 def _line(name: str, r: dict[str, Any]) -> str:
@@ -164,7 +195,11 @@ def _line(name: str, r: dict[str, Any]) -> str:
     return (
         f"  {name:30s} {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
         f"{r['requests']:7d} requests  errors {errors}{detail}  "
-        f"(generator CPU {r['client_cpu']:.0f} s / {r['seconds']:.0f} s)"
+        f"(generator CPU {r['client_cpu']:.0f} s / {r['seconds']:.0f} s)\n"
+        f"  {'':30s} server CPU {r['server_cpu']:.1f} s = "
+        f"{r['server_cpu'] * 1000 / max(r['requests'], 1):.2f} ms per request -> "
+        f"{r['requests'] / max(r['server_cpu'], 1e-9) * (os.cpu_count() or 1):.0f} req/s "
+        f"if the server had the {os.cpu_count()} cores to itself"
     )
 
 
@@ -217,7 +252,7 @@ def main() -> None:
         else:
             raise SystemExit("the server did not start")
         time.sleep(3 * args.workers)  # every worker warms its packs and index at start-up
-        _phase(base, "match", 3, args.concurrency)  # and serves a few requests
+        _phase(base, "match", 3, args.concurrency, server.pid)  # and serves a few requests
 
         print(
             f"huiqi serve: {args.workers} worker(s), http={args.http}, loop={args.loop}; "
@@ -229,9 +264,12 @@ def main() -> None:
             ("GET /api/search", "search"),
             ("POST /api/match?detail=full", "match_full"),
         ]:
-            print(_line(name, _phase(base, kind, args.side, args.concurrency)), flush=True)
+            print(
+                _line(name, _phase(base, kind, args.side, args.concurrency, server.pid)), flush=True
+            )
 
         rss_start = _rss_mb(server.pid)
+        cpu_start = _cpu_seconds(server.pid)
         samples: list[float] = []
         proc = subprocess.Popen(
             [
@@ -254,6 +292,7 @@ def main() -> None:
             samples.append(_rss_mb(server.pid))
         out, _ = proc.communicate()
         match = json.loads(out.strip().splitlines()[-1])
+        match["server_cpu"] = _cpu_seconds(server.pid) - cpu_start
         rss_end = _rss_mb(server.pid)
         print(_line(f"POST /api/match ({args.duration:.0f} s)", match))
         shown = " ".join(f"{s:.0f}" for s in samples)
