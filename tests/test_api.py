@@ -254,6 +254,44 @@ def test_match_trace_on_request_and_date_override(client: TestClient) -> None:
     assert later["as_of"] == "2030-01-01"
 
 
+def test_match_default_is_slim_and_full_on_request(client: TestClient) -> None:
+    profile = example("hightech_enterprise.yaml")
+    slim = client.post("/api/match", json={"profile": profile})
+    full = client.post("/api/match?detail=full", json={"profile": profile})
+    assert slim.status_code == full.status_code == 200
+    s, f = slim.json(), full.json()
+    assert s["total"] == f["total"] == 852_000
+    assert len(slim.content) * 2 < len(full.content)
+    assert [r["rule_id"] for r in s["rules"]] == [r["rule_id"] for r in f["rules"]]
+    full_by_id = {r["rule_id"]: r for r in f["rules"]}
+    for r in s["rules"]:
+        whole = full_by_id[r["rule_id"]]
+        assert r["status"] == whole["status"] and r["reason"] == whole["reason"]
+        if whole["status"] == "eligible":
+            assert r["detail"] is True
+        if r["detail"]:
+            # the apply block is written once in `applies` and referenced by key
+            assert s["applies"][r["apply"]] == whole["apply"]
+            assert r["amount"] == whole["amount"] and "questions" not in r
+        else:
+            assert whole["status"] != "eligible" and "apply" not in r and "quote" not in r
+    assert len(s["applies"]) < sum(1 for r in s["rules"] if r["detail"])
+    # the brief entries keep what a client acts on: a near miss's gap in words
+    near = [r for r in f["rules"] if r["near_miss"]]
+    for r in near:
+        brief = next(x for x in s["rules"] if x["rule_id"] == r["rule_id"])
+        assert brief["near_miss"] and brief["gap"][0]["text"] == r["gap"][0]["text"]
+    asked = client.post("/api/match?questions=true", json={"profile": profile}).json()
+    undetermined = [r for r in asked["rules"] if r["detail"] and r["status"] == "undetermined"]
+    assert undetermined and all(r["questions"] for r in undetermined)
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/api/match"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/MatchResponse")
+    assert {"RuleBrief", "RuleDetail", "ApplyBlock"} <= set(spec["components"]["schemas"])
+    bad = client.post("/api/match?detail=everything", json={"profile": profile})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "detail"
+
+
 def test_match_profile_as_yaml_text(client: TestClient) -> None:
     text = (EXAMPLES / "hightech_enterprise.yaml").read_text(encoding="utf-8")
     body = client.post("/api/match", json={"profile": text}).json()
@@ -575,3 +613,129 @@ def test_result_page_downloads_the_same_answers(client: TestClient) -> None:
     ws = load_workbook(io.BytesIO(r.content)).active
     rows = {row[0]: row[1] for row in ws.iter_rows(max_col=2, values_only=True) if row[0]}
     assert rows["可确定的资金奖励补贴合计（元）"] == 300_000
+
+
+# --- questionnaire API (stateless) ----------------------------------------------------------
+
+
+def test_questionnaire_api_start_answer_dont_know_back_result(client: TestClient) -> None:
+    r = client.post("/api/questionnaire/start", json={"as_of": "2018-02-01"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["question"]["name"] == "applicant" and body["progress"]["number"] == 1
+    assert body["state"] == {"answers": {}, "unknown": [], "history": []}
+    step = {"as_of": "2018-02-01", "state": body["state"]}
+    body = client.post(
+        "/api/questionnaire/answer", json={**step, "name": "applicant", "value": "enterprise"}
+    ).json()
+    assert body["question"]["name"] == "registered_place"
+    step["state"] = body["state"]
+    # 不知道: recorded, never asked again, counted apart
+    unknown = client.post(
+        "/api/questionnaire/answer", json={**step, "name": "registered_place", "dont_know": True}
+    ).json()
+    assert unknown["state"]["unknown"] == ["registered_place"]
+    assert unknown["question"]["name"] != "registered_place"
+    assert unknown["progress"] == {"number": 3, "answered": 1, "unknown": 1}
+    # back: the same question again, the 不知道 undone
+    again = client.post(
+        "/api/questionnaire/back", json={"as_of": "2018-02-01", "state": unknown["state"]}
+    ).json()
+    assert again["question"]["name"] == "registered_place" and again["state"] == step["state"]
+    # answers so far → the result model: 第六条 “…省科技型中小企业，分别奖励…2万元”
+    state = {
+        "answers": {
+            "applicant": "enterprise",
+            "registered_place": "焦作市",
+            "independent_legal_person": True,
+            "certifications": [{"kind": "省科技型中小企业", "year": 2017}],
+        },
+        "unknown": [],
+        "history": ["applicant", "registered_place", "independent_legal_person", "certifications"],
+    }
+    result = client.post("/api/questionnaire/result", json={"as_of": "2018-02-01", "state": state})
+    assert result.status_code == 200
+    cash = {b["rule_id"]: b["amount"] for b in result.json()["cash"]}
+    assert cash["jz.kjjl.prov_tech_sme"] == 20_000
+    assert result.json()["cash_total"] >= 20_000
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "path"),
+    [
+        ("/api/questionnaire/start", {"as_of": "2018-13-01"}, "as_of"),
+        ("/api/questionnaire/answer", {"name": "no_such_question", "value": 1}, "name"),
+        ("/api/questionnaire/answer", {"name": "registered_place", "value": "火星"}, "value"),
+        ("/api/questionnaire/answer", {"name": "registered_place"}, "value"),
+        ("/api/questionnaire/answer", {"value": 1}, "name"),
+        ("/api/questionnaire/back", {"state": {"answers": []}}, "state.answers"),
+        ("/api/questionnaire/back", {"state": {"history": ["a"] * 501}}, "state.history"),
+        (
+            "/api/questionnaire/result",
+            {"state": {"answers": {"founding_year": "去年"}}},
+            "state.answers.founding_year",
+        ),
+    ],
+)
+def test_questionnaire_api_bad_input_is_422_naming_the_field(
+    client: TestClient, url: str, body: dict, path: str
+) -> None:
+    r = client.post(url, json=body)
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert errors[0]["path"] == path
+    assert all(re.search(r"[\u4e00-\u9fff]", e["reason"]) for e in errors)
+
+
+def test_guided_check_download_uses_its_state(client: TestClient) -> None:
+    """The result page of /check/ask downloads the workbook of the same answers: 第六条
+    “…省科技型中小企业…2万元” and 第八条（四）280万 × 10% = 28万 → 30万."""
+    import json
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    state = {
+        "answers": {
+            "applicant": "enterprise",
+            "registered_place": "焦作市",
+            "independent_legal_person": True,
+            "certifications": [{"kind": "省科技型中小企业", "year": 2017}],
+            "tech_absorb_volume_last_year": 2_800_000,
+        },
+        "unknown": [],
+        "history": [],
+        "as_of": "2018-02-01",
+    }
+    page = client.post(
+        "/check/ask", data={"state": json.dumps(state), "name": "", "action": "stop"}
+    ).text
+    assert "30万元" in page and 'name="state"' in page
+    r = client.post("/check.xlsx", data={"state": json.dumps(state)})
+    assert r.status_code == 200
+    ws = load_workbook(BytesIO(r.content)).active
+    head = {row[0].value: row[1].value for row in ws.iter_rows(max_row=7)}
+    assert head["可确定的资金奖励补贴合计（元）"] == 300_000
+    bad = client.post("/check.xlsx", data={"state": "{not json"})
+    assert bad.status_code == 422 and "重新开始" in bad.text
+
+
+def test_rules_by_department_and_jurisdictions(client: TestClient) -> None:
+    rules = client.get("/api/rules", params={"department": "科技"}).json()
+    assert rules and all("科技" in r["apply"]["department"] for r in rules)
+    everything = client.get("/api/rules").json()
+    assert len(rules) < len(everything)
+    assert client.get("/api/rules", params={"department": "没有这个部门"}).json() == []
+    places = {p["place"]: p for p in client.get("/api/jurisdictions").json()}
+    # 孟州市 is a county-level city of 焦作市 in 河南省: its own pack, then each above it
+    assert places["孟州市"]["chain"] == ["cn", "henan", "jiaozuo", "mengzhou"]
+    assert places["焦作市"]["pack"] == "jiaozuo"
+    assert places["郑州市"]["chain"] == ["cn", "henan"]  # no pack of its own: the province's
+
+
+def test_rules_page_filters_by_department(client: TestClient) -> None:
+    page = client.get("/rules", params={"department": "科技局"}).text
+    everything = client.get("/rules").text
+    assert 'name="department" value="科技局"' in page
+    assert 0 < page.count('class="benefit"') < everything.count('class="benefit"')
+    assert "受理部门：" in page

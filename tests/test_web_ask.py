@@ -50,7 +50,7 @@ def test_guided_self_check_to_the_result():
     ).text
     asked = set()
     for _ in range(120):  # 不知道 to everything ends with the result page
-        if 'name="state"' not in page:
+        if 'class="question"' not in page:  # the result page
             break
         q = _question(page)
         assert q not in asked, q  # never the same question twice

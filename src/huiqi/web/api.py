@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from ..engine.profile import Problem
-from ..output import json_default
-from . import service
+from . import ask_api, service
+from .match_json import MatchError, MatchResponse, dumps, slim_report
 from .service import ApiError
 
 router = APIRouter(prefix="/api")
@@ -26,16 +26,7 @@ class FastJSON(JSONResponse):
     """Compact UTF-8 JSON; dates and exact amounts as `huiqi ... --json` writes them."""
 
     def render(self, content: Any) -> bytes:
-        import json
-
-        from ..lang.scalar import plain
-
-        return json.dumps(
-            content,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=lambda v: json_default(v, plain),
-        ).encode("utf-8")
+        return dumps(content)
 
 
 class MatchRequest(BaseModel):
@@ -111,10 +102,11 @@ def list_rules(
     kind: Filter = None,
     determination: Filter = None,
     in_force_on: Filter = None,
+    department: Filter = None,
 ) -> Any:
-    """政策待遇目录（可按规则包、文件、受益主体、兑现方式、认定方式、某日有效筛选）。"""
+    """政策待遇目录（可按规则包、文件、受益主体、兑现方式、认定方式、某日有效、受理部门筛选）。"""
     p = service.load_pack(pack)
-    selected = service.rules(p, document, beneficiary, kind, determination, in_force_on)
+    selected = service.rules(p, document, beneficiary, kind, determination, in_force_on, department)
     return FastJSON([service.catalogue_entry(p, r) for r in selected])
 
 
@@ -128,7 +120,8 @@ def get_rule(rule_id: Annotated[str, Path(max_length=MAX_FILTER_CHARS)]) -> Any:
 
 @router.post(
     "/match",
-    response_class=FastJSON,
+    response_model=MatchResponse,
+    responses={404: {"model": MatchError}, 413: {"model": MatchError}, 422: {"model": MatchError}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -136,11 +129,26 @@ def get_rule(rule_id: Annotated[str, Path(max_length=MAX_FILTER_CHARS)]) -> Any:
         }
     },
 )
-async def post_match(request: Request, trace: bool = False, pack: Filter = None) -> Any:
-    """按画像评估全部规则：符合的奖励与金额、算式、待确定事项与下一个问题
-    （与 huiqi match --json 相同；?trace=true 附上逐条件的判定过程）。"""
+async def post_match(
+    request: Request,
+    trace: Annotated[bool, Query(description="附上逐条件的判定过程（完整结果）")] = False,
+    detail: Annotated[
+        Literal["slim", "full"], Query(description="slim：精简结果（默认）；full：完整结果")
+    ] = "slim",
+    questions: Annotated[bool, Query(description="精简结果中附上每条规则待回答的问题")] = False,
+    pack: Filter = None,
+) -> Response:
+    """按画像评估全部规则：符合的奖励与金额、算式、待确定事项与下一个问题。
+
+    默认为精简结果：符合的规则和待确定且涉及金额的规则给出全部字段，其余规则只给出状态、
+    原因与依据；申报信息（applies）每种只写一次，由各规则的 apply 引用。
+    ?detail=full 或 ?trace=true 返回与 huiqi match --json 相同的完整结果（另附 packs）。"""
     report = await _match_report(request, pack)
-    return FastJSON({**report.to_dict(trace=trace), "packs": report.packs})
+    if trace or detail == "full":
+        content = {**report.to_dict(trace=trace), "packs": report.packs}
+    else:
+        content = slim_report(report, questions=questions)
+    return Response(dumps(content), media_type="application/json")
 
 
 async def _match_report(request: Request, pack: str | None) -> Any:
@@ -191,6 +199,15 @@ def list_packs() -> Any:
     return FastJSON(service.packs())
 
 
+@router.get("/jurisdictions", response_class=FastJSON)
+def list_jurisdictions() -> Any:
+    """可选的注册地：每个地名适用的规则包及其上级链（国家 → 省 → 市 → 县）。"""
+    return FastJSON(service.jurisdictions())
+
+
+router.include_router(ask_api.router)  # /api/questionnaire/...
+
+
 # --- validation errors in Chinese ---------------------------------------------------------
 
 _REASONS = {
@@ -210,6 +227,7 @@ _REASONS = {
     "model_type": "应为 JSON 对象",
     "extra_forbidden": "未知字段",
     "json_invalid": "JSON 格式错误",
+    "literal_error": "应为以下之一：{expected}",
 }
 
 

@@ -186,6 +186,7 @@ def rules_page(
     kind: str = "",
     determination: str = "",
     document: str = "",
+    department: str = "",
 ) -> Response:
     form = {
         "pack": pack,
@@ -193,12 +194,18 @@ def rules_page(
         "kind": kind,
         "determination": determination,
         "document": document,
+        "department": department,
     }
     if any(len(v) > 200 for v in form.values()):
         raise ApiError(422, "筛选条件过长")
     p = service.load_pack(pack or None)
     selected = service.rules(
-        p, document or None, beneficiary or None, kind or None, determination or None
+        p,
+        document or None,
+        beneficiary or None,
+        kind or None,
+        determination or None,
+        department=department.strip() or None,
     )
     entries = [service.catalogue_entry(p, r) for r in selected]
     return _page(
@@ -339,13 +346,18 @@ async def check_submit(request: Request) -> Response:
     return _result_page(request, report, pack, form, ticks)
 
 
-def _result_page(request: Request, report: Any, pack: Any, form: dict, ticks: dict) -> Response:
+def _result_page(
+    request: Request, report: Any, pack: Any, form: dict, ticks: dict, state: str = ""
+) -> Response:
     summary = service.summary(report)
     links = {r.rule.id: service.clause_path(pack, r.rule) for r in report.eligible}
     questions = report.next_questions()[:5]
-    # the same answers again, for the spreadsheet download
-    resend = [(k, v) for k, v in form.items() if k not in ticks]
-    resend += [(k, v) for k, values in ticks.items() for v in values]
+    # the same answers again, for the spreadsheet download (the guided check's whole state)
+    if state:
+        resend = [("state", state)]
+    else:
+        resend = [(k, v) for k, v in form.items() if k not in ticks]
+        resend += [(k, v) for k, values in ticks.items() for v in values]
     return _page(
         request,
         "result.html",
@@ -477,11 +489,16 @@ async def ask_step(request: Request) -> Response:
 
 def _finish(request: Request, qn: Any, state: Any, report: Any) -> Response:
     """The result page for the answers so far (the same page as the one-page form's)."""
+    import json
+
     form = {"as_of": qn.as_of.isoformat()}
     form.update(
         {k: v for k, v in state.answers.items() if isinstance(v, str) and not k.startswith("_")}
     )
-    return _result_page(request, report, qn.pack, form, {})
+    payload = json.dumps(
+        {**state.to_dict(), "as_of": qn.as_of.isoformat()}, ensure_ascii=False, default=str
+    )
+    return _result_page(request, report, qn.pack, form, {}, state=payload)
 
 
 def _state_as_of(text: str) -> str | None:
@@ -518,9 +535,20 @@ async def check_xlsx(request: Request) -> Response:
     from ..engine.result import build_result
     from ..engine.workbook import XLSX, workbook_bytes
 
-    form, ticks = await _submitted(request)
-    pack = service.load_pack()
-    report = _evaluate(form, ticks, pack)  # an error shows the error page
+    raw = (await request.form()).get("state")
+    if isinstance(raw, str) and raw:  # from the guided check: its answers, checked again
+        from ..engine.profile import ProfileError
+
+        state = _state_from(raw)
+        when = _state_as_of(raw)
+        try:
+            qn = _questionnaire(date.fromisoformat(when) if when else date.today())
+            report = qn.report(state)
+        except (ValueError, TypeError, ProfileError):
+            raise ApiError(422, "页面数据已损坏，请重新开始") from None
+    else:
+        form, ticks = await _submitted(request)
+        report = _evaluate(form, ticks, service.load_pack())  # an error shows the error page
     return Response(
         workbook_bytes(build_result(report)),
         media_type=XLSX,

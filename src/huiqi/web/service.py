@@ -66,6 +66,25 @@ def packs() -> list[dict[str, Any]]:
     return out
 
 
+def jurisdictions() -> list[dict[str, Any]]:
+    """Every place an applicant can be registered in, with the pack whose policies apply
+    there and that pack's chain (national → … → the place's own)."""
+    registry = bundled_pack().registry
+    if registry is None:
+        return []
+    out = []
+    for place in registry.places():
+        home = registry.pack_for_place(place)
+        out.append(
+            {
+                "place": place,
+                "pack": home,
+                "chain": [j.pack for j in registry.chain(home)] if home else [],
+            }
+        )
+    return out
+
+
 def places() -> list[str]:
     """Every place an applicant can be registered in (from the packs), in tree order."""
     registry = bundled_pack().registry
@@ -196,8 +215,23 @@ def _short(text: str, limit: int = 60) -> str:
 # --- rules ------------------------------------------------------------------------------
 
 
+#: The catalogue entries of each loaded pack (they depend on the pack alone; the pages and
+#: /api/rules list hundreds at a time). Keyed by id(pack), holding the pack so it stays alive.
+_ENTRIES: dict[int, tuple[Pack, dict[str, dict[str, Any]]]] = {}
+
+
 def catalogue_entry(pack: Pack, rule: Any) -> dict[str, Any]:
-    """One benefit as `huiqi rules --json` lists it."""
+    """One benefit as `huiqi rules --json` lists it (shared: callers must not change it)."""
+    held = _ENTRIES.get(id(pack))
+    if held is None or held[0] is not pack:
+        held = _ENTRIES[id(pack)] = (pack, {})
+    entry = held[1].get(rule.id)
+    if entry is None:
+        entry = held[1][rule.id] = _build_entry(pack, rule)
+    return entry
+
+
+def _build_entry(pack: Pack, rule: Any) -> dict[str, Any]:
     from ..cli.rules import _catalogue_entry
 
     entry = _catalogue_entry(pack, rule)
@@ -220,8 +254,11 @@ def rules(
     kind: str | None = None,
     determination: str | None = None,
     in_force_on: str | None = None,
+    department: str | None = None,
 ) -> list[Any]:
     selected = list(pack.rules)
+    if department:  # a part of the department's name (科技局 finds 市科技局)
+        selected = [r for r in selected if department in r.apply.department]
     if document_ref:
         d = find_document(document_ref, pack.documents)
         if d is None:
@@ -352,6 +389,13 @@ def summary(report: MatchReport) -> dict[str, Any]:
         "money": cash + tax + ranges,
         "other": pick(result.support),
         "result": result,
+        # what to do for each benefit (deadline as dates, steps), by rule
+        "benefits": {
+            b.rule_id: b
+            for part in (result.cash, result.tax, result.review, result.support)
+            for b in part
+        },
+        "near": result.near_misses,
     }
 
 

@@ -1,0 +1,308 @@
+"""Load benchmark of `huiqi serve` on loopback.
+
+The server runs as a subprocess (`huiqi serve --workers W`, uvicorn); the load generator runs in a
+second process (this script with `--generate`): an httpx async client holding `--concurrency`
+keep-alive connections, each sending the next request as soon as the last one is answered
+(closed loop), bounded in time and count. Phases, in one run against the same server:
+
+1. baseline: GET /healthz (the cost of HTTP + the app's middleware, no work);
+2. search:   GET /api/search?q=… (a few queries in turn);
+3. match, old path: POST /api/match?detail=full (the full report, as the endpoint returned
+   before the slim default);
+4. match:    POST /api/match (the slim default) for `--duration` seconds (default 120), the
+   examples/*.yaml profiles in turn.
+
+Reports requests/s, p50/p99 latency (ms), errors (non-200 or transport), the generator's CPU
+time, the server's CPU time per request (and the req/s it would sustain with every core to
+itself: on a shared machine the wall-clock figures say more about the neighbours), and the
+server's RSS (master + workers) at start, during and at the end of the match phase.
+Targets (issue #12): ≥ 500 match req/s, p99 < 50 ms, zero errors, flat memory, on 2 cores.
+
+    uv run python bench/bench_load.py                     # 2 workers, 120 s match phase
+    uv run python bench/bench_load.py --duration 20 --workers 1 --http h11
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = ["高新技术企业", "技术交易额", "研发费用加计扣除", "人才引进", "专利奖励"]
+MAX_REQUESTS = 2_000_000  # a bound on any phase, whatever its duration
+
+
+# --- the load generator (second process) --------------------------------------------------
+
+
+def _requests(kind: str) -> list[tuple[str, str, bytes | None]]:
+    import yaml
+
+    if kind == "healthz":
+        return [("GET", "/healthz", None)]
+    if kind == "search":
+        from urllib.parse import quote
+
+        return [("GET", f"/api/search?q={quote(q)}", None) for q in QUERIES]
+    url = "/api/match?detail=full" if kind == "match_full" else "/api/match"
+    out = []
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        profile = yaml.safe_load(path.read_text(encoding="utf-8"))
+        body = json.dumps({"profile": profile}, ensure_ascii=False, default=str).encode()
+        out.append(("POST", url, body))
+    return out
+
+
+async def _generate(base: str, kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    requests = _requests(kind)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    deadline = time.perf_counter() + seconds
+    counter = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal counter
+            while time.perf_counter() < deadline and counter < MAX_REQUESTS:
+                method, url, body = requests[counter % len(requests)]
+                counter += 1
+                t = time.perf_counter()
+                try:
+                    r = await client.request(
+                        method, url, content=body, headers={"content-type": "application/json"}
+                    )
+                    await r.aread()
+                    ok = r.status_code == 200
+                    key = f"HTTP {r.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, key = False, type(exc).__name__
+                latencies.append((time.perf_counter() - t) * 1000)
+                if not ok:
+                    errors[key] = errors.get(key, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "kind": kind,
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "errors": errors,
+        "client_cpu": usage.ru_utime + usage.ru_stime,
+    }
+
+
+# --- the server and the run ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of a process and its children (uvicorn's master and workers), in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _phase(base: str, kind: str, seconds: float, concurrency: int, server: int) -> dict[str, Any]:
+    cpu = _cpu_seconds(server)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--generate",
+            kind,
+            "--base",
+            base,
+            "--seconds",
+            str(seconds),
+            "--concurrency",
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["server_cpu"] = _cpu_seconds(server) - cpu
+    return result
+
+
+def _line(name: str, r: dict[str, Any]) -> str:
+    errors = sum(r["errors"].values())
+    detail = f" {r['errors']}" if errors else ""
+    return (
+        f"  {name:30s} {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
+        f"{r['requests']:7d} requests  errors {errors}{detail}  "
+        f"(generator CPU {r['client_cpu']:.0f} s / {r['seconds']:.0f} s)\n"
+        f"  {'':30s} server CPU {r['server_cpu']:.1f} s = "
+        f"{r['server_cpu'] * 1000 / max(r['requests'], 1):.2f} ms per request -> "
+        f"{r['requests'] / max(r['server_cpu'], 1e-9) * (os.cpu_count() or 1):.0f} req/s "
+        f"if the server had the {os.cpu_count()} cores to itself"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=float, default=120, help="match phase, seconds")
+    ap.add_argument("--side", type=float, default=15, help="each other phase, seconds")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
+    ap.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    ap.add_argument("--generate", help=argparse.SUPPRESS)
+    ap.add_argument("--base", help=argparse.SUPPRESS)
+    ap.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.generate:
+        result = asyncio.run(_generate(args.base, args.generate, args.seconds, args.concurrency))
+        print(json.dumps(result))
+        return
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "huiqi.web.app:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--http",
+        args.http,
+        "--loop",
+        args.loop,
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        time.sleep(3 * args.workers)  # every worker warms its packs and index at start-up
+        _phase(base, "match", 3, args.concurrency, server.pid)  # and serves a few requests
+
+        print(
+            f"huiqi serve: {args.workers} worker(s), http={args.http}, loop={args.loop}; "
+            f"generator: 1 process, {args.concurrency} connections; {os.cpu_count()} cores"
+        )
+        print(f"  server RSS after warm-up: {_rss_mb(server.pid):.0f} MB")
+        for name, kind in [
+            ("GET /healthz (baseline)", "healthz"),
+            ("GET /api/search", "search"),
+            ("POST /api/match?detail=full", "match_full"),
+        ]:
+            print(
+                _line(name, _phase(base, kind, args.side, args.concurrency, server.pid)), flush=True
+            )
+
+        rss_start = _rss_mb(server.pid)
+        cpu_start = _cpu_seconds(server.pid)
+        samples: list[float] = []
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--generate",
+                "match",
+                "--base",
+                base,
+                "--seconds",
+                str(args.duration),
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        while proc.poll() is None:
+            time.sleep(min(5, max(args.duration / 10, 1)))
+            samples.append(_rss_mb(server.pid))
+        out, _ = proc.communicate()
+        match = json.loads(out.strip().splitlines()[-1])
+        match["server_cpu"] = _cpu_seconds(server.pid) - cpu_start
+        rss_end = _rss_mb(server.pid)
+        print(_line(f"POST /api/match ({args.duration:.0f} s)", match))
+        shown = " ".join(f"{s:.0f}" for s in samples)
+        print(
+            f"  server RSS during the match phase (MB): start {rss_start:.0f} | {shown} | end {rss_end:.0f}"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""POST /api/match as JSON: the slim default document, its OpenAPI models, and a fast encoder.
+
+The full report (`huiqi match --json`: every field of every rule, the `apply` block repeated on
+each rule, the questions of each undetermined rule) is 0.6–1.3 MB for the whole pack and costs
+far more to build and encode than to evaluate. The default document keeps the full entry only
+where a client acts on it — eligible rules and undetermined rules that pay money — and a brief
+entry (status, reason, citation, what is missing or short) for the rest; each distinct `apply`
+block is written once in `applies` and referenced by key; per-rule questions only when asked.
+`?detail=full` (or `?trace=true`) returns the full report.
+
+The models describe the documents in OpenAPI; the endpoint returns pre-encoded bytes, so
+pydantic never re-validates a response.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from ..engine.match import ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, MatchReport, RuleResult
+from ..explain import render
+from ..explain.zh import gap_text
+from ..lang.scalar import plain
+from ..output import json_default
+
+# --- encoding ---------------------------------------------------------------------------
+
+
+def _default(value: Any) -> Any:
+    return json_default(value, plain)
+
+
+def dumps(content: Any) -> bytes:
+    """Compact UTF-8 JSON (orjson); dates as ISO text, exact amounts as numbers."""
+    try:
+        return orjson.dumps(content, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits (an absurd turnover times a rate): the
+        # standard encoder writes them exactly.
+        return json.dumps(
+            content, ensure_ascii=False, separators=(",", ":"), default=_default
+        ).encode("utf-8")
+
+
+# --- the slim document ------------------------------------------------------------------
+
+
+def _pays_money(r: RuleResult) -> bool:
+    return r.rule.amount.type not in ("none", "unstated")
+
+
+def _detailed(r: RuleResult) -> bool:
+    return r.status == ELIGIBLE or (r.status == UNDETERMINED and _pays_money(r))
+
+
+def slim_report(report: MatchReport, questions: bool = False) -> dict[str, Any]:
+    """The default /api/match document (see the module docstring)."""
+    pack = report.pack
+    applies: dict[str, dict[str, Any]] = {}
+    keys: dict[tuple, str] = {}
+    rules: list[dict[str, Any]] = []
+    for r in report.results:
+        if not _detailed(r):
+            rules.append(_brief(r, pack))
+            continue
+        entry = r.to_dict(pack if questions else None, trace=False)
+        if not questions:
+            del entry["questions"]
+        block = entry.pop("apply")
+        sig = (
+            block["department"],
+            block["window"],
+            block["deadline"],
+            tuple(block["materials"]),
+            tuple(block["steps"]),
+        )
+        key = keys.get(sig)
+        if key is None:
+            key = keys[sig] = f"a{len(keys) + 1}"
+            applies[key] = block
+        entry["apply"] = key
+        entry["detail"] = True
+        rules.append(entry)
+    return {
+        "as_of": report.as_of.isoformat(),
+        "label": report.label,
+        "total": plain(report.total),
+        "total_min": plain(report.total_min),
+        "total_max": plain(report.total_max),
+        "packs": report.packs,
+        "next_questions": report.next_questions(),
+        "rules": rules,
+        "applies": applies,
+    }
+
+
+def _brief(r: RuleResult, pack: Any) -> dict[str, Any]:
+    rule = r.rule
+    gaps = r.gaps if r.status == NOT_ELIGIBLE else []
+    return {
+        "rule_id": rule.id,
+        "title": rule.title,
+        "status": r.status,
+        "reason": render(r.reason),
+        "citation": rule.citation,
+        "missing": list(r.missing),
+        "near_miss": bool(gaps) and r.near_miss,
+        "gap": [{**plain(g), "text": gap_text(g, pack)} for g in gaps],
+        "detail": False,
+    }
+
+
+# --- OpenAPI models (documentation only: responses are not re-validated) ------------------
+
+Status = Literal["eligible", "not_eligible", "undetermined", "not_in_force"]
+Number = int | float | None
+
+
+class Question(BaseModel):
+    variable: str = Field(description="变量名")
+    label: str = Field(description="名称")
+    question: str = Field(description="问题")
+    help: str = Field(description="说明")
+
+
+class NextQuestion(Question):
+    decides: int = Field(description="回答后可判定的规则数")
+    rules: list[str] = Field(description="可判定的规则")
+
+
+class Gap(BaseModel):
+    text: str = Field(description="差距说明（中文）")
+    threshold: Number = Field(default=None, description="门槛")
+    shortfall: Number = Field(default=None, description="差额")
+
+
+class ApplyBlock(BaseModel):
+    department: str = Field(description="受理部门")
+    window: str = Field(description="申报时间")
+    deadline: str = Field(description="截止时间")
+    materials: list[str] = Field(description="申报材料")
+    steps: list[str] = Field(description="办理步骤")
+
+
+class Stacking(BaseModel):
+    group: str
+    policy: str
+    key: Any = None
+    set_aside_by: str | None = None
+    note: str = ""
+    note_code: dict[str, Any] | None = None
+
+
+class RuleBrief(BaseModel):
+    """A rule that is not eligible, not in force, or undetermined without money."""
+
+    detail: Literal[False]
+    rule_id: str
+    title: str
+    status: Status
+    reason: str = Field(description="原因（中文）")
+    citation: str = Field(description="依据条款")
+    missing: list[str] = Field(description="尚未回答的变量")
+    near_miss: bool = Field(description="仅因数额未达门槛而不符合")
+    gap: list[Gap]
+
+
+class RuleDetail(BaseModel):
+    """An eligible rule, or an undetermined rule that pays money: every field."""
+
+    detail: Literal[True]
+    rule_id: str
+    title: str
+    status: Status
+    status_label: str
+    amount: Number = Field(description="确定金额（元）")
+    amount_min: Number = Field(description="需评审金额的下限（元）")
+    amount_max: Number = Field(description="需评审金额的上限（元）")
+    amount_gross: Number = Field(description="叠加规则前的金额（元）")
+    arithmetic: list[str] = Field(description="算式（中文）")
+    steps: list[dict[str, Any]]
+    citation: str
+    quote: str = Field(description="条款原文摘录")
+    determination: str
+    determination_label: str
+    kind: str
+    missing: list[str]
+    questions: list[Question] | None = Field(
+        default=None, description="待回答的问题（仅 ?questions=true 时给出）"
+    )
+    gap: list[Gap]
+    near_miss: bool
+    reason: str
+    reason_code: dict[str, Any] | None
+    stacking: Stacking | None
+    schedule: str = Field(description="兑现方式与时间")
+    note: str
+    apply: str = Field(description="申报信息：applies 中的键")
+
+
+class MatchResponse(BaseModel):
+    """The default (slim) match document."""
+
+    as_of: str = Field(description="评估日期")
+    label: str
+    total: Number = Field(description="确定可得的现金合计（元）")
+    total_min: Number
+    total_max: Number
+    packs: list[str] = Field(description="参与评估的规则包")
+    next_questions: list[NextQuestion] = Field(description="最能帮助判定的下一个问题")
+    rules: list[RuleDetail | RuleBrief]
+    applies: dict[str, ApplyBlock] = Field(description="申报信息，每种只写一次")
+
+
+class MatchError(BaseModel):
+    message: str
+    errors: list[dict[str, str]]
