@@ -96,6 +96,8 @@ class SearchIndex:
                 row[0], row[1], row[2], tuple(json.loads(row[3])), row[4], row[5], row[6]
             )
         self._df: dict[str, int] = {}
+        self._vocab = None
+        self._intents: dict[int, frozenset[str]] = {}
 
     # --- opening and building ---------------------------------------------------------
     @classmethod
@@ -150,6 +152,37 @@ class SearchIndex:
                 ).fetchone()
             hit = self._df[term] = row[0] if row else 0
         return hit
+
+    def vocabulary(self):
+        """The index's words by pinyin, for typo correction (built on first use)."""
+        if self._vocab is None:
+            from .typo import Vocabulary
+
+            vocab = Vocabulary.of_index(self.conn, self.lock)
+            with self.lock:
+                if self._vocab is None:
+                    self._vocab = vocab
+        return self._vocab
+
+    def clause_intents(self, rows: list[tuple[int, str, int]]) -> dict[int, frozenset[str]]:
+        """What each clause states (intents.yaml), from (id, own text, states amount) rows;
+        read once per clause and kept."""
+        from .dictionary import search_data
+
+        out = {}
+        intents = search_data().intents.values()
+        for cid, text, amount in rows:
+            hit = self._intents.get(cid)
+            if hit is None:
+                norm = "".join(normalize(text).split())
+                hit = frozenset(
+                    it.name
+                    for it in intents
+                    if (it.amount and amount) or (it.clause is not None and it.clause.search(norm))
+                )
+                self._intents[cid] = hit
+            out[cid] = hit
+        return out
 
     @property
     def clause_count(self) -> int:
