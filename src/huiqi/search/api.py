@@ -268,18 +268,28 @@ def search(
     return results
 
 
-_SELECT = (
-    "SELECT c.id, bm25(clause_fts, {w}) AS score, c.norm, "
-    "d.norm_title || ' ' || COALESCE(d.doc_number, ''), c.text, c.amount, "
-    "c.kind, d.doc_number "
+# Ids and BM25 only: what an ORDER BY keeps for every matching row (texts are read after, for
+# the candidates alone). The joins are there for the filters' conditions.
+_RANK = (
+    "SELECT c.id, bm25(clause_fts, {w}) AS score "
     "FROM clause_fts JOIN clauses c ON c.id = clause_fts.rowid "
     "JOIN docs d ON d.id = c.doc_id "
     "WHERE clause_fts MATCH ?{extra} ORDER BY score LIMIT ?"
 ).replace("{w}", ", ".join(str(w) for w in WEIGHTS))
+_RANK_BARE = (
+    "SELECT rowid, bm25(clause_fts, {w}) AS score FROM clause_fts "
+    "WHERE clause_fts MATCH ? ORDER BY score LIMIT ?"
+).replace("{w}", ", ".join(str(w) for w in WEIGHTS))
+_DETAIL = (
+    "SELECT c.id, c.norm, d.norm_title || ' ' || COALESCE(d.doc_number, ''), "
+    "c.kind, d.doc_number FROM clauses c JOIN docs d ON d.id = c.doc_id "
+    "WHERE c.id IN ({marks})"
+)
 
-# The candidates scored for every query, whatever `limit` asks for (at least MAX_LIMIT, so
-# that any limit is a prefix of the same ranking).
-POOL = MAX_LIMIT
+# The best POOL clauses by BM25 of each candidate query are scored and re-sorted; any further
+# clauses follow in BM25 order. Neither depends on `limit`, which only cuts the list: the top
+# results never change with it.
+POOL = 40
 # Score weights: holding every essential word outranks everything else; then answering what
 # the question asks for; then coverage of the query (idf-weighted share); then BM25. A
 # chapter heading (第三章 医保待遇) names a topic and answers nothing itself.
@@ -299,25 +309,33 @@ def _run(ix: SearchIndex, parsed: ParsedQuery, filters: Filters, limit: int):
             w for w in (where, "(instr(c.norm, ?) > 0 OR instr(d.norm_title, ?) > 0)") if w
         )
         params = [*params, phrase, phrase]
-    extra = f" AND {where}" if where else ""
-    sql = _SELECT.replace("{extra}", extra)
+    sql = _RANK.replace("{extra}", f" AND {where}") if where else _RANK_BARE
     essential = parsed.essential or parsed.groups
     core = ParsedQuery(
         parsed.text, parsed.normalized, essential, parsed.phrases, parsed.phrase_groups
     )
     strict_expr = match_all(core)
     loose_expr = match_any(core) if len(essential) > 1 else None
-    pool: dict[int, tuple] = {}
+    depth = max(POOL, limit)
     with ix.lock:
         strict = (
-            ix.conn.execute(sql, (strict_expr, *params, POOL)).fetchall() if strict_expr else []
+            ix.conn.execute(sql, (strict_expr, *params, depth)).fetchall() if strict_expr else []
         )
-        loose = ix.conn.execute(sql, (loose_expr, *params, POOL)).fetchall() if loose_expr else []
-    for row in (*loose, *strict):
-        pool.setdefault(row[0], row)
-    if not pool:
+        # Clauses with only some essential words compete when those with all of them do not
+        # fill the pool (a fixed size, so this never depends on `limit` either).
+        loose = []
+        if loose_expr and len(strict) < POOL:
+            loose = ix.conn.execute(sql, (loose_expr, *params, depth)).fetchall()
+    bm25 = {}
+    for cid, score in (*loose[:POOL], *strict[:POOL]):
+        bm25.setdefault(cid, score)
+    if not bm25:
         return [], []
-    intents = ix.clause_intents([(r[0], r[4], r[5]) for r in pool.values()])
+    ids = list(bm25)
+    with ix.lock:
+        detail = ix.conn.execute(_DETAIL.replace("{marks}", ",".join("?" * len(ids))), ids)
+        pool = {r[0]: (r[0], bm25[r[0]], *r[1:]) for r in detail}
+    intents = ix.clause_intents(list(pool))
     asked = set(parsed.intents)
     total = max(ix.clause_count, 1)
     idf = [
@@ -330,11 +348,9 @@ def _run(ix: SearchIndex, parsed: ParsedQuery, filters: Filters, limit: int):
     scored = []
     best_share, best_hits = -1.0, []
     named = set(parsed.doc_numbers)
-    for cid, score, norm, title, _, _, kind, doc_number in pool.values():
+    for cid, score, norm, title, kind, doc_number in pool.values():
         haystack = norm + title
-        hits = [
-            any(all(t in haystack for t in alt) for alt in g.alternatives) for g in parsed.groups
-        ]
+        hits = [_contains(haystack, g.alternatives) for g in parsed.groups]
         pairs = list(zip(parsed.groups, hits, idf, strict=True))
         whole = all(h for g, h, _ in pairs if g.essential)
         share = sum(w for g, h, w in pairs if g.essential and h) / ess_sum
@@ -352,12 +368,29 @@ def _run(ix: SearchIndex, parsed: ParsedQuery, filters: Filters, limit: int):
         )
         scored.append((cid, value, answers, sum(hits)))
     scored.sort(key=lambda r: (-r[1], r[0]))
+    if len(scored) < limit:  # beyond the pool: BM25 order, after every scored clause
+        seen = set(pool)
+        for cid, _ in (*strict[POOL:], *loose[POOL:]):
+            if cid not in seen:
+                seen.add(cid)
+                scored.append((cid, 0.0, False, 0))
     missing = []
     if parsed.essential and best_share < FOUND_SHARE:
         missing = [
             g.word for g, h in zip(parsed.groups, best_hits, strict=True) if g.essential and not h
         ]
     return scored[:limit], missing
+
+
+def _contains(haystack: str, alternatives: list[tuple[str, ...]]) -> bool:
+    """Whether a clause's text holds one of a word's alternatives (all of its tokens)."""
+    for alt in alternatives:
+        if len(alt) == 1:
+            if alt[0] in haystack:
+                return True
+        elif all(t in haystack for t in alt):
+            return True
+    return False
 
 
 def _hits(ix, parsed: ParsedQuery, rows, rule_lookup) -> list[ClauseHit]:

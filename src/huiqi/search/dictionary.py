@@ -9,7 +9,7 @@ it; lists are joined and mappings merged):
     stopwords       [word, …]            dropped from a query after segmentation
     fillers         [phrase, …]          cut out of a query before segmentation
     generic         [word, …]            words a clause may lack and still answer
-    intents         {name: {label, query, hint, clause, amount}}   what a question asks for
+    intents         {name: {label, query, hint, clause}}   what a question asks for
     confusables     [chars, …]           groups of characters that look alike
     provinces / cities / suffixes / full_name_only / short_names   the national gazetteer
 
@@ -51,7 +51,6 @@ class Intent:
     label: str
     query: tuple[str, ...]  # normalised question forms
     clause: re.Pattern[str] | None  # marks a clause of this kind (own text, normalised)
-    amount: bool = False  # clauses stating an amount or rate count too
     hint: tuple[str, ...] = ()  # words suggesting it when no question form says otherwise
 
 
@@ -162,7 +161,6 @@ def _read_intents(value: Any, where: str, data: SearchData) -> None:
             label,
             tuple(dict.fromkeys(query)),
             clause,
-            bool(spec.get("amount")),
             tuple(dict.fromkeys(hint)),
         )
 

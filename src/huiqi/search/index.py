@@ -164,25 +164,25 @@ class SearchIndex:
                     self._vocab = vocab
         return self._vocab
 
-    def clause_intents(self, rows: list[tuple[int, str, int]]) -> dict[int, frozenset[str]]:
-        """What each clause states (intents.yaml), from (id, own text, states amount) rows;
-        read once per clause and kept."""
+    def clause_intents(self, ids: list[int]) -> dict[int, frozenset[str]]:
+        """What each clause states (the packs' intents.yaml), read from its own text once per
+        clause and kept."""
         from .dictionary import search_data
 
-        out = {}
-        intents = search_data().intents.values()
-        for cid, text, amount in rows:
-            hit = self._intents.get(cid)
-            if hit is None:
+        todo = [cid for cid in ids if cid not in self._intents]
+        if todo:
+            intents = search_data().intents.values()
+            marks = ",".join("?" * len(todo))
+            with self.lock:
+                rows = self.conn.execute(
+                    f"SELECT id, text FROM clauses WHERE id IN ({marks})", todo
+                ).fetchall()
+            for cid, text in rows:
                 norm = "".join(normalize(text).split())
-                hit = frozenset(
-                    it.name
-                    for it in intents
-                    if (it.amount and amount) or (it.clause is not None and it.clause.search(norm))
+                self._intents[cid] = frozenset(
+                    it.name for it in intents if it.clause is not None and it.clause.search(norm)
                 )
-                self._intents[cid] = hit
-            out[cid] = hit
-        return out
+        return {cid: self._intents[cid] for cid in ids}
 
     @property
     def clause_count(self) -> int:

@@ -10,7 +10,7 @@ character that is not a stop word, or a word no clause contains) and is not itse
 word. It is compared with the index vocabulary (words of two to eight characters that occur in
 some clause): same toneless pinyin (pypinyin), or the same but for one character from a group
 of look-alikes (pack data, confusables). The longest run with a candidate wins, and among
-candidates the most frequent word. Corrections are shown to the user ("您是不是要找：…").
+candidates the one that keeps most characters, then the most frequent word. Corrections are shown to the user ("您是不是要找：…").
 """
 
 from __future__ import annotations
@@ -71,7 +71,11 @@ class Vocabulary:
                 word = run[:i] + alt + run[i + 1 :]
                 if word in self.df and word not in found:
                     found.append(word)
-        return sorted(found, key=lambda w: -self.df[w])
+        # Fewest characters changed first (配隅 → 配偶 keeps 配; 培育 would change both), then
+        # the commoner word.
+        return sorted(
+            found, key=lambda w: (-sum(a == b for a, b in zip(w, run, strict=False)), -self.df[w])
+        )
 
 
 def correct(
