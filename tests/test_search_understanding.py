@@ -21,7 +21,9 @@ from huiqi.search.places import build_matcher
 from huiqi.search.query import parse_query, read_intents
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = [c["query"] for c in yaml.safe_load((ROOT / "tests/data/search_relevance.yaml").read_text())]
+KEYWORDS = [
+    c["query"] for c in yaml.safe_load((ROOT / "tests/data/search_relevance.yaml").read_text())
+]
 QUESTIONS = [c["q"] for c in yaml.safe_load((ROOT / "bench/questions.yaml").read_text())]
 
 
@@ -31,7 +33,9 @@ def ix():
 
 
 def parse(text: str, ix):
-    return parse_query(text, ix.segmenter, ix.df, vocab=ix.vocabulary(), clause_count=ix.clause_count)
+    return parse_query(
+        text, ix.segmenter, ix.df, vocab=ix.vocabulary(), clause_count=ix.clause_count
+    )
 
 
 def clause_id(title: str, path: str) -> tuple[str, str]:
@@ -166,7 +170,9 @@ def test_places_outside_the_library_are_named():
     assert "深圳" not in results.terms
 
 
-@pytest.mark.parametrize("query", ["焦作人才买房补贴", "孟州市技术改造", "温县企业技术改造", "河南省高新技术企业"])
+@pytest.mark.parametrize(
+    "query", ["焦作人才买房补贴", "孟州市技术改造", "温县企业技术改造", "河南省高新技术企业"]
+)
 def test_the_librarys_own_places_are_not_outside(query):
     assert search(query, limit=3).outside_places == []
 
@@ -240,7 +246,14 @@ def test_top_results_never_depend_on_the_limit(query, small, large):
 
 
 @common
-@given(st.lists(st.sampled_from(["人才", "补贴", "多少", "专利", "深圳", "外卖", "到账", "高新技术企业", "最", "的"]), max_size=6).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["人才", "补贴", "多少", "专利", "深圳", "外卖", "到账", "高新技术企业", "最", "的"]
+        ),
+        max_size=6,
+    ).map("".join)
+)
 def test_prefix_stability_for_word_mixes(query):
     a = [(h.doc_id, h.path) for h in search(query, limit=3).hits]
     b = [(h.doc_id, h.path) for h in search(query, limit=10).hits]
@@ -274,7 +287,9 @@ def test_json_has_the_new_fields():
 def test_bad_search_data_names_the_file(tmp_path):
     pack = tmp_path / "p"
     (pack / "search").mkdir(parents=True)
-    (pack / "search" / "synonyms.yaml").write_text("abbreviatons:\n  老婆: [配偶]\n", encoding="utf-8")
+    (pack / "search" / "synonyms.yaml").write_text(
+        "abbreviatons:\n  老婆: [配偶]\n", encoding="utf-8"
+    )
     with pytest.raises(SearchDataError) as err:
         load_search_data([pack])
     assert "p/search/synonyms.yaml" in str(err.value) and "abbreviatons" in str(err.value)
