@@ -307,3 +307,17 @@ def test_lower_packs_add_to_the_national_data(tmp_path):
     assert data.abbreviations["老婆"] == ["配偶", "家属"]
     assert data.abbreviations["人才办"] == ["人才工作领导小组办公室"]
     assert data.stopwords == {"的"}
+
+
+def test_web_page_and_api_show_the_notices_escaped():
+    from fastapi.testclient import TestClient
+
+    from huiqi.web.app import create_app
+
+    client = TestClient(create_app())
+    page = client.get("/search", params={"q": "深圳人才购房不贴<b>多少"}).text
+    assert '<p class="notice">政策库中没有该地区的政策（深圳市）' in page
+    assert "您是不是要找：深圳人才购房补贴&lt;b&gt;多少" in page
+    body = client.get("/api/search", params={"q": "外卖骑手有没有社保补贴", "limit": 2}).json()
+    assert body["unmatched"] == ["外卖骑手"]
+    assert body["notices"] == ["没有找到与“外卖骑手”相关的条款"]
