@@ -117,12 +117,19 @@ def search_command(
     if as_json:
         write_json(results.to_dict())
         return
+    # What the search understood and could not find: a corrected word, places outside the
+    # library, key words no clause contains.
+    for note in results.notices:
+        if note != results.message:
+            out.print(Text(clean(note), style="yellow"))
     if not results.hits:
         out.print(esc(results.message or "没有找到符合条件的条款"))
         return
     head = f"“{clean(results.query.strip())}”：{results.total} 个条款，{len(results.groups)} 份文件"
     if results.relaxed:
         head += "（部分结果只匹配了部分词语）"
+    if results.intents:
+        head += f"；优先列出写明{'、'.join(results.intents)}的条款"
     out.print(Text(head, style="bold"))
     state = {
         True: "[green]有效[/green]",

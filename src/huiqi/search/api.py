@@ -7,11 +7,18 @@
         for hit in group.clauses:
             print(hit.citation, hit.snippet, hit.rules)
 
-Ranking: clauses matching every query word (any of its synonyms) come first, by BM25.
-When they are fewer than `limit`, clauses matching only some words follow, ordered by how
-many words they match, then BM25. `SearchResults.hits` is that flat ranking;
-`SearchResults.groups` the same hits grouped by document, documents ordered by their best
-hit.
+Ranking (issue 15): a fixed pool of candidates (clauses with every essential word, and
+clauses with any essential word, each the best `POOL` by BM25) is scored and sorted, then cut
+to `limit`, so that the first results never depend on `limit`. A clause's score, highest
+weight first: it holds every essential word; it is of the kind the question asks for (the
+amount, the deadline, the office …: intents.yaml); how much of the query it covers, rarer
+words weighing more; BM25. `SearchResults.hits` is that flat ranking; `SearchResults.groups`
+the same hits grouped by document, documents ordered by their best hit.
+
+Honest results: `notices` tell the user, in Chinese, of a corrected typo ("您是不是要找：…"),
+of places outside the library ("政策库中没有该地区的政策"), of key words no clause contains and
+of essential words no clause holds together ("没有找到与…相关的条款"); `relaxed` is true only
+in that last case.
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from datetime import date
 from pathlib import Path
 
 from ..ingest.model import Document
+from .dictionary import search_data
 from .filters import IN_FORCE_SQL, FilterError, Filters, parse_date
 from .index import WEIGHTS, SearchIndex
 from .normalize import fold, normalize
-from .query import ParsedQuery, match_all, match_any, parse_query
+from .query import ParsedQuery, doc_number_key, match_all, match_any, parse_query
 
 RuleLookup = Callable[[str, str], list[tuple[str, str]]]
 
@@ -67,6 +75,7 @@ class ClauseHit:
     matched: int  # how many query words the clause matches
     states_amount: bool
     entities: list[str]
+    answers: bool = False  # a clause of the kind the question asks for (amount, deadline …)
     rules: list[RuleRef] = field(default_factory=list)
     fragments: list[tuple[str, bool]] = field(default_factory=list, repr=False)
 
@@ -103,9 +112,15 @@ class SearchResults:
     as_of: date
     hits: list[ClauseHit]
     groups: list[DocumentResult]
-    relaxed: bool = False  # some hits match only part of the query
+    relaxed: bool = False  # no clause holds every essential word: hits match only part
     message: str | None = None  # why there are no results, for the user
     elapsed_ms: float = 0.0
+    intents: list[str] = field(default_factory=list)  # labels of what the question asks for
+    suggestion: str | None = None  # the query as corrected (searched instead)
+    corrections: list[tuple[str, str]] = field(default_factory=list)  # (typed, corrected)
+    unmatched: list[str] = field(default_factory=list)  # key words no clause contains
+    outside_places: list[str] = field(default_factory=list)  # places the library lacks
+    notices: list[str] = field(default_factory=list)  # all of the above, for the user
 
     @property
     def total(self) -> int:
@@ -121,6 +136,12 @@ class SearchResults:
             "total": self.total,
             "relaxed": self.relaxed,
             "message": self.message,
+            "intents": self.intents,
+            "suggestion": self.suggestion,
+            "corrections": [list(c) for c in self.corrections],
+            "unmatched": self.unmatched,
+            "outside_places": self.outside_places,
+            "notices": self.notices,
             "elapsed_ms": round(self.elapsed_ms, 2),
             "documents": [g.to_dict() for g in self.groups],
         }
@@ -194,7 +215,14 @@ def search(
         raise FilterError(f"结果数量不对：{limit}") from None
     ix = open_index(index)
     started = time.perf_counter()  # query time only, not the first-use index build
-    parsed = parse_query(query if isinstance(query, str) else "", ix.segmenter, ix.df)
+    parsed = parse_query(
+        query if isinstance(query, str) else "",
+        ix.segmenter,
+        ix.df,
+        vocab=ix.vocabulary(),
+        clause_count=ix.clause_count,
+    )
+    data = search_data()
     results = SearchResults(
         query=parsed.text,
         terms=parsed.terms(),
@@ -203,17 +231,35 @@ def search(
         as_of=when,
         hits=[],
         groups=[],
+        intents=[data.intents[i].label for i in parsed.intents if i in data.intents],
+        suggestion=parsed.suggestion,
+        corrections=[(c.wrong, c.right) for c in parsed.corrections],
+        unmatched=list(parsed.unmatched),
+        outside_places=list(parsed.outside_places),
     )
+    if parsed.suggestion:
+        results.notices.append(f"您是不是要找：{parsed.suggestion}（已按此查找）")
+    if parsed.outside_places:
+        results.notices.append(
+            f"政策库中没有该地区的政策（{'、'.join(parsed.outside_places)}）；"
+            "以下条款来自政策库已收录的地区，不适用于该地区"
+        )
+    for word in parsed.unmatched:
+        results.notices.append(f"没有找到与“{word}”相关的条款")
     if parsed.empty:
-        if not parsed.normalized.strip() or not re.search(r"[^\W_]", parsed.normalized):
+        if parsed.unmatched:
+            results.message = results.notices[-1]
+        elif not parsed.normalized.strip() or not re.search(r"[^\W_]", parsed.normalized):
             results.message = "请输入要查找的内容，例如：研发费用加计扣除、人才购房补贴"
         else:
             results.message = "政策库中没有找到这些词"
         results.elapsed_ms = (time.perf_counter() - started) * 1000
         return results
-    rows = _run(ix, parsed, filters, limit)
-    strict = [r for r in rows if r[2] is True]
-    results.relaxed = len(strict) < len(rows)
+    rows, missing = _run(ix, parsed, filters, limit)
+    if missing and rows:
+        results.relaxed = True
+        quoted = "”“".join(missing)
+        results.notices.append(f"没有找到与“{quoted}”相关的条款；以下条款只与其他词语相关")
     results.hits = _hits(ix, parsed, rows, rule_lookup)
     results.groups = _group(ix, results.hits, when)
     if not results.hits:
@@ -222,57 +268,129 @@ def search(
     return results
 
 
-_SELECT = (
-    "SELECT c.id, bm25(clause_fts, {w}) AS score, c.norm, d.norm_title "
+# Ids and BM25 only: what an ORDER BY keeps for every matching row (texts are read after, for
+# the candidates alone). The joins are there for the filters' conditions.
+_RANK = (
+    "SELECT c.id, bm25(clause_fts, {w}) AS score "
     "FROM clause_fts JOIN clauses c ON c.id = clause_fts.rowid "
     "JOIN docs d ON d.id = c.doc_id "
-    "WHERE clause_fts MATCH ?{extra} ORDER BY score{boost} LIMIT ?"
+    "WHERE clause_fts MATCH ?{extra} ORDER BY score LIMIT ?"
 ).replace("{w}", ", ".join(str(w) for w in WEIGHTS))
-AMOUNT_BOOST = 1.5  # when the query asks how much, clauses stating an amount score higher
+_RANK_BARE = (
+    "SELECT rowid, bm25(clause_fts, {w}) AS score FROM clause_fts "
+    "WHERE clause_fts MATCH ? ORDER BY score LIMIT ?"
+).replace("{w}", ", ".join(str(w) for w in WEIGHTS))
+_DETAIL = (
+    "SELECT c.id, c.norm, d.norm_title || ' ' || COALESCE(d.doc_number, ''), "
+    "c.kind, d.doc_number FROM clauses c JOIN docs d ON d.id = c.doc_id "
+    "WHERE c.id IN ({marks})"
+)
+
+# The best POOL clauses by BM25 of each candidate query are scored and re-sorted; any further
+# clauses follow in BM25 order. Neither depends on `limit`, which only cuts the list: the top
+# results never change with it.
+POOL = 40
+# Score weights: holding every essential word outranks everything else; then answering what
+# the question asks for; then coverage of the query (idf-weighted share); then BM25. A
+# chapter heading (第三章 医保待遇) names a topic and answers nothing itself.
+W_ESSENTIAL, W_INTENT, W_COVER, W_BM25, W_HEADING = 4.0, 1.0, 1.0, 0.3, -0.5
+W_DOC_NUMBER = 2.0  # the query names the clause's document by its 文号
+# Below this share of the essential words (idf-weighted) in the best clause, the essential
+# words it lacks are reported as not found.
+FOUND_SHARE = 0.5
 
 
 def _run(ix: SearchIndex, parsed: ParsedQuery, filters: Filters, limit: int):
-    """[(clause id, score, strict, matched words)] best first."""
+    """([(clause id, score, answers, matched words)] best first, cut to `limit`;
+    the essential words the best-covering clause lacks, when it holds too few of them)."""
     where, params = filters.sql()
     for phrase in parsed.phrases:
         where = " AND ".join(
             w for w in (where, "(instr(c.norm, ?) > 0 OR instr(d.norm_title, ?) > 0)") if w
         )
         params = [*params, phrase, phrase]
-    extra = f" AND {where}" if where else ""
-    boost = f" * (CASE WHEN c.amount THEN {AMOUNT_BOOST} ELSE 1 END)" if parsed.wants_amount else ""
-    sql = _SELECT.replace("{extra}", extra).replace("{boost}", boost)
-    out: list[tuple[int, float, bool, int]] = []
-    seen: set[int] = set()
-    expr = match_all(parsed)
-    n_groups = len(parsed.groups)
+    sql = _RANK.replace("{extra}", f" AND {where}") if where else _RANK_BARE
+    essential = parsed.essential or parsed.groups
+    core = ParsedQuery(
+        parsed.text, parsed.normalized, essential, parsed.phrases, parsed.phrase_groups
+    )
+    strict_expr = match_all(core)
+    loose_expr = match_any(core) if len(essential) > 1 else None
+    depth = max(POOL, limit)
     with ix.lock:
-        if expr:
-            for cid, score, _, _ in ix.conn.execute(sql, (expr, *params, limit)):
-                out.append((cid, -score, True, n_groups))
-                seen.add(cid)
-        loose = match_any(parsed) if n_groups > 1 else None
-        if loose and len(out) < limit:
-            candidates = ix.conn.execute(sql, (loose, *params, limit * 4)).fetchall()
-        else:
-            candidates = []
-    # Partial matches: rarer words weigh more (idf), then BM25.
+        strict = (
+            ix.conn.execute(sql, (strict_expr, *params, depth)).fetchall() if strict_expr else []
+        )
+        # Clauses with only some essential words compete when those with all of them do not
+        # fill the pool (a fixed size, so this never depends on `limit` either).
+        loose = []
+        if loose_expr and len(strict) < POOL:
+            loose = ix.conn.execute(sql, (loose_expr, *params, depth)).fetchall()
+    bm25 = {}
+    for cid, score in (*loose[:POOL], *strict[:POOL]):
+        bm25.setdefault(cid, score)
+    if not bm25:
+        return [], []
+    ids = list(bm25)
+    with ix.lock:
+        detail = ix.conn.execute(_DETAIL.replace("{marks}", ",".join("?" * len(ids))), ids)
+        pool = {r[0]: (r[0], bm25[r[0]], *r[1:]) for r in detail}
+    intents = ix.clause_intents(list(pool))
+    asked = set(parsed.intents)
     total = max(ix.clause_count, 1)
     idf = [
         math.log(1 + total / (1 + max(ix.df(t) for alt in g.alternatives for t in alt)))
         for g in parsed.groups
     ]
-    more = []
-    for cid, score, norm, title in candidates:
-        if cid in seen:
-            continue
+    idf_sum = sum(idf) or 1.0
+    best_bm25 = max(-r[1] for r in pool.values()) or 1.0
+    ess_sum = sum(w for w, g in zip(idf, parsed.groups, strict=True) if g.essential) or 1.0
+    scored = []
+    best_share, best_hits = -1.0, []
+    named = set(parsed.doc_numbers)
+    for cid, score, norm, title, kind, doc_number in pool.values():
         haystack = norm + title
-        hits = [any(s in haystack for s in g.surfaces) for g in parsed.groups]
-        weight = sum(w for w, hit in zip(idf, hits, strict=True) if hit)
-        more.append((cid, -score, False, sum(hits), weight))
-    more.sort(key=lambda r: (-r[4], -r[1]))
-    out.extend(r[:4] for r in more[: limit - len(out)])
-    return out
+        hits = [_contains(haystack, g.alternatives) for g in parsed.groups]
+        pairs = list(zip(parsed.groups, hits, idf, strict=True))
+        whole = all(h for g, h, _ in pairs if g.essential)
+        share = sum(w for g, h, w in pairs if g.essential and h) / ess_sum
+        if share > best_share:
+            best_share, best_hits = share, hits
+        answered = len(asked & intents[cid])
+        answers = answered > 0
+        value = (
+            W_ESSENTIAL * whole
+            + W_INTENT * answered / max(len(asked), 1)  # 交给谁 + 材料: the clause with both
+            + W_COVER * sum(w for _, h, w in pairs if h) / idf_sum
+            + W_BM25 * (-score / best_bm25)
+            + W_HEADING * (kind == "chapter")
+            + W_DOC_NUMBER * bool(named and doc_number_key(doc_number) in named)
+        )
+        scored.append((cid, value, answers, sum(hits)))
+    scored.sort(key=lambda r: (-r[1], r[0]))
+    if len(scored) < limit:  # beyond the pool: BM25 order, after every scored clause
+        seen = set(pool)
+        for cid, _ in (*strict[POOL:], *loose[POOL:]):
+            if cid not in seen:
+                seen.add(cid)
+                scored.append((cid, 0.0, False, 0))
+    missing = []
+    if parsed.essential and best_share < FOUND_SHARE:
+        missing = [
+            g.word for g, h in zip(parsed.groups, best_hits, strict=True) if g.essential and not h
+        ]
+    return scored[:limit], missing
+
+
+def _contains(haystack: str, alternatives: list[tuple[str, ...]]) -> bool:
+    """Whether a clause's text holds one of a word's alternatives (all of its tokens)."""
+    for alt in alternatives:
+        if len(alt) == 1:
+            if alt[0] in haystack:
+                return True
+        elif all(t in haystack for t in alt):
+            return True
+    return False
 
 
 def _hits(ix, parsed: ParsedQuery, rows, rule_lookup) -> list[ClauseHit]:
@@ -291,7 +409,7 @@ def _hits(ix, parsed: ParsedQuery, rows, rule_lookup) -> list[ClauseHit]:
         }
     terms = parsed.highlight_terms()
     hits = []
-    for rank, (cid, score, _, matched) in enumerate(rows, 1):
+    for rank, (cid, score, answers, matched) in enumerate(rows, 1):
         _, doc_id, path, label, citation, text, amount, ents = data[cid]
         fragments = snippet_fragments(text, terms)
         rules = []
@@ -309,6 +427,7 @@ def _hits(ix, parsed: ParsedQuery, rows, rule_lookup) -> list[ClauseHit]:
                 matched=matched,
                 states_amount=bool(amount),
                 entities=[e for e in ents.split(",") if e],
+                answers=answers,
                 rules=rules,
                 fragments=fragments,
             )

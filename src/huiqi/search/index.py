@@ -96,6 +96,8 @@ class SearchIndex:
                 row[0], row[1], row[2], tuple(json.loads(row[3])), row[4], row[5], row[6]
             )
         self._df: dict[str, int] = {}
+        self._vocab = None
+        self._intents: dict[int, frozenset[str]] = {}
 
     # --- opening and building ---------------------------------------------------------
     @classmethod
@@ -150,6 +152,37 @@ class SearchIndex:
                 ).fetchone()
             hit = self._df[term] = row[0] if row else 0
         return hit
+
+    def vocabulary(self):
+        """The index's words by pinyin, for typo correction (built on first use)."""
+        if self._vocab is None:
+            from .typo import Vocabulary
+
+            vocab = Vocabulary.of_index(self.conn, self.lock)
+            with self.lock:
+                if self._vocab is None:
+                    self._vocab = vocab
+        return self._vocab
+
+    def clause_intents(self, ids: list[int]) -> dict[int, frozenset[str]]:
+        """What each clause states (the packs' intents.yaml), read from its own text once per
+        clause and kept."""
+        from .dictionary import search_data
+
+        todo = [cid for cid in ids if cid not in self._intents]
+        if todo:
+            intents = search_data().intents.values()
+            marks = ",".join("?" * len(todo))
+            with self.lock:
+                rows = self.conn.execute(
+                    f"SELECT id, text FROM clauses WHERE id IN ({marks})", todo
+                ).fetchall()
+            for cid, text in rows:
+                norm = "".join(normalize(text).split())
+                self._intents[cid] = frozenset(
+                    it.name for it in intents if it.clause is not None and it.clause.search(norm)
+                )
+        return {cid: self._intents[cid] for cid in ids}
 
     @property
     def clause_count(self) -> int:

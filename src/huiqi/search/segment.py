@@ -3,7 +3,7 @@
 One jieba `Tokenizer` serves the whole process: loading its dictionary costs about half a
 second and is paid on first use, never per query. Its dictionary is extended with
 
-* the curated `terms` of `synonyms.yaml` and every word that appears in a synonym group;
+* the curated `terms` of the packs' search/synonyms.yaml and every word of a synonym group;
 * terms derived from the documents being indexed (`derive_terms`):
   - defined terms, from （以下简称“创新券”） and similar;
   - short quoted expressions, “机器换人”, “企业宁静日”;
@@ -29,10 +29,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache
-from importlib.resources import files
 from typing import Any
-
-import yaml
 
 from ..ingest.model import Document
 from .normalize import normalize
@@ -82,17 +79,17 @@ _TITLE_SUFFIX = re.compile(
 )
 
 
-@cache
 def synonyms_data() -> dict[str, Any]:
-    text = files("huiqi.search").joinpath("synonyms.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    """The packs' search dictionaries (search/dictionary.py) in the shape the segmenter and
+    the query reader use."""
+    from .dictionary import search_data
+
+    data = search_data()
     return {
-        "equivalents": [[str(w) for w in g] for g in data.get("equivalents", [])],
-        "abbreviations": {
-            str(k): [str(w) for w in v] for k, v in (data.get("abbreviations") or {}).items()
-        },
-        "terms": [str(t) for t in data.get("terms", [])],
-        "stopwords": {str(w) for w in data.get("stopwords", [])},
+        "equivalents": data.equivalents,
+        "abbreviations": data.abbreviations,
+        "terms": data.terms,
+        "stopwords": data.stopwords,
     }
 
 
@@ -118,6 +115,7 @@ class Segmenter:
         self._tk.initialize()
         self._lock = threading.Lock()
         self._added: set[str] = set()
+        self._tag_table: dict[str, str] | None = None
         self.add_terms(curated_terms())
 
     def add_terms(self, terms: Iterable[str]) -> int:
@@ -160,6 +158,19 @@ class Segmenter:
 
     def is_word(self, word: str) -> bool:
         return bool(self._tk.FREQ.get(word))
+
+    def tag(self, word: str) -> str | None:
+        """jieba's part-of-speech tag of a base-dictionary word (the table is read once, on
+        first use: about half a second), None for words it does not know."""
+        if self._tag_table is None:
+            table: dict[str, str] = {}
+            with self._tk.get_dict_file() as f:
+                for line in f:
+                    parts = line.decode("utf-8").split()
+                    if len(parts) == 3:
+                        table[parts[0]] = parts[2]
+            self._tag_table = table
+        return self._tag_table.get(word)
 
     def tags(self, words: Iterable[str]) -> dict[str, str]:
         """Part-of-speech tags of base-dictionary words (read from jieba's dict.txt)."""
