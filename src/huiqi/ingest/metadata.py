@@ -41,7 +41,18 @@ _FROM_RE = re.compile(r"自(?P<d>[^，。；,]{6,16}?日)起(?:施行|实施|执
 _WINDOW_RE = re.compile(
     r"自(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至(?P<b>\d{4}年\d{1,2}月\d{1,2}日)"
 )
-_TERM_RE = re.compile(rf"{_SELF}.{{0,20}}?有效期(?:为)?(?P<n>[一二三四五六七八九十\d]+)年")
+_TERM_RE = re.compile(
+    rf"{_SELF}.{{0,30}}?(?:有效期|暂定)(?:暂定|为|暂定为)?(?P<n>[一二两三四五六七八九十\d]+)年"
+)
+# 执行至2025年12月31日, 有效期至…: the last day in force.
+_UNTIL_RE = re.compile(
+    r"(?:执行|有效期|实施|施行|试行|有效)(?:截止|截至|到|至)(?P<d>\d{4}年\d{1,2}月\d{1,2}日)"
+)
+# 执行期限为2022年1月1日至2024年12月31日
+_TERM_WINDOW_RE = re.compile(
+    r"(?:执行期限|有效期限|实施期限|有效期)(?:为|是)?自?(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至"
+    r"(?P<b>\d{4}年\d{1,2}月\d{1,2}日)"
+)
 _TITLE_YEARS_RE = re.compile(r"[（(](\d{4})\s*[—–\-－~至]\s*(\d{4})年?[）)]")
 _QUOTED_RE = re.compile(r"《([^《》]{3,120})》(?:[（(]([^（）()]{0,40}?号)[）)])?")
 
@@ -163,6 +174,11 @@ def build_document(raw: RawDocument, source: str) -> Document:
         doc.issuers = split_issuers(meta["颁布单位"])
     if not doc.issuers:
         doc.issuers = signers or _heading_issuers(raw)
+    if not doc.issuers and title and not re.search(r"[：:]|会议", title):
+        # 某县人民政府工作规则: the issuer opens the title (not a news item's 国务院常务会议：…)
+        m = issuer_re().match(squeeze(title))
+        if m:
+            doc.issuers = [m.group()]
     doc.issued_on = _first_date(meta.get("颁布日期", "")) or signed
     if parent is not None:
         doc.parent_title = parent.title
@@ -208,12 +224,15 @@ def validity(doc: Document, meta: dict[str, str]) -> None:
                 if "废止" not in tail:
                     doc.effective_from = found
                     break
-    window = _WINDOW_RE.search(flat)
+    window = _TERM_WINDOW_RE.search(flat) or _WINDOW_RE.search(flat)
     if window:
         start, end = _first_date(window.group("a")), _first_date(window.group("b"))
         if doc.effective_from is None:
             doc.effective_from = start
         doc.effective_to = end
+    until = _UNTIL_RE.search(flat)
+    if until and doc.effective_to is None:
+        doc.effective_to = _first_date(until.group("d"))
     term = _TERM_RE.search(flat)
     if term and doc.effective_to is None:
         start = doc.effective_from or doc.issued_on
