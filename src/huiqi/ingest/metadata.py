@@ -12,7 +12,7 @@ from functools import cache
 
 from ..jurisdictions import bundled_registry
 from .clauses import build_tree
-from .model import Document, Relation
+from .model import Clause, Document, Relation
 from .segment import RawDocument, _is_issuer_line, doc_type_of
 from .text import cn_to_int, find_dates, find_doc_numbers, halfwidth, is_date_line, squeeze
 
@@ -188,10 +188,52 @@ def build_document(raw: RawDocument, source: str) -> Document:
     doc.clauses = roots
     if not raw.attachment_titles:  # a notice's few lines are naturally unnumbered
         doc.warnings.extend(warnings)
+    _keep_unplaced(raw, doc)
     doc.body_text = "\n".join(t for _, t in raw.body)
     validity(doc, meta)
     doc.relations = _relations(doc, doc.body_text)
     return doc
+
+
+def _keep_unplaced(raw: RawDocument, doc: Document) -> None:
+    """A heading-zone line that is neither title, 文号, date, issuer, metadata nor furniture is
+    text of the document: it opens the document (序言) and a warning names it, never dropped."""
+    from .segment import PART_RE, _is_noise, _metadata_key
+
+    title = squeeze(halfwidth(doc.title or ""))
+    values = {squeeze(halfwidth(v)) for v in raw.metadata.values()}
+    lost: list[str] = []
+    for _, text in raw.header:
+        t = text.strip()
+        flat = squeeze(halfwidth(t))
+        # only sentences: headings (an entry number, a title, a 文号) are the document's name
+        if len(flat) < 8 or not re.search(r"[，。；,;]", flat) or flat in title or flat in values:
+            continue
+        if PART_RE.match(t):
+            continue
+        if _is_noise(t) or _metadata_key(t) or is_date_line(t) or _is_issuer_line(t):
+            continue
+        rest = flat
+        for _, _, number in find_doc_numbers(t):
+            rest = rest.replace(squeeze(halfwidth(number)), "")
+        numbers = find_doc_numbers(halfwidth(t))
+        if numbers and sum(e - s for s, e, _ in numbers) >= len(flat) - 6:
+            continue
+        if any(flat in squeeze(halfwidth(n)) for n in doc.noise) or flat.endswith("文件"):
+            continue
+        if any(squeeze(halfwidth(d)) in flat and len(flat) <= 24 for d in raw.header_dates):
+            continue
+        lost.append(t)
+    if not lost:
+        return
+    line_no = min(n for n, t in raw.header if t.strip() in lost)
+    preamble = next((c for c in doc.clauses if c.kind in ("preamble", "flat")), None)
+    if preamble is None:
+        preamble = Clause("preamble", None, "序言", "preamble", line_start=line_no)
+        doc.clauses.insert(0, preamble)
+    preamble.text = "\n".join([*lost, preamble.text] if preamble.text else lost)
+    for t in lost:
+        doc.warnings.append(f"未归入条款的文字，已保留在序言：{t[:40]}")
 
 
 def _heading_issuers(raw: RawDocument) -> list[str]:

@@ -21,6 +21,7 @@ from .html import html_to_text, looks_like_html
 from .metadata import build_document, level_hints, validity
 from .model import Document, Relation
 from .segment import (
+    SALUTATION_RE,
     RawDocument,
     doc_type_of,
     read_heading,
@@ -189,8 +190,14 @@ def _headless_title(doc: Document) -> str:
     if attached:
         more = f"等{int_to_cn(len(attached))}个文件" if len(attached) > 1 else ""
         return f"关于印发{attached[0]}{more}的通知"
-    first = next((c.text for c in doc.walk() if c.text), "")
-    return first[:30] or "（无标题）"
+    # The first line of text that is not the addressee (各县（市、区）人民政府…：), which
+    # names no document.
+    for clause in doc.walk():
+        for line in clause.text.split("\n"):
+            line = line.strip()
+            if line and not SALUTATION_RE.match(halfwidth(line)):
+                return line[:30]
+    return "（无标题）"
 
 
 # --- files --------------------------------------------------------------------------------
