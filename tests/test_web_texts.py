@@ -30,18 +30,39 @@ KNOWN_MISSES = {
 }
 
 
-def test_every_field_against_the_hand_written_truth():
-    results = bench.run()
-    misses = {
+# Held-out pages (truth written before the parser ran on them) that it still gets wrong:
+# h05 lists its metadata as unlabeled bullets (issuer, dates) that are read as part of the
+# title, and numbers its outline 1 / 1.1 / 2, a numbering family the parser does not read.
+KNOWN_HELD_OUT_MISSES = {
+    ("title", "h05_xinzheng_2022.html"),
+    ("issued_on", "h05_xinzheng_2022.html"),
+    ("structure", "h05_xinzheng_2022.html"),
+    ("furniture", "h05_xinzheng_2022.html"),
+}
+
+
+def _misses(results) -> set[tuple[str, str]]:
+    return {
         (field, text.split(" ")[0].rstrip(":"))
         for field, checks in results.items()
         for ok, text in checks
         if not ok
     }
-    assert misses == KNOWN_MISSES, "\n".join(
+
+
+def test_every_field_against_the_hand_written_truth():
+    results = bench.run(held_out=False)
+    assert _misses(results) == KNOWN_MISSES, "\n".join(
         t for f, checks in results.items() for ok, t in checks if not ok
     )
     assert len(bench.files()) >= 20
+
+
+def test_held_out_pages():
+    results = bench.run(held_out=True)
+    assert _misses(results) == KNOWN_HELD_OUT_MISSES, "\n".join(
+        t for f, checks in results.items() for ok, t in checks if not ok
+    )
 
 
 def test_no_text_lost():
@@ -61,6 +82,9 @@ def test_no_text_lost():
         numbers = {d.doc_number for d in docs}
         for line in text.split("\n"):
             t = line.strip()
+            tag = re.match(r"【[^】]*】", t)  # a site's label, kept as noise, before the title
+            if tag and any(tag.group() in d.noise for d in docs):
+                t = t[tag.end() :]
             flat = squeeze(halfwidth(t))
             if not flat or flat in held or _is_noise(t) or is_date_line(t):
                 continue

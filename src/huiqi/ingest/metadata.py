@@ -82,7 +82,7 @@ def split_issuers(prefix: str) -> list[str]:
     return unique
 
 
-_ISSUER_END = re.compile(r"(市委|政府|办公室|办公厅|部|总局|委|厅|局)$")
+_ISSUER_END = re.compile(r"(市委|政府|办公室|办公厅|部|总局|委|委员会|厅|局)$")
 
 
 def clean_title(title: str) -> str:

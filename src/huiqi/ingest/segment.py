@@ -18,7 +18,7 @@ PART_RE = re.compile(r"^\s*第([一二三四五六七八九十]+)部分\s*(.*?)\
 ENTRY_RE = re.compile(r"^\s{0,2}(\d{1,2}|[一二三四五六七八九十]{1,3})\s?[.、]\s*(.+?)\s*$")
 # Words that end or mark the title of a policy document, a news item or an extract.
 TITLE_WORDS = re.compile(
-    r"通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|政策|会议|条款|政府令|纲要|计划|规则|公告"
+    r"通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|政策|会议|条款|政府令|纲要|计划|规则|公告|预案"
 )
 DOC_TYPE_SUFFIXES = [
     ("若干政策措施", "措施"),
@@ -43,7 +43,9 @@ DOC_TYPE_SUFFIXES = [
     ("细则", "细则"),
     ("规定", "规定"),
 ]
-ATTACHABLE = re.compile(r"(办法|方案|意见|规划|措施|细则|规定|计划|纲要)(（[^）]*）|\([^)]*\))?$")
+ATTACHABLE = re.compile(
+    r"(办法|方案|意见|规划|措施|细则|规定|计划|纲要|政策|预案)(（[^）]*）|\([^)]*\))?$"
+)
 SALUTATION_RE = re.compile(r"^各.{2,}[：:]")
 METADATA_KEYS = {
     "发文字号": "doc_number",
@@ -305,11 +307,15 @@ def read_heading(chunk: Chunk) -> RawDocument:
             i += 1
             continue
         pending_key = None
-        if _is_noise(stripped):
+        if _is_noise(stripped) or _is_site_excerpt(stripped, title_parts):
             doc.noise.append(stripped)
             doc.header.append(lines[i])
             i += 1
             continue
+        tag = _SITE_TAG.match(stripped)
+        if tag and not title_parts:  # 【规范性文件】… : the site's label of the page
+            doc.noise.append(tag.group())
+            stripped = stripped[tag.end() :].strip()
         if _is_body_start(stripped) and not _is_title_text(stripped, title_parts):
             break
         # Inside the heading zone: 文号, dates, letterheads, issuer and title lines.
@@ -366,7 +372,7 @@ def read_heading(chunk: Chunk) -> RawDocument:
 
 
 _TITLE_LINE_END = re.compile(
-    r"(通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|规则|公告|纲要|计划)(（[^）]*）|\([^)]*\))?$"
+    r"(通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|规则|公告|纲要|计划|预案|政策)(（[^）]*）|\([^)]*\))?$"
 )
 
 
@@ -393,6 +399,16 @@ def _split_glued_heading(lines: list[Line]) -> list[Line]:
                 continue
         out.append((n, text))
     return out
+
+
+_SITE_TAG = re.compile(r"^\s*【[^】]{1,12}】")
+
+
+def _is_site_excerpt(text: str, title_parts: list[str]) -> bool:
+    """A site's excerpt of the page: the title again, then the text cut off with an ellipsis."""
+    flat = squeeze(halfwidth(text))
+    title = squeeze(halfwidth("".join(title_parts)))
+    return bool(title) and flat.startswith(title) and flat.endswith(("…", "...")) and flat != title
 
 
 def _is_title_text(text: str, title_parts: list[str]) -> bool:
