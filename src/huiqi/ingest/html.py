@@ -26,12 +26,13 @@ _BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "
 # class / id words of page furniture: navigation, share bars, comments, footers, editor's notes.
 _FURNITURE = re.compile(
     r"nav|crumb|position|\bpos\b|share|bdshare|\btags?\b|comment|footer|\bfoot\b|print|\bfx\b|"
-    r"\btop\b|\bpages?\b|pager|loading|tabbar|\beditor|summary|guide|related|copyright|"
-    r"\binfo\b|headline|\bad\b|advert|toolbar|menu|sidebar|login|search",
+    r"gotop|backtop|pager|pagination|loading|tabbar|\beditor|summary|guide|related|copyright|"
+    r"\bad\b|advert|toolbar|menu|sidebar|login|search",
     re.I,
 )
 # A JavaScript string literal that holds markup (var content = "<p>…<\/p>").
 _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){20,})"|\'((?:[^\'\\\n]|\\.){20,})\'', re.S)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _TITLE_END = re.compile(r"(通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|规则|公告|纲要|计划)$")
 
 
@@ -42,8 +43,9 @@ def looks_like_html(text: str) -> bool:
 
 
 class _Extractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, furniture: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self.furniture = furniture
         self.lines: list[str] = []
         self.current: list[str] = []
         self.stack: list[tuple[str, bool]] = []  # (tag, skipped)
@@ -67,7 +69,7 @@ class _Extractor(HTMLParser):
         if tag in _VOID:
             return
         marks = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
-        skipped = tag in _SKIP_TAGS or bool(marks and _FURNITURE.search(marks))
+        skipped = tag in _SKIP_TAGS or bool(self.furniture and marks and _FURNITURE.search(marks))
         if tag == "script":
             self.in_script = True
         if tag == "h1" and not skipped:
@@ -142,6 +144,11 @@ def html_to_text(text: str) -> str:
     parser = _Extractor()
     parser.feed(text)
     parser.close()
+    if not _CJK.search("".join(parser.lines)) and not parser.scripts:
+        # the furniture classes matched the page's own container: read it without them
+        parser = _Extractor(furniture=False)
+        parser.feed(text)
+        parser.close()
     lines = list(parser.lines)
     for markup in _script_markup(parser.scripts):
         inner = _Extractor()

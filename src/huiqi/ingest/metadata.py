@@ -237,8 +237,10 @@ def _keep_unplaced(raw: RawDocument, doc: Document) -> None:
 
 
 def _heading_issuers(raw: RawDocument) -> list[str]:
+    from .segment import _is_noise
+
     for _, text in raw.header + raw.body[:3]:
-        if _is_issuer_line(text.strip()):
+        if _is_issuer_line(text.strip()) and not _is_noise(text.strip()):  # not 返回顶部
             return split_issuers(text)
     return []
 
