@@ -190,7 +190,7 @@ CASES: list[Case] = [
     C("ansi file name", lambda t, m: ingest(t, put(t, "\x1b[31mred.txt", b"")), 1, "red.txt", "为空"),
     # --- 4. skipped files and structure
     C("dir with other files", lambda t, m: ingest(t, (put(t, "d/a.txt", POLICY), put(t, "d/report.pdf", b"%PDF"), put(t, "d/notes.doc", b"x"))[0].parent), 0, "report.pdf", "notes.doc", "跳过"),
-    C("empty dir", lambda t, m: ingest(t, (t / "empty").mkdir() or t / "empty"), 1, "没有 .txt 文件"),
+    C("empty dir", lambda t, m: ingest(t, (t / "empty").mkdir() or t / "empty"), 1, "没有 .txt、.html 或 .htm 文件"),
     C("dir symlink loop", lambda t, m: ingest(t, (put(t, "d/a.txt", POLICY), os.symlink(t / "d", t / "d" / "loop"))[0].parent), 0, "loop", "未跟随"),
     C("article 1000", lambda t, m: ingest(t, put(t, "x.txt", "焦作市测试办法\n第九百九十九条 甲。\n第一千条 乙。\n第一千零一条 丙。\n")), 0, "1 份文件",
       check=shows(["show", "焦作市测试办法", "--clause", "第一千零一条", "--db", "{db}"], "丙")),

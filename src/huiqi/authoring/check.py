@@ -55,6 +55,7 @@ def check_all(names: list[str] | None = None) -> list[tuple[str, Pack | None, li
 def check_pack(pack: Pack) -> list[PackError]:
     from ..library.catalogue import find_clause, find_document
 
+    pack.documents  # applies documents.yaml, whose problems join the library's  # noqa: B018
     errors: list[PackError] = list(pack.library_problems)
     errors += lint_vocabulary(pack, readers=tree_reads(pack))
     errors += lint_overlaps(pack)

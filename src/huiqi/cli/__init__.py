@@ -120,6 +120,7 @@ def _report_ingest(result: IngestResult, quiet: bool) -> None:
     if not quiet:
         for warning in result.warnings:
             err.print(f"[yellow]警告[/yellow] {esc(warning)}")
+    _report_files(result)
     clauses = sum(sum(1 for _ in d.walk()) for d in result.documents)
     console.print(
         f"已读取 {len(result.files)} 个文件，入库 {len(result.documents)} 份文件、{clauses} 个条款"
@@ -130,6 +131,25 @@ def _report_ingest(result: IngestResult, quiet: bool) -> None:
         f"共 {result.lines_in} 行：{result.lines_placed} 行归入文件，"
         f"{result.lines_reported} 行未入库并已报告"
     )
+
+
+def _report_files(result: IngestResult) -> None:
+    """Per file read: the documents found, each with its 文号, title, clauses and warnings."""
+    by_file: dict[str, list] = {}
+    for d in result.documents:
+        by_file.setdefault(d.source, []).append(d)
+    for name in result.files:
+        docs = by_file.get(name, [])
+        console.print(f"{esc(name)}：{len(docs)} 份文件", soft_wrap=True)
+        for d in docs:
+            clauses = sum(1 for _ in d.walk())
+            number = d.doc_number or "无文号"
+            title = d.title if d.title_in_text else f"{d.title}（原文无标题）"
+            console.print(
+                f"  {esc(number)} 《{esc(title)}》 {clauses} 个条款"
+                + (f"，{len(d.warnings)} 条警告" if d.warnings else ""),
+                soft_wrap=True,
+            )
 
 
 def _in_force_label(row: dict[str, Any], today: date) -> str:

@@ -23,7 +23,7 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 @dataclass(frozen=True)
 class Family:
     kind: str
-    rank: int
+    rank: float
     pattern: re.Pattern[str]
     path_prefix: str
     inline: bool  # may be recognised inside a line (after white space)
@@ -32,12 +32,15 @@ class Family:
     strict: bool = False
 
 
+# PDF and Word copies space out the digits of a number: 第 2 1 条.
+_NUM_SP = r"[一二三四五六七八九十百千零〇○两\d](?:[ \u3000]?[一二三四五六七八九十百千零〇○两\d])*"
 FAMILIES = [
-    Family("chapter", 1, re.compile(rf"第\s*({_NUM})\s*章"), "c", False),
-    Family("section", 2, re.compile(rf"第\s*({_NUM})\s*节"), "s", False),
-    Family("article", 3, re.compile(rf"第\s*({_NUM})\s*条"), "a", False),
+    Family("chapter", 1, re.compile(rf"第\s*({_NUM_SP})\s*章"), "c", False),
+    Family("section", 2, re.compile(rf"第\s*({_NUM_SP})\s*节"), "s", False),
+    Family("article", 3, re.compile(rf"第\s*({_NUM_SP})\s*条"), "a", False),
     Family("item1", 4, re.compile(r"([一二三四五六七八九十]{1,3})\s?、"), "i", True),
-    Family("item2", 5, re.compile(r"\(([一二三四五六七八九十]{1,3})\)"), "p", True),
+    # ㈠ … ㈩: one character for （一） … （十） in some sites' fonts
+    Family("item2", 5, re.compile(r"\(([一二三四五六七八九十]{1,3})\)|([㈠-㈩])"), "p", True),
     # 1. and 1、 are separate lists: a 1、 list nests inside a 1. item.
     Family("item3", 6, re.compile(r"(\d{1,2})\s?\.(?!\d)"), "n", True, True),
     Family("item3b", 6, re.compile(r"(\d{1,2})、"), "n", True, True),
@@ -45,7 +48,10 @@ FAMILIES = [
     Family("item5", 8, re.compile(f"([{CIRCLED}])"), "r", True, True),
 ]
 _BY_KIND = {f.kind: f for f in FAMILIES}
-_INLINE_START = re.compile(r"(?<=\s)(?=[一二三四五六七八九十\d(（①-⑳])")
+# Articles numbered inside parts (一、…（一）…第一条…二、…第四条): the document itself says the
+# parts hold the articles, so there an article ranks below the item families.
+NESTED_ARTICLE = Family("article", 5.5, _BY_KIND["article"].pattern, "a", False)
+_INLINE_START = re.compile(r"(?<=\s)(?=[一二三四五六七八九十\d(（①-⑳㈠-㈩])")
 # Articles glued onto one line (…。第二条 …): only after a sentence end, and only in sequence.
 _INLINE_ARTICLE = re.compile(rf"(?<=[。；;])\s*(?=第\s*{_NUM}\s*条)")
 
@@ -60,10 +66,14 @@ class Marker:
 def _number(family: Family, raw: str) -> int:
     if family.kind == "item5":
         return CIRCLED.index(raw) + 1
-    return cn_to_int(raw)
+    if "㈠" <= raw <= "㈩":
+        return ord(raw) - ord("㈠") + 1
+    return cn_to_int(
+        raw.replace(" ", "").replace("\u3000", "") if " " in raw or "\u3000" in raw else raw
+    )
 
 
-def match_marker(text: str, pos: int = 0) -> Marker | None:
+def match_marker(text: str, pos: int = 0, nested: bool = False) -> Marker | None:
     """The numbering marker at `pos` in `text` (already half-width), if any.
 
     Matching in place (not on a slice) keeps a long line with many candidates linear.
@@ -71,8 +81,11 @@ def match_marker(text: str, pos: int = 0) -> Marker | None:
     for family in FAMILIES:
         m = family.pattern.match(text, pos)
         if m:
+            if nested and family.kind == "article":
+                family = NESTED_ARTICLE
+            raw = m.group(1) if m.group(1) is not None else m.group(m.lastindex or 1)
             try:
-                return Marker(family, _number(family, m.group(1)), m.end() - pos)
+                return Marker(family, _number(family, raw), m.end() - pos)
             except ValueError:
                 return None
     return None
@@ -191,12 +204,13 @@ def _split_inline(text: str) -> list[int]:
 def build_tree(lines: list[tuple[int, str]]) -> tuple[list[Clause], list[str]]:
     """Clause tree for body lines given as (1-based line number, text)."""
     builder = TreeBuilder()
+    nested = _articles_nested(lines)
     for line_no, raw in lines:
         text = raw.strip()
         if not text:
             continue
         norm = halfwidth(text)  # same length as text: offsets carry over
-        marker = match_marker(norm)
+        marker = match_marker(norm, 0, nested)
         pending: Clause | None = None
         if marker and builder.fits(marker, inline=False):
             pending = builder.open(marker, line_no, "")
@@ -204,7 +218,7 @@ def build_tree(lines: list[tuple[int, str]]) -> tuple[list[Clause], list[str]]:
         # Further markers glued onto the same line, each checked against the tree as it
         # stands once the pieces before it are placed.
         for offset in _split_inline(norm):
-            m = match_marker(norm, offset)
+            m = match_marker(norm, offset, nested)
             if m is None or not _inline_family(m) or not _plausible_inline(norm, offset, m):
                 continue
             if builder.fits(m, inline=True):
@@ -219,6 +233,25 @@ def build_tree(lines: list[tuple[int, str]]) -> tuple[list[Clause], list[str]]:
         warnings.append("未识别到条款编号，正文作为一个整体保存")
     assign_paths(roots)
     return roots, warnings
+
+
+_PART_START = re.compile(r"\s*[一二三四五六七八九十]{1,3}\s?、")
+
+
+def _articles_nested(lines: list[tuple[int, str]]) -> bool:
+    """Whether parts (一、) hold the articles: a part opens before the first article, and
+    another part follows an article, with no chapter or section in the document."""
+    if not any(_PART_START.match(raw) for _, raw in lines):  # cheap: most texts have no 一、
+        return False
+    kinds = []
+    for _, raw in lines:
+        m = match_marker(halfwidth(raw.strip()))
+        if m and m.family.kind in ("chapter", "section", "article", "item1"):
+            kinds.append(m.family.kind)
+    if "article" not in kinds or "chapter" in kinds or "section" in kinds:
+        return False
+    first = kinds.index("article")
+    return "item1" in kinds[:first] and "item1" in kinds[first:]
 
 
 def _finish(builder: TreeBuilder, clause: Clause | None, line_no: int, segment: str) -> None:

@@ -12,7 +12,7 @@ from functools import cache
 
 from ..jurisdictions import bundled_registry
 from .clauses import build_tree
-from .model import Document, Relation
+from .model import Clause, Document, Relation
 from .segment import RawDocument, _is_issuer_line, doc_type_of
 from .text import cn_to_int, find_dates, find_doc_numbers, halfwidth, is_date_line, squeeze
 
@@ -41,7 +41,18 @@ _FROM_RE = re.compile(r"自(?P<d>[^，。；,]{6,16}?日)起(?:施行|实施|执
 _WINDOW_RE = re.compile(
     r"自(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至(?P<b>\d{4}年\d{1,2}月\d{1,2}日)"
 )
-_TERM_RE = re.compile(rf"{_SELF}.{{0,20}}?有效期(?:为)?(?P<n>[一二三四五六七八九十\d]+)年")
+_TERM_RE = re.compile(
+    rf"{_SELF}.{{0,30}}?(?:有效期|暂定)(?:暂定|为|暂定为)?(?P<n>[一二两三四五六七八九十\d]+)年"
+)
+# 执行至2025年12月31日, 有效期至…: the last day in force.
+_UNTIL_RE = re.compile(
+    r"(?:执行|有效期|实施|施行|试行|有效)(?:截止|截至|到|至)(?P<d>\d{4}年\d{1,2}月\d{1,2}日)"
+)
+# 执行期限为2022年1月1日至2024年12月31日
+_TERM_WINDOW_RE = re.compile(
+    r"(?:执行期限|有效期限|实施期限|有效期)(?:为|是)?自?(?P<a>\d{4}年\d{1,2}月\d{1,2}日)(?:起)?至"
+    r"(?P<b>\d{4}年\d{1,2}月\d{1,2}日)"
+)
 _TITLE_YEARS_RE = re.compile(r"[（(](\d{4})\s*[—–\-－~至]\s*(\d{4})年?[）)]")
 _QUOTED_RE = re.compile(r"《([^《》]{3,120})》(?:[（(]([^（）()]{0,40}?号)[）)])?")
 
@@ -71,7 +82,7 @@ def split_issuers(prefix: str) -> list[str]:
     return unique
 
 
-_ISSUER_END = re.compile(r"(市委|政府|办公室|办公厅|部|总局|委|厅|局)$")
+_ISSUER_END = re.compile(r"(市委|政府|办公室|办公厅|部|总局|委|委员会|厅|局)$")
 
 
 def clean_title(title: str) -> str:
@@ -163,6 +174,11 @@ def build_document(raw: RawDocument, source: str) -> Document:
         doc.issuers = split_issuers(meta["颁布单位"])
     if not doc.issuers:
         doc.issuers = signers or _heading_issuers(raw)
+    if not doc.issuers and title and not re.search(r"[：:]|会议", title):
+        # 某县人民政府工作规则: the issuer opens the title (not a news item's 国务院常务会议：…)
+        m = issuer_re().match(squeeze(title))
+        if m:
+            doc.issuers = [m.group()]
     doc.issued_on = _first_date(meta.get("颁布日期", "")) or signed
     if parent is not None:
         doc.parent_title = parent.title
@@ -172,15 +188,59 @@ def build_document(raw: RawDocument, source: str) -> Document:
     doc.clauses = roots
     if not raw.attachment_titles:  # a notice's few lines are naturally unnumbered
         doc.warnings.extend(warnings)
+    _keep_unplaced(raw, doc)
     doc.body_text = "\n".join(t for _, t in raw.body)
     validity(doc, meta)
     doc.relations = _relations(doc, doc.body_text)
     return doc
 
 
+def _keep_unplaced(raw: RawDocument, doc: Document) -> None:
+    """A heading-zone line that is neither title, 文号, date, issuer, metadata nor furniture is
+    text of the document: it opens the document (序言) and a warning names it, never dropped."""
+    from .segment import PART_RE, _is_noise, _metadata_key
+
+    title = squeeze(halfwidth(doc.title or ""))
+    values = {squeeze(halfwidth(v)) for v in raw.metadata.values()}
+    lost: list[str] = []
+    for _, text in raw.header:
+        t = text.strip()
+        flat = squeeze(halfwidth(t))
+        # only sentences: headings (an entry number, a title, a 文号) are the document's name
+        if len(flat) < 8 or not re.search(r"[，。；,;]", flat) or flat in title or flat in values:
+            continue
+        if PART_RE.match(t):
+            continue
+        if _is_noise(t) or _metadata_key(t) or is_date_line(t) or _is_issuer_line(t):
+            continue
+        rest = flat
+        for _, _, number in find_doc_numbers(t):
+            rest = rest.replace(squeeze(halfwidth(number)), "")
+        numbers = find_doc_numbers(halfwidth(t))
+        if numbers and sum(e - s for s, e, _ in numbers) >= len(flat) - 6:
+            continue
+        if any(flat in squeeze(halfwidth(n)) for n in doc.noise) or flat.endswith("文件"):
+            continue
+        if any(squeeze(halfwidth(d)) in flat and len(flat) <= 24 for d in raw.header_dates):
+            continue
+        lost.append(t)
+    if not lost:
+        return
+    line_no = min(n for n, t in raw.header if t.strip() in lost)
+    preamble = next((c for c in doc.clauses if c.kind in ("preamble", "flat")), None)
+    if preamble is None:
+        preamble = Clause("preamble", None, "序言", "preamble", line_start=line_no)
+        doc.clauses.insert(0, preamble)
+    preamble.text = "\n".join([*lost, preamble.text] if preamble.text else lost)
+    for t in lost:
+        doc.warnings.append(f"未归入条款的文字，已保留在序言：{t[:40]}")
+
+
 def _heading_issuers(raw: RawDocument) -> list[str]:
+    from .segment import _is_noise
+
     for _, text in raw.header + raw.body[:3]:
-        if _is_issuer_line(text.strip()):
+        if _is_issuer_line(text.strip()) and not _is_noise(text.strip()):  # not 返回顶部
             return split_issuers(text)
     return []
 
@@ -208,12 +268,15 @@ def validity(doc: Document, meta: dict[str, str]) -> None:
                 if "废止" not in tail:
                     doc.effective_from = found
                     break
-    window = _WINDOW_RE.search(flat)
+    window = _TERM_WINDOW_RE.search(flat) or _WINDOW_RE.search(flat)
     if window:
         start, end = _first_date(window.group("a")), _first_date(window.group("b"))
         if doc.effective_from is None:
             doc.effective_from = start
         doc.effective_to = end
+    until = _UNTIL_RE.search(flat)
+    if until and doc.effective_to is None:
+        doc.effective_to = _first_date(until.group("d"))
     term = _TERM_RE.search(flat)
     if term and doc.effective_to is None:
         start = doc.effective_from or doc.issued_on

@@ -88,6 +88,7 @@ class Document:
     noise: list[str] = field(default_factory=list)  # page furniture kept out of the body
     warnings: list[str] = field(default_factory=list)
     id: str = ""
+    slug: str | None = None  # a pack's stable name for it (documents.yaml); not stored
     lines_placed: int = 0  # source lines this document took (heading, metadata, body, blank)
     body_text: str = field(default="", repr=False)  # for reading metadata; not stored
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .decode import IngestError, decode
+from .html import html_to_text, looks_like_html
 from .metadata import build_document, level_hints, validity
 from .model import Document, Relation
 from .segment import (
+    SALUTATION_RE,
     RawDocument,
     doc_type_of,
     read_heading,
@@ -31,7 +33,7 @@ from .text import find_doc_numbers, halfwidth, int_to_cn, squeeze
 # Documented limits (README, "Ingest"): inputs beyond them are reported, never half-read.
 MAX_FILE_BYTES = 10 * 1024 * 1024  # one policy text is a few hundred kB at most
 MAX_FILES = 10_000  # files one run reads from the paths and directories given
-TEXT_SUFFIXES = (".txt",)
+TEXT_SUFFIXES = (".txt", ".html", ".htm")
 
 
 @dataclass
@@ -188,8 +190,14 @@ def _headless_title(doc: Document) -> str:
     if attached:
         more = f"等{int_to_cn(len(attached))}个文件" if len(attached) > 1 else ""
         return f"关于印发{attached[0]}{more}的通知"
-    first = next((c.text for c in doc.walk() if c.text), "")
-    return first[:30] or "（无标题）"
+    # The first line of text that is not the addressee (各县（市、区）人民政府…：), which
+    # names no document.
+    for clause in doc.walk():
+        for line in clause.text.split("\n"):
+            line = line.strip()
+            if line and not SALUTATION_RE.match(halfwidth(line)):
+                return line[:30]
+    return "（无标题）"
 
 
 # --- files --------------------------------------------------------------------------------
@@ -258,7 +266,7 @@ def expand_paths(paths: Iterable[Path], skipped: list[str] | None = None) -> lis
         if _is_dir(p):  # given explicitly: walked even through a link
             found = _walk_dir(p, notes)
             if not found:
-                notes.append(f"{p}：目录中没有 .txt 文件")
+                notes.append(f"{p}：目录中没有 .txt、.html 或 .htm 文件")
             out.extend(found)
         else:
             out.append(p)
@@ -291,7 +299,7 @@ def _walk_dir(root: Path, skipped: list[str]) -> list[Path]:
             if name.lower().endswith(TEXT_SUFFIXES):
                 found.append(path)
             else:
-                skipped.append(f"{path}：不是 .txt 文件，已跳过")
+                skipped.append(f"{path}：不是 .txt、.html 或 .htm 文件，已跳过")
     return sorted(found)
 
 
@@ -310,10 +318,14 @@ def ingest_paths(paths: Iterable[Path]) -> IngestResult:
             result.errors.append(str(exc))
             continue
         result.files.append(path.name)
+        text = decoded.text
+        if looks_like_html(text):  # by content: a saved page may be named .txt
+            text = html_to_text(text)
+            result.warnings.append(f"{path}：网页格式，已提取正文（不含网页标记与页面栏目）")
         if decoded.controls:
             result.warnings.append(f"{path}：已删除 {decoded.controls} 个控制字符")
-        result.lines_in += len(split_lines(decoded.text))
-        result.documents.extend(parse_text(decoded.text, path.name, result.rejections))
+        result.lines_in += len(split_lines(text))
+        result.documents.extend(parse_text(text, path.name, result.rejections))
     result.documents = _unique(result.documents, result)
     resolve(result.documents)
     for doc in result.documents:
@@ -337,26 +349,29 @@ def _unique(documents: list[Document], result: IngestResult) -> list[Document]:
     seen: dict[str, Document] = {}
     prints: dict[str, str] = {}
     for doc in documents:
+        own = fingerprint(doc)
         first = seen.get(doc.id)
+        # A re-keyed id may meet a document re-keyed before: compare again until the id is
+        # free (a new document) or holds the same text (a duplicate); never overwrite.
+        clash = first
+        while first is not None and own != prints[doc.id]:
+            rekey(doc)
+            first = seen.get(doc.id)
         if first is None:
-            seen[doc.id], prints[doc.id] = doc, fingerprint(doc)
+            seen[doc.id], prints[doc.id] = doc, own
+            if clash is not None:
+                result.notices.append(
+                    f"{doc.source}:{doc.line_start} 《{doc.title}》与 {clash.source}:"
+                    f"{clash.line_start} 标题相同但内容不同，两份都保留（编号 {clash.id} 与 {doc.id}）"
+                )
             continue
         where = f"{first.source}:{first.line_start}"
-        if fingerprint(doc) == prints[doc.id]:
-            result.rejections.append(
-                Rejection(
-                    doc.source, doc.line_start, doc.line_end, doc.lines_placed,
-                    f"《{doc.title}》与 {where} 内容相同，重复，只保留一份",
-                )
-            )  # fmt: skip
-            continue
-        rekey(doc)
-        result.notices.append(
-            f"{doc.source}:{doc.line_start} 《{doc.title}》与 {where} 标题相同但内容不同，"
-            f"两份都保留（编号 {first.id} 与 {doc.id}）"
-        )
-        seen.setdefault(doc.id, doc)
-        prints.setdefault(doc.id, fingerprint(doc))
+        result.rejections.append(
+            Rejection(
+                doc.source, doc.line_start, doc.line_end, doc.lines_placed,
+                f"《{doc.title}》与 {where} 内容相同，重复，只保留一份",
+            )
+        )  # fmt: skip
     return list(seen.values())
 
 

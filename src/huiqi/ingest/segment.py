@@ -18,7 +18,7 @@ PART_RE = re.compile(r"^\s*第([一二三四五六七八九十]+)部分\s*(.*?)\
 ENTRY_RE = re.compile(r"^\s{0,2}(\d{1,2}|[一二三四五六七八九十]{1,3})\s?[.、]\s*(.+?)\s*$")
 # Words that end or mark the title of a policy document, a news item or an extract.
 TITLE_WORDS = re.compile(
-    r"通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|政策|会议|条款|政府令|纲要|计划"
+    r"通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|政策|会议|条款|政府令|纲要|计划|规则|公告|预案"
 )
 DOC_TYPE_SUFFIXES = [
     ("若干政策措施", "措施"),
@@ -43,9 +43,23 @@ DOC_TYPE_SUFFIXES = [
     ("细则", "细则"),
     ("规定", "规定"),
 ]
-ATTACHABLE = re.compile(r"(办法|方案|意见|规划|措施|细则|规定|计划|纲要)(（[^）]*）|\([^)]*\))?$")
+ATTACHABLE = re.compile(
+    r"(办法|方案|意见|规划|措施|细则|规定|计划|纲要|政策|预案)(（[^）]*）|\([^)]*\))?$"
+)
 SALUTATION_RE = re.compile(r"^各.{2,}[：:]")
 METADATA_KEYS = {
+    "发文字号": "doc_number",
+    "发文机关": "issuers",
+    "发布机关": "issuers",
+    "发文机构": "issuers",
+    "发文单位": "issuers",
+    "发文日期": "issued_on",
+    "成文日期": "issued_on",
+    "发布日期": "published_on",
+    "发布时间": "published_on",
+    "有效性": "status",
+    "主题分类": "topic",
+    "内容概述": "summary",
     "索引号": "index_number",
     "公开方式": "disclosure",
     "公开日期": "published_on",
@@ -56,6 +70,30 @@ METADATA_KEYS = {
     "时效性": "status",
     "效力级别": "rank",
 }
+
+
+# Web pages' key names for the same fields, stored under the names the rest of ingest reads.
+KEY_ALIASES = {
+    "发文字号": "文号",
+    "发文机关": "颁布单位",
+    "发布机关": "颁布单位",
+    "发文机构": "颁布单位",
+    "发文单位": "颁布单位",
+    "发文日期": "颁布日期",
+    "成文日期": "颁布日期",
+    "发布日期": "公开日期",
+    "发布时间": "公开日期",
+    "有效性": "时效性",
+}
+# Site furniture that can sit among a text's lines: breadcrumbs, author/view counts, download
+# links, share bars, editor's notes, comment boxes, print/close links, pagers.
+FURNITURE_RE = re.compile(
+    r"^(?:您的位置|当前位置|所在位置|首页\s*[>»＞]|作者\s*[:：]|下载地址\s*[:：]|分享到|编者按|导读\s*[:：]|"
+    r"发表评论|验证码|标签\s*[:：]|版权所有|【\s*打印|打印本页|关闭窗口|返回顶部|上一篇|下一篇|相关阅读|"
+    r"日期\s*[:：]\s*\d{4}-\d{1,2}-\d{1,2}.*来源|时间\s*[:：]\s*\d{4}-.*(?:浏览|阅读|来源)|"
+    r"\d{4}-\d{1,2}-\d{1,2}[\d: ]*\s*来源\s*[:：].*(?:作者|阅读|浏览|点击)|"
+    r"[|｜\s]+$)"
+)
 
 
 @dataclass
@@ -162,14 +200,40 @@ def _metadata_key(text: str) -> tuple[str, str] | None:
         if flat.startswith(key):
             rest = flat[len(key) :]
             if rest == "" or rest[0] in ":：":
-                return key, rest.lstrip(":：")
+                return KEY_ALIASES.get(key, key), rest.lstrip(":：")
     return None
+
+
+_FLAT_KEYS = re.compile("|".join(sorted(METADATA_KEYS, key=len, reverse=True)))
+
+
+def flattened_metadata(text: str) -> tuple[dict[str, str], str] | None:
+    """A page's metadata flattened onto one line (发布机关 … 发文字号 …号 发布时间 … title):
+    the fields and what follows the last one's value (often the title, repeated)."""
+    norm = halfwidth(text.strip())
+    hits = [m for m in _FLAT_KEYS.finditer(norm) if m.start() == 0 or norm[m.start() - 1] in " :："]
+    if len(hits) < 2 or hits[0].start() != 0:
+        return None
+    fields: dict[str, str] = {}
+    rest = ""
+    for k, m in enumerate(hits):
+        end = hits[k + 1].start() if k + 1 < len(hits) else len(norm)
+        value = text.strip()[m.end() : end].strip(" :：")
+        key = KEY_ALIASES.get(m.group(), m.group())
+        if k + 1 == len(hits):  # the last value is one token (a date, a number); then the rest
+            date_m = re.match(r"\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?|\S+", value)
+            if date_m:
+                value, rest = date_m.group(), value[date_m.end() :].strip()
+        fields[key] = value
+    return fields, rest
 
 
 def _is_noise(text: str) -> bool:
     """Navigation bars of the web pages the texts were copied from."""
     flat = squeeze(text)
-    return flat.startswith("首页") and len(text.split()) >= 4
+    if flat.startswith("首页") and len(text.split()) >= 4:
+        return True
+    return bool(FURNITURE_RE.match(halfwidth(text.strip())))
 
 
 def _is_issuer_line(text: str) -> bool:
@@ -204,6 +268,7 @@ def read_heading(chunk: Chunk) -> RawDocument:
         doc.header.append(lines.pop(0))
         title_parts.append(chunk.heading)
         title_lines.append(None)
+    lines = _split_glued_heading(lines)
     i = 0
     pending_key: str | None = None
     while i < len(lines):
@@ -213,7 +278,15 @@ def read_heading(chunk: Chunk) -> RawDocument:
             doc.header.append(lines[i])
             i += 1
             continue
-        key = _metadata_key(stripped)
+        flat_meta = flattened_metadata(stripped)
+        if flat_meta:
+            doc.metadata.update({k: v for k, v in flat_meta[0].items() if v})
+            if not flat_meta[1]:
+                doc.header.append(lines[i])
+                i += 1
+                continue
+            stripped = flat_meta[1]  # the title repeated after the fields
+        key = None if flat_meta else _metadata_key(stripped)
         if key:
             pending_key = None
             name, value = key
@@ -224,18 +297,26 @@ def read_heading(chunk: Chunk) -> RawDocument:
             doc.header.append(lines[i])
             i += 1
             continue
-        if pending_key is not None and not _is_body_start(stripped):
+        if (
+            pending_key is not None
+            and not _is_body_start(stripped)
+            and (pending_key == "文号" or not _is_title_line(stripped))
+        ):
             doc.metadata[pending_key] = stripped
             pending_key = None
             doc.header.append(lines[i])
             i += 1
             continue
         pending_key = None
-        if _is_noise(stripped):
+        if _is_noise(stripped) or _is_site_excerpt(stripped, title_parts):
             doc.noise.append(stripped)
             doc.header.append(lines[i])
             i += 1
             continue
+        tag = _SITE_TAG.match(stripped)
+        if tag and not title_parts:  # 【规范性文件】… : the site's label of the page
+            doc.noise.append(tag.group())
+            stripped = stripped[tag.end() :].strip()
         if _is_body_start(stripped) and not _is_title_text(stripped, title_parts):
             break
         # Inside the heading zone: 文号, dates, letterheads, issuer and title lines.
@@ -255,15 +336,80 @@ def read_heading(chunk: Chunk) -> RawDocument:
         doc.header.append(lines[i])
         i += 1
     doc.title, used = _compose_title(title_parts)
+    if doc.title and squeeze(doc.title).startswith("关于"):
+        # a page's own title cell (关于…) before the letterhead issuer and the repeated title
+        for k, part in enumerate(title_parts):
+            if k not in used and _is_issuer_line(part):
+                doc.title, used = f"{part.strip()}{doc.title}", used | {k}
+                break
+    rest_lines = lines[i:]
+    # A page title cut short (…》的决定) whose full form heads the text a few lines further on.
+    if doc.title:
+        for k, (_n, t) in enumerate(rest_lines[:15]):
+            full = t.strip()
+            if (
+                _is_title_line(full)
+                and len(squeeze(full)) > len(squeeze(doc.title))
+                and squeeze(halfwidth(doc.title)) in squeeze(halfwidth(full))
+            ):
+                doc.title = full
+                doc.header.append(rest_lines.pop(k))
+                break
     # Heading-zone lines the title did not take (an addressee, a preamble sentence without
     # a full stop) are text of the document: they open its body instead of being lost.
     unused = [ln for k, ln in enumerate(title_lines) if ln is not None and k not in used]
     if unused:
         doc.header = [ln for ln in doc.header if ln not in unused]
-    doc.body = unused + lines[i:]
+    doc.body = []
+    for line in unused + rest_lines:
+        if line[1].strip() and _is_noise(line[1].strip()):  # a share bar, a footer line
+            doc.noise.append(line[1].strip())
+            doc.header.append(line)
+        else:
+            doc.body.append(line)
     if doc.title is None:
         doc.title_in_text = False
     return doc
+
+
+_TITLE_LINE_END = re.compile(
+    r"(通知|意见|办法|方案|规划|措施|条例|决定|细则|规定|规则|公告|纲要|计划|预案|政策)(（[^）]*）|\([^)]*\))?$"
+)
+
+
+def _is_title_line(text: str) -> bool:
+    """A line shaped like a document title: no sentence end, ends with a document kind."""
+    flat = squeeze(halfwidth(text))
+    return 6 <= len(flat) <= 120 and "。" not in flat and bool(_TITLE_LINE_END.search(flat))
+
+
+def _split_glued_heading(lines: list[Line]) -> list[Line]:
+    """A repost that flattened title, 文号 and text onto one line: cut it at the 文号 when what
+    precedes it reads as a title (the pieces keep the line's number)."""
+    out: list[Line] = []
+    seen = 0
+    for n, text in lines:
+        if text.strip():
+            seen += 1
+        numbers = find_doc_numbers(text) if seen <= 8 and len(text) > 60 else []
+        if numbers:
+            start, end, _ = numbers[0]
+            before, after = text[:start].strip(), text[end:].strip()
+            if before and after and _is_title_line(before):
+                out.extend([(n, before), (n, text[start:end]), (n, after)])
+                continue
+        out.append((n, text))
+    return out
+
+
+_SITE_TAG = re.compile(r"^\s*【[^】]{1,12}】")
+
+
+def _is_site_excerpt(text: str, title_parts: list[str]) -> bool:
+    """A site's excerpt of the page: the title again, then the text cut off with an ellipsis."""
+    flat = squeeze(halfwidth(text))
+    title = squeeze(halfwidth("".join(title_parts)))
+    return bool(title) and flat.startswith(title) and flat.endswith(("…", "...")) and flat != title
 
 
 def _is_title_text(text: str, title_parts: list[str]) -> bool:

@@ -178,6 +178,12 @@ DECREE_RE = re.compile(
     r"政府令\s*第?\s*(?P<serial>[0-9０-９]{1,4})\s*号?|政府第\s*(?P<serial2>[0-9０-９]{1,4})\s*号令"
 )
 
+# Announcements numbered by year: 国家税务总局公告2019年第2号, 财政部 税务总局公告2022年第10号.
+ANNOUNCEMENT_RE = re.compile(
+    r"(?P<code>[\u4e00-\u9fff][\u4e00-\u9fff ]{0,28}?)\s*公告\s*(?P<year>(?:19|20)\d{2})\s*年\s*"
+    r"第\s*(?P<serial>[0-9０-９]{1,4})\s*号"
+)
+
 # Words that may precede a 文号 code but belong to the sentence, not the number.
 _CODE_NOISE = ("根据", "按照", "依据", "见", "和", "及", "与", "印发", "文号", "号")
 
@@ -205,6 +211,13 @@ def find_doc_numbers(text: str) -> list[tuple[int, int, str]]:
         code = _trim_code(m["code"])
         start = m.start("code") + len(m["code"].rstrip()) - len(code)
         out.append((start, m.end(), normalize_doc_number(code, m["year"], m["serial"])))
+    for m in ANNOUNCEMENT_RE.finditer(text):
+        code = _trim_code(squeeze(m["code"]))
+        if not code:
+            continue
+        out.append(
+            (m.start(), m.end(), f"{code}公告{m['year']}年第{int(halfwidth(m['serial']))}号")
+        )
     for m in DECREE_RE.finditer(text):
         serial = m["serial"] or m["serial2"]
         out.append((m.start(), m.end(), f"政府令{int(halfwidth(serial))}"))

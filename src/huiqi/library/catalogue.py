@@ -8,6 +8,7 @@ process.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cache
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def find_document(ref: str, documents: tuple[Document, ...] | None = None) -> Do
     docs = documents if documents is not None else corpus_documents()
     ref = ref.strip()
     for d in docs:
-        if d.id == ref:
+        if d.id == ref or (d.slug and d.slug == ref):
             return d
     number = canonical_doc_number(ref)
     if number:
@@ -56,10 +57,23 @@ def find_document(ref: str, documents: tuple[Document, ...] | None = None) -> Do
     return None
 
 
+_NTH = re.compile(r"^(?P<label>.+?)（第(?P<n>\d+)处）$")
+
+
 def find_clause(doc: Document, ref: str) -> Clause | None:
-    """By path (a18, i4.p3.n3) or canonical label (第十八条, 四（三）3)."""
+    """By the text's own numbering (第十八条, 四（三）3; 三（五）（第2处） for the second
+    三（五） of a text that numbers twice), or by the parser's internal path (a18, i4.p3.n3),
+    which rules do not use: paths may change when the parser does."""
     ref = ref.strip()
+    nth = _NTH.match(ref)
+    label, n = (nth["label"], int(nth["n"])) if nth else (ref, 1)
+    seen = 0
     for c in doc.walk():
-        if c.path == ref or c.label == ref:
+        if c.label == label:
+            seen += 1
+            if seen == n:
+                return c
+    for c in doc.walk():
+        if c.path == ref:
             return c
     return None

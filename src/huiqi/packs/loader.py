@@ -15,6 +15,8 @@ from ..lang.typecheck import infer
 from ..library.catalogue import documents_in
 from ..resources import bundled_corpus, policies_dir
 from .cache import Memo, open_memo
+from .documents import FILENAME as DOCUMENTS_FILE
+from .documents import apply_entries, load_documents_file
 from .parameters import Parameter, load_parameters
 from .rules import Exclusion, Expr, Provision, Rule, RuleFile, load_rule_file
 from .variables import Variable, expr_type, load_variables
@@ -56,6 +58,7 @@ class Pack:
     rule_pack: dict[str, str] = field(default_factory=dict)  # rule id -> pack that defines it
     corpus_files: tuple = ()  # every layer's corpus/ texts: the pack's library
     _documents: tuple | None = field(default=None, repr=False)
+    document_entries: list = field(default_factory=list)  # documents.yaml of every layer
     registry: Registry | None = None  # the jurisdiction tree the layers come from
 
     @property
@@ -63,7 +66,9 @@ class Pack:
         """The library documents of the pack's corpus, parsed on first use (a match needs only
         what the cache already took from them)."""
         if self._documents is None:
-            self._documents = documents_in(self.corpus_files)
+            docs, problems = apply_entries(documents_in(self.corpus_files), self.document_entries)
+            self._documents = docs
+            self.library_problems.extend(problems)
         return self._documents
 
     @property
@@ -372,6 +377,11 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     exclusion_nodes=list(excl_nodes),
                 )
             )
+    entries = []
+    for root in roots:
+        found, problems = load_documents_file(root, _label(root, root / DOCUMENTS_FILE))
+        entries += found
+        errors += problems
     if errors:
         raise PackErrors(errors)
     pack = Pack(
@@ -389,6 +399,7 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
         registry=registry,
         rule_pack=rule_pack,
     )
+    pack.document_entries = entries
     # A folder without jurisdiction.yaml (an ad-hoc pack) reads the bundled library.
     pack.corpus_files = tuple(_corpus_files(roots) if juris else bundled_corpus())
     if library:
@@ -409,6 +420,7 @@ def source_files(roots: list[Path]) -> list[Path]:
         out += [root / FILENAME] if (root / FILENAME).is_file() else []
         out += _pack_files(root, "variables") + _pack_files(root, "parameters")
         out += sorted((root / "rules").glob("*.yaml")) + _corpus_files([root])
+        out += [root / DOCUMENTS_FILE] if (root / DOCUMENTS_FILE).is_file() else []
     return out
 
 

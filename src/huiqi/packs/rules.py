@@ -57,7 +57,7 @@ class Expr:
 
 @dataclass(frozen=True)
 class Quote:
-    clause: str  # path (a8.p4) or label (第八条（四）)
+    clause: str  # the text's own numbering: 第八条（四）, 三（五）（第2处）
     text: str
     line: int = 0
     document: str = ""  # another document (an implementing rule); empty: the rule's own
