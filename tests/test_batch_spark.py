@@ -12,14 +12,13 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from test_batch_sql import KJJL_AS_OF, _inputs_read, _record, disagreements, kjjl_rules, pack
 
 from huiqi.batch import spark as sp
 from huiqi.batch.compile import RID, compile_rules, schema
 from huiqi.batch.runner import RESULT, connect, evaluate
 from huiqi.batch.synthetic import generate, profiles
 from huiqi.batch.tables import arrow_tables, write_tables
-
-from test_batch_sql import KJJL_AS_OF, _inputs_read, _record, disagreements, kjjl_rules, pack
 
 SYNTHETIC = 150
 DRAWN = 120

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import duckdb
 from jinja2 import Environment
+from markupsafe import Markup
 
 from .report import summary_sql
 from .runner import RESULT
@@ -110,7 +111,9 @@ def _distribution(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
-def render_report(con: duckdb.DuckDBPyConnection, title: str = "") -> str:
+def report_data(con: duckdb.DuckDBPyConnection) -> dict:
+    """The report's figures: totals, the sections (per department, document, county) with
+    their charts, and the distribution of amounts per enterprise."""
     totals = con.execute(
         f"""SELECT count(DISTINCT _rid),
               count(DISTINCT _rid) FILTER (WHERE status = 'eligible'),
@@ -129,25 +132,36 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str = "") -> str:
     ):
         bars = _bars(con, by)
         sections.append({"heading": heading, "chart": _chart(bars), "rows": bars})
+    return {
+        "enterprises": enterprises,
+        "with_benefit": with_benefit,
+        "certain": wan(certain),
+        "upper": wan(upper),
+        "undetermined": undetermined,
+        "sections": sections,
+        "distribution": _distribution(con),
+        "top": TOP,
+    }
+
+
+def chart_svg(chart: dict, label: str) -> Markup:
+    """One chart as inline SVG (colours from the classes certain/upper: the page's style)."""
+    return Markup(_CHART.render(c=chart, label=label))
+
+
+def render_report(con: duckdb.DuckDBPyConnection, title: str = "") -> str:
     return _TEMPLATE.render(
         title=title or "政策找企业：测算报告",
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
-        enterprises=enterprises,
-        with_benefit=with_benefit,
-        certain=wan(certain),
-        upper=wan(upper),
-        undetermined=undetermined,
-        sections=sections,
-        distribution=_distribution(con),
+        chart=chart_svg,
         wan=wan,
-        top=TOP,
+        **report_data(con),
     )
 
 
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
-CHART = """
-{% macro chart(c, label) %}
+_CHART = _ENV.from_string("""
 <svg class="chart" role="img" aria-label="{{ label }}" width="{{ c.width }}" height="{{ c.height }}"
      viewBox="0 0 {{ c.width }} {{ c.height }}" xmlns="http://www.w3.org/2000/svg">
 {% for it in c['items'] %}
@@ -160,12 +174,10 @@ CHART = """
   </g>
 {% endfor %}
 </svg>
-{% endmacro %}
-"""
+""")
 
 _TEMPLATE = _ENV.from_string(
-    CHART
-    + """<!doctype html>
+    """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; color: #222; }
