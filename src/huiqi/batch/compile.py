@@ -110,15 +110,21 @@ class RuleInfo:
 
 @dataclass
 class CompiledBatch:
-    """`sql`: the long result (one row per enterprise and rule, stacking applied), one
-    statement; `wide_sql`, its inner query: one row per enterprise with s_i/a_i/lo_i/hi_i/k_i/
-    m_i/x_i per rule (status, amount, range, stacking key, missing inputs, set aside)."""
+    """`sqls`: the long result (one row per enterprise and rule, stacking applied), one
+    statement per chunk of rules; `wide_sqls`, their inner queries: one row per enterprise
+    with s_i/a_i/lo_i/hi_i/k_i/m_i/x_i per rule (status, amount, range, stacking key, missing
+    inputs, set aside)."""
 
-    wide_sql: str
-    sql: str
+    wide_sqls: list[str]
+    sqls: list[str]
     rules: list[RuleInfo]
     schema: Schema
     dialect: str
+
+    @property
+    def sql(self) -> str:
+        """The whole long result as one statement."""
+        return "\nUNION ALL\n".join(f"SELECT * FROM ({q}) q{i}" for i, q in enumerate(self.sqls))
 
 
 class _Aggs:
@@ -139,6 +145,7 @@ class _RowEnv(Env):
         if name in b.derived_nodes:
             return b.derived(name)
         if name in b.schema.inputs:
+            b.used.add(name)
             return typed_column(col(name), b.schema.inputs[name])
         if name in b.schema.events:
             raise SqlCompileError(f"event list {name} used as a value")
@@ -193,6 +200,7 @@ class _Builder:
         self.row_env = _RowEnv(self)
         self.derived_sql: dict[str, exp.Expression] = {}
         self._compiling: set[str] = set()
+        self.used: set[str] = set()  # input columns the query reads (the others stay out)
 
     # --- aggregates and derived variables ----------------------------------------------------
 
@@ -342,6 +350,7 @@ class _Builder:
             if name.startswith("param:"):
                 pieces.append(exp.Literal.string(name))
             else:
+                self.used.add(name)
                 pieces.append(case((is_null(col(name)), exp.Literal.string(name))))
         missing = (
             # CONCAT_WS skips NULLs in DuckDB and Spark (sqlglot's ConcatWs would add a NULL test)
@@ -375,30 +384,49 @@ def _file_of(pack: Pack) -> dict[str, str]:
     return {r.id: f.doc for f in pack.files for r in f.rules}
 
 
+CHUNK_RULES = 25
+
+
+def chunks(rules: list[CompiledRule]) -> list[list[int]]:
+    """Rule positions in groups of about CHUNK_RULES, a document's rules together and the
+    documents sharing a stacking group together (rivals must be in one query). DuckDB's
+    planning grows faster than linearly with the width of one query: forty queries of a
+    dozen rules plan far faster than one of 449."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for cr in rules:
+        find(cr.rule.doc)
+        if cr.rule.stacking is not None:
+            parent[find(cr.rule.doc)] = find("group:" + cr.rule.stacking.group)
+    parts: dict[str, list[int]] = {}
+    for i, cr in enumerate(rules):
+        parts.setdefault(find(cr.rule.doc), []).append(i)
+    out: list[list[int]] = []
+    for part in parts.values():
+        if out and len(out[-1]) + len(part) <= CHUNK_RULES:
+            out[-1].extend(part)
+        else:
+            out.append(list(part))
+    return out
+
+
 def compile_rules(
     pack: Pack,
     as_of: date,
     dialect: str = "duckdb",
     rules: list[CompiledRule] | None = None,
 ) -> CompiledBatch:
-    """Compile rules (default: every rule of the pack) into one query; raise
-    RuleCompileError naming the first rule that cannot be compiled."""
-    b = _Builder(pack, as_of, dialect)
+    """Compile rules (default: every rule of the pack) into queries, one per chunk of rules
+    (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled."""
     chosen = list(pack.compiled if rules is None else rules)
     docs = _file_of(pack)
-    first: list[tuple[str, exp.Expression]] = []
-    second: list[tuple[str, exp.Expression]] = []
     infos: list[RuleInfo] = []
     for i, cr in enumerate(chosen):
-        try:
-            cols = b.rule_columns(cr, i)
-        except SqlCompileError as exc:
-            raise RuleCompileError(cr.rule.id, str(exc)) from None
-        for name, value in cols:
-            if isinstance(value, tuple):
-                second.append((name, value[1]))
-            else:
-                first.append((name, value))
         st = cr.rule.stacking
         infos.append(
             RuleInfo(
@@ -412,15 +440,30 @@ def compile_rules(
                 _department(cr.rule.apply.department),
             )
         )
-    third = _stacking(infos, chosen)
-    wide = to_sql(_assemble(b, first, second, third), dialect)
-    return CompiledBatch(
-        wide_sql=wide,
-        sql=_long(infos, chosen, wide, dialect),
-        rules=infos,
-        schema=b.schema,
-        dialect=dialect,
-    )
+    sqls, wides = [], []
+    sch = schema(pack)
+    for part in chunks(chosen):
+        b = _Builder(pack, as_of, dialect)
+        first: list[tuple[str, exp.Expression]] = []
+        second: list[tuple[str, exp.Expression]] = []
+        for i in part:
+            cr = chosen[i]
+            try:
+                cols = b.rule_columns(cr, i)
+            except SqlCompileError as exc:
+                raise RuleCompileError(cr.rule.id, str(exc)) from None
+            for name, value in cols:
+                if isinstance(value, tuple):
+                    second.append((name, value[1]))
+                else:
+                    first.append((name, value))
+        some_infos = [infos[i] for i in part]
+        some_rules = [chosen[i] for i in part]
+        third = _stacking(some_infos, some_rules)
+        wide = to_sql(_assemble(b, first, second, third), dialect)
+        wides.append(wide)
+        sqls.append(_long(some_infos, some_rules, wide, dialect))
+    return CompiledBatch(wide_sqls=wides, sqls=sqls, rules=infos, schema=sch, dialect=dialect)
 
 
 def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
@@ -456,8 +499,13 @@ def _assemble(
                 default=col(name, cte),
             )
             agg_cols.append((name, value))
+    # only the columns this query reads: the layers below carry them all along (SELECT *)
     base = select(
-        *[exp.column(c, "r") for c in b.schema.registry_columns()],
+        *[
+            exp.column(c, "r")
+            for c in b.schema.registry_columns()
+            if c in (RID, "applicant") or c in b.used
+        ],
         *[alias(e, n) for n, e in agg_cols],
     ).from_(copy=False, expression=alias(exp.to_table(REGISTRY), "r", table=True))
     for source in b.aggs.by_source:

@@ -52,10 +52,14 @@ def evaluate(
     is left in table `result` (one row per enterprise and rule); with store=False only the
     counts and totals per rule and status (table `rule_status`)."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
-    if store:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {batch.sql}")
-    else:  # the forecast only: the long result streams into the per-rule aggregation
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {SUMMARY} AS {SUMMARY_SQL.format(batch.sql)}")
+    target, template = (RESULT, "{}") if store else (SUMMARY, SUMMARY_SQL)
+    # (with store=False only the forecast: the long result streams into the aggregation)
+    for k, sql in enumerate(batch.sqls):
+        query = template.format(sql)
+        if k == 0:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {query}")
+        else:
+            con.execute(f"INSERT INTO {target} {query}")
     return batch
 
 

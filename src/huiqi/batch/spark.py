@@ -111,7 +111,7 @@ def evaluate(spark: SparkSession, batch: CompiledBatch, con: duckdb.DuckDBPyConn
     Arrow, into DuckDB table `result`. Returns the number of rows."""
     if batch.dialect != "spark":
         raise ValueError("the batch was not compiled for Spark")
-    table = spark.sql(batch.sql).toArrow()
+    table = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls])
     con.register("spark_result", table)
     con.execute(f'CREATE OR REPLACE TEMP TABLE {RESULT} AS SELECT * FROM "spark_result"')
     con.unregister("spark_result")
