@@ -3,6 +3,7 @@ straight to the per-rule forecast), streamed: the wide row per enterprise is nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def evaluate(
     rules: list[CompiledRule] | None = None,
     batch: CompiledBatch | None = None,
     store: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> CompiledBatch:
     """Evaluate the rules over the tables `registry` and `ev__*` of `con`; the long result
     is left in table `result` (one row per enterprise and rule); with store=False only the
@@ -60,6 +62,8 @@ def evaluate(
             con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {query}")
         else:
             con.execute(f"INSERT INTO {target} {query}")
+        if on_chunk is not None:  # (done, of): for a progress bar
+            on_chunk(k + 1, len(batch.sqls))
     return batch
 
 

@@ -139,7 +139,12 @@ def batch_command(
             write_tables(con, sch, registry.records)
             rids, keys, places = None, registry.ids, _places(registry)
             progress.update(task, advance=1, description=f"评估 {len(batch.rules)} 条规则…")
-            evaluate(con, the_pack, when, batch=batch)
+            n_rules = len(batch.rules)
+
+            def step(done: int, of: int) -> None:
+                progress.update(task, description=f"评估 {n_rules} 条规则（第 {done}/{of} 组）…")
+
+            evaluate(con, the_pack, when, batch=batch, on_chunk=step)
         progress.update(task, advance=1, description="写出结果与报告…")
         label_tables(con, batch.rules, keys, the_pack, places, rids)
         try:
