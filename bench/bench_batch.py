@@ -1,11 +1,16 @@
 """Benchmark of `huiqi batch`: DuckDB over 10k / 100k / 1M synthetic enterprises against
 (a) the rules of 《焦作市科技创新奖励资金管理暂行办法》 (rules/kjjl.yaml) and (b) the whole
-jiaozuo pack; the scalar loop on 10k enterprises is the baseline, measured in the same run.
+jiaozuo pack; the scalar loop on 10k enterprises is the baseline and Spark (local mode) on
+100k, measured in the same run.
 
-Each case runs in its own process so that its peak memory (max RSS) is its own. Timed: the
-evaluation (the wide table, then the long result with stacking streamed into counts and totals
-per rule and status: the budget forecast; the 449M-row long table of the whole pack at 1M is
-not stored), after the synthetic registry is built; compile time is reported separately.
+Each case runs in its own process so that its peak memory (max RSS) is its own. The synthetic
+registry is built first (not timed). Timed:
+* `seconds` (compute): the long result with stacking streamed into counts and totals per rule
+  and status (the budget forecast), nothing stored;
+* `end_to_end_s` (DuckDB up to 1M enterprises for kjjl, 100k for the pack): the long result
+  stored, then written as Parquet (one row per enterprise and rule);
+compile time is reported separately. Spark: the registry handed over as Arrow (`load_s`), then
+the forecast computed in Spark (`seconds`).
 
     uv run python bench/bench_batch.py [--sizes 10000,100000,1000000] [--threads 2]
 """
@@ -51,6 +56,19 @@ def run_duckdb(scope: str, n: int, threads: int) -> dict:
     evaluate(con, pack, AS_OF, rules, batch, store=False)
     elapsed = time.perf_counter() - t0
     rows = con.execute(f"SELECT sum(n) FROM {SUMMARY}").fetchone()[0]
+    e2e = None
+    if rows <= 50_000_000:
+        import tempfile
+        from pathlib import Path
+
+        from huiqi.batch.report import _write
+        from huiqi.batch.runner import RESULT
+
+        t0 = time.perf_counter()
+        evaluate(con, pack, AS_OF, rules, batch, store=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            _write(con, f"SELECT * FROM {RESULT}", Path(tmp) / "result.parquet")
+        e2e = round(time.perf_counter() - t0, 3)
     return {
         "engine": "duckdb",
         "scope": scope,
@@ -61,7 +79,46 @@ def run_duckdb(scope: str, n: int, threads: int) -> dict:
         "compile_s": round(comp, 3),
         "seconds": round(elapsed, 3),
         "enterprises_per_s": round(n / elapsed),
+        "end_to_end_s": e2e,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
+def run_spark(scope: str, n: int, threads: int) -> dict:
+    from huiqi.batch import spark as sp
+    from huiqi.batch.compile import compile_rules
+    from huiqi.batch.runner import SUMMARY_SQL, connect
+    from huiqi.batch.synthetic import generate
+
+    pack, rules = _rules(scope)
+    con = connect(threads)
+    sch = generate(con, pack, n, seed=7, as_of=AS_OF)
+    session = sp.session(f"local[{threads}]", partitions=threads * 2)
+    t0 = time.perf_counter()
+    names = ["registry"] + [f"ev__{e}" for e in sch.events]
+    for name in names:
+        table = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+        session.createDataFrame(table).cache().createOrReplaceTempView(name)
+        session.table(name).count()
+    load = time.perf_counter() - t0
+    batch = compile_rules(pack, AS_OF, "spark", rules)
+    t0 = time.perf_counter()
+    total = 0
+    for q in batch.sqls:
+        summary = SUMMARY_SQL.replace("GROUP BY ALL", "GROUP BY rule_idx, status").format(q)
+        total += sum(r["n"] for r in session.sql(summary).collect())
+    elapsed = time.perf_counter() - t0
+    session.stop()
+    return {
+        "engine": "spark-local",
+        "scope": scope,
+        "rules": len(rules),
+        "enterprises": n,
+        "result_rows": total,
+        "load_s": round(load, 3),
+        "seconds": round(elapsed, 3),
+        "enterprises_per_s": round(n / elapsed),
+        "peak_rss_mb_driver": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
 
 
@@ -109,11 +166,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scopes", default="kjjl,pack")
+    ap.add_argument("--spark", default="100000", help="Spark sizes ('' for none)")
     ap.add_argument("--one", nargs="*")
     a = ap.parse_args()
     if a.one:
         engine, scope, n = a.one[0], a.one[1], int(a.one[2])
-        res = run_duckdb(scope, n, a.threads) if engine == "duckdb" else run_scalar(scope, n)
+        if engine == "duckdb":
+            res = run_duckdb(scope, n, a.threads)
+        elif engine == "spark":
+            res = run_spark(scope, n, a.threads)
+        else:
+            res = run_scalar(scope, n)
         print(json.dumps(res))
         return
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -121,8 +184,25 @@ def main() -> None:
     for scope in a.scopes.split(","):
         base = _child(["scalar", scope, "10000", "--threads", str(a.threads)])
         print(json.dumps(base, ensure_ascii=False))
-        for n in sizes:
-            res = _child(["duckdb", scope, str(n), "--threads", str(a.threads)])
+        cases = [("duckdb", n) for n in sizes]
+        cases += [("spark", int(n)) for n in a.spark.split(",") if n]
+        for engine, n in cases:
+            try:
+                res = _child([engine, scope, str(n), "--threads", str(a.threads)])
+            except subprocess.CalledProcessError as exc:
+                print(
+                    json.dumps(
+                        {
+                            "engine": engine,
+                            "scope": scope,
+                            "enterprises": n,
+                            "error": exc.stderr[-500:],
+                        },
+                        ensure_ascii=False,
+                    ),
+                    flush=True,
+                )
+                continue
             res["ratio_to_scalar"] = round(res["enterprises_per_s"] / base["enterprises_per_s"], 1)
             print(json.dumps(res, ensure_ascii=False), flush=True)
 

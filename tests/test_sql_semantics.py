@@ -114,8 +114,8 @@ def test_spark_is_a_dialect_switch():
     pack = bundled_pack("jiaozuo")
     kjjl = [cr for cr in pack.compiled if cr.rule.doc_title == "焦作市科技创新奖励资金管理暂行办法"]
     batch = compile_rules(pack, AS_OF, "spark", kjjl)
-    assert "INT128" not in batch.wide_sql and "HUGEINT" not in batch.wide_sql
-    assert "`" in batch.wide_sql  # spark quoting
+    assert "INT128" not in batch.sql and "HUGEINT" not in batch.sql
+    assert "`" in batch.sql  # spark quoting
     node = resolve(parse("a / b"), SCOPE)
     assert "DECIMAL(38, 10)" in to_sql(
         ExprCompiler({}, AS_OF, "spark").compile(node, RowEnv()).sql, "spark"

@@ -15,6 +15,7 @@ names that are NULL, for undetermined rows).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -104,19 +105,26 @@ class RuleInfo:
     group: str | None
     policy: str | None
     determination: str
+    department: str = ""
 
 
 @dataclass
 class CompiledBatch:
-    """Two statements: `wide_sql` (one row per enterprise: s_i/a_i/lo_i/hi_i/k_i/m_i per
-    rule), to be materialised as table `wide`; `sql` reads `wide` and gives the long result
-    (one row per enterprise and rule, stacking applied)."""
+    """`sqls`: the long result (one row per enterprise and rule, stacking applied), one
+    statement per chunk of rules; `wide_sqls`, their inner queries: one row per enterprise
+    with s_i/a_i/lo_i/hi_i/k_i/m_i/x_i per rule (status, amount, range, stacking key, missing
+    inputs, set aside)."""
 
-    wide_sql: str
-    sql: str
+    wide_sqls: list[str]
+    sqls: list[str]
     rules: list[RuleInfo]
     schema: Schema
     dialect: str
+
+    @property
+    def sql(self) -> str:
+        """The whole long result as one statement."""
+        return "\nUNION ALL\n".join(f"SELECT * FROM ({q}) q{i}" for i, q in enumerate(self.sqls))
 
 
 class _Aggs:
@@ -137,6 +145,7 @@ class _RowEnv(Env):
         if name in b.derived_nodes:
             return b.derived(name)
         if name in b.schema.inputs:
+            b.used.add(name)
             return typed_column(col(name), b.schema.inputs[name])
         if name in b.schema.events:
             raise SqlCompileError(f"event list {name} used as a value")
@@ -191,6 +200,7 @@ class _Builder:
         self.row_env = _RowEnv(self)
         self.derived_sql: dict[str, exp.Expression] = {}
         self._compiling: set[str] = set()
+        self.used: set[str] = set()  # input columns the query reads (the others stay out)
 
     # --- aggregates and derived variables ----------------------------------------------------
 
@@ -340,6 +350,7 @@ class _Builder:
             if name.startswith("param:"):
                 pieces.append(exp.Literal.string(name))
             else:
+                self.used.add(name)
                 pieces.append(case((is_null(col(name)), exp.Literal.string(name))))
         missing = (
             # CONCAT_WS skips NULLs in DuckDB and Spark (sqlglot's ConcatWs would add a NULL test)
@@ -363,8 +374,45 @@ class _Builder:
         ]  # type: ignore[list-item]
 
 
+def _department(text: str) -> str:
+    """The office that takes applications, without the procedure in brackets after it."""
+    head = re.split(r"[（(]", text, maxsplit=1)[0].strip()
+    return head or "（未写明受理部门）"
+
+
 def _file_of(pack: Pack) -> dict[str, str]:
     return {r.id: f.doc for f in pack.files for r in f.rules}
+
+
+CHUNK_RULES = 25
+
+
+def chunks(rules: list[CompiledRule]) -> list[list[int]]:
+    """Rule positions in groups of about CHUNK_RULES, a document's rules together and the
+    documents sharing a stacking group together (rivals must be in one query). DuckDB's
+    planning grows faster than linearly with the width of one query: forty queries of a
+    dozen rules plan far faster than one of 449."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for cr in rules:
+        find(cr.rule.doc)
+        if cr.rule.stacking is not None:
+            parent[find(cr.rule.doc)] = find("group:" + cr.rule.stacking.group)
+    parts: dict[str, list[int]] = {}
+    for i, cr in enumerate(rules):
+        parts.setdefault(find(cr.rule.doc), []).append(i)
+    out: list[list[int]] = []
+    for part in parts.values():
+        if out and len(out[-1]) + len(part) <= CHUNK_RULES:
+            out[-1].extend(part)
+        else:
+            out.append(list(part))
+    return out
 
 
 def compile_rules(
@@ -373,24 +421,12 @@ def compile_rules(
     dialect: str = "duckdb",
     rules: list[CompiledRule] | None = None,
 ) -> CompiledBatch:
-    """Compile rules (default: every rule of the pack) into one query; raise
-    RuleCompileError naming the first rule that cannot be compiled."""
-    b = _Builder(pack, as_of, dialect)
+    """Compile rules (default: every rule of the pack) into queries, one per chunk of rules
+    (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled."""
     chosen = list(pack.compiled if rules is None else rules)
     docs = _file_of(pack)
-    first: list[tuple[str, exp.Expression]] = []
-    second: list[tuple[str, exp.Expression]] = []
     infos: list[RuleInfo] = []
     for i, cr in enumerate(chosen):
-        try:
-            cols = b.rule_columns(cr, i)
-        except SqlCompileError as exc:
-            raise RuleCompileError(cr.rule.id, str(exc)) from None
-        for name, value in cols:
-            if isinstance(value, tuple):
-                second.append((name, value[1]))
-            else:
-                first.append((name, value))
         st = cr.rule.stacking
         infos.append(
             RuleInfo(
@@ -401,17 +437,33 @@ def compile_rules(
                 st.group if st else None,
                 st.policy if st else None,
                 cr.rule.determination,
+                _department(cr.rule.apply.department),
             )
         )
-    wide = _assemble(b, first, second)
-    long = _long(infos, chosen)
-    return CompiledBatch(
-        wide_sql=to_sql(wide, dialect),
-        sql=to_sql(long, dialect),
-        rules=infos,
-        schema=b.schema,
-        dialect=dialect,
-    )
+    sqls, wides = [], []
+    sch = schema(pack)
+    for part in chunks(chosen):
+        b = _Builder(pack, as_of, dialect)
+        first: list[tuple[str, exp.Expression]] = []
+        second: list[tuple[str, exp.Expression]] = []
+        for i in part:
+            cr = chosen[i]
+            try:
+                cols = b.rule_columns(cr, i)
+            except SqlCompileError as exc:
+                raise RuleCompileError(cr.rule.id, str(exc)) from None
+            for name, value in cols:
+                if isinstance(value, tuple):
+                    second.append((name, value[1]))
+                else:
+                    first.append((name, value))
+        some_infos = [infos[i] for i in part]
+        some_rules = [chosen[i] for i in part]
+        third = _stacking(some_infos, some_rules)
+        wide = to_sql(_assemble(b, first, second, third), dialect)
+        wides.append(wide)
+        sqls.append(_long(some_infos, some_rules, wide, dialect))
+    return CompiledBatch(wide_sqls=wides, sqls=sqls, rules=infos, schema=sch, dialect=dialect)
 
 
 def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
@@ -422,6 +474,7 @@ def _assemble(
     b: _Builder,
     first: list[tuple[str, exp.Expression]],
     second: list[tuple[str, exp.Expression]],
+    third: list[tuple[str, exp.Expression]],
 ) -> exp.Select:
     """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts (wide)."""
     ctes: list[tuple[str, exp.Expression]] = []
@@ -446,8 +499,13 @@ def _assemble(
                 default=col(name, cte),
             )
             agg_cols.append((name, value))
+    # only the columns this query reads: the layers below carry them all along (SELECT *)
     base = select(
-        *[exp.column(c, "r") for c in b.schema.registry_columns()],
+        *[
+            exp.column(c, "r")
+            for c in b.schema.registry_columns()
+            if c in (RID, "applicant") or c in b.used
+        ],
         *[alias(e, n) for n, e in agg_cols],
     ).from_(copy=False, expression=alias(exp.to_table(REGISTRY), "r", table=True))
     for source in b.aggs.by_source:
@@ -465,130 +523,122 @@ def _assemble(
         prev = f"l{k}"
     ctes.append(("st", _select(first, prev)))
     # amounts, keys and missing lists read the status column of the same row
-    q = select(
-        exp.column(RID), *[exp.column(n) for n, _ in first], *[alias(e, n) for n, e in second]
-    ).from_(copy=False, expression="st")
+    ctes.append(
+        (
+            "am",
+            select(
+                exp.column(RID),
+                *[exp.column(n) for n, _ in first],
+                *[alias(e, n) for n, e in second],
+            ).from_(copy=False, expression="st"),
+        )
+    )
+    # stacking reads the amounts and keys of the rivals
+    q = select(exp.Star(), *[alias(e, n) for n, e in third]).from_(copy=False, expression="am")
     for name, cte_q in ctes:
         q = q.with_(name, as_=cte_q, copy=False)
     return q
 
 
-def _long(infos: list[RuleInfo], rules: list[CompiledRule]) -> exp.Select:
-    """One row per enterprise and rule; stacking as a window over (enterprise, group, key)."""
-
-    def branch(info: RuleInfo, cr: CompiledRule, eligible: bool | None = None) -> exp.Select:
-        i = info.idx
+def _stacking(infos: list[RuleInfo], rules: list[CompiledRule]) -> list[tuple[str, exp.Expression]]:
+    """x_i: rule i is set aside by a rival of its stacking group with the same key that ranks
+    higher (more money; on a tie, the rule quoting the principle, then pack order), as
+    `apply_stacking` ranks them. Pairwise in the row: groups are small (≤ 8 rules here), and no
+    window or second pass over the long result is needed."""
+    members: dict[str, list[tuple[int, int]]] = {}
+    for info, cr in zip(infos, rules, strict=True):
         st = cr.rule.stacking
-        cols = [
-            alias(col(RID), RID),
-            alias(exp.Literal.number(i), "rule_idx"),
-            alias(col(f"s_{i}"), "status"),
-            alias(col(f"a_{i}"), "amount"),
-            alias(col(f"lo_{i}"), "amount_min"),
-            alias(col(f"hi_{i}"), "amount_max"),
-            alias(col(f"m_{i}"), "missing"),
-        ]
-        if st is not None and eligible:
-            cols += [
-                alias(exp.Literal.string(st.group), "grp"),
-                alias(
-                    exp.Coalesce(this=col(f"k_{i}"), expressions=[exp.Literal.string("")]),
-                    "stack_key",
-                ),
-                alias(exp.Literal.number(0 if st.quote else 1), "no_quote"),
-            ]
-        out = select(*cols).from_(copy=False, expression="wide")
-        if eligible is not None:
-            test = exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
-            out = out.where(test if eligible else exp.Not(this=test), copy=False)
-        return out
+        if st is not None:
+            members.setdefault(st.group, []).append((info.idx, 0 if st.quote else 1))
+    zero = cast(exp.Literal.number(0), dec_type(2))
 
-    def union(selects: list[exp.Select]) -> exp.Expression:
-        out: exp.Expression = selects[0]
-        for s in selects[1:]:
-            out = exp.union(out, s, distinct=False, copy=False)
-        return out
+    def worth(i: int) -> exp.Expression:
+        return exp.Coalesce(
+            this=col(f"a_{i}"), expressions=[col(f"hi_{i}"), col(f"lo_{i}"), zero.copy()]
+        )
 
-    plain = [
-        branch(info, cr) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking is None
-    ]
-    # only eligible rows compete: the window runs over them alone
-    stacked = [
-        branch(info, cr, True) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
-    ]
-    plain += [
-        branch(info, cr, False) for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking
-    ]
-    outs: list[exp.Select] = []
-    gross = alias(col("amount"), "amount_gross")
-    if plain:
-        outs.append(
-            select(
-                col(RID),
-                col("rule_idx"),
-                col("status"),
-                col("amount"),
-                col("amount_min"),
-                col("amount_max"),
-                gross,
-                alias(exp.false(), "set_aside"),
-                col("missing"),
-            ).from_(copy=False, expression=alias(exp.Subquery(this=union(plain)), "p", table=True))
-        )
-    if stacked:
-        worth = exp.Coalesce(
-            this=col("amount"),
-            expressions=[
-                col("amount_max"),
-                col("amount_min"),
-                cast(exp.Literal.number(0), dec_type(2)),
-            ],
-        )
-        rank = exp.Window(
-            this=exp.RowNumber(),
-            partition_by=[col(RID), col("grp"), col("stack_key")],
-            order=exp.Order(
-                expressions=[
-                    exp.Ordered(this=worth, desc=True),
-                    exp.Ordered(this=col("no_quote")),
-                    exp.Ordered(this=col("rule_idx")),
-                ]
-            ),
-        )
-        ranked = select(exp.Star(), alias(rank, "rk")).from_(
-            copy=False, expression=alias(exp.Subquery(this=union(stacked)), "s", table=True)
-        )
-        aside = exp.GT(this=col("rk"), expression=exp.Literal.number(1))
-        zero = cast(exp.Literal.number(0), dec_type(2))
-        outs.append(
-            select(
-                col(RID),
-                col("rule_idx"),
-                col("status"),
-                alias(
-                    case(
-                        (exp.and_(aside, not_null(col("amount")), copy=False), zero),
-                        default=col("amount"),
-                    ),
-                    "amount",
-                ),
-                alias(
-                    case(
-                        (exp.and_(aside, not_null(col("amount_max")), copy=False), zero),
-                        default=col("amount_min"),
-                    ),
-                    "amount_min",
-                ),
-                alias(
-                    case(
-                        (exp.and_(aside, not_null(col("amount_max")), copy=False), zero),
-                        default=col("amount_max"),
-                    ),
-                    "amount_max",
-                ),
-                gross,
-                alias(exp.Coalesce(this=paren(aside), expressions=[exp.false()]), "set_aside"),
-                col("missing"),
-            ).from_(copy=False, expression=alias(exp.Subquery(this=ranked), "k", table=True))
-        )
-    return union(outs)  # type: ignore[return-value]
+    def eligible(i: int) -> exp.Expression:
+        return exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
+
+    def key(i: int) -> exp.Expression:
+        return exp.Coalesce(this=col(f"k_{i}"), expressions=[exp.Literal.string("")])
+
+    out: list[tuple[str, exp.Expression]] = []
+    for group in members.values():
+        for i, nq_i in group:
+            beaten = []
+            for j, nq_j in group:
+                if j == i:
+                    continue
+                # ties go to the rule that ranks first on (no quote, index): known statically
+                cmp = exp.GTE if (nq_j, j) < (nq_i, i) else exp.GT
+                beaten.append(
+                    exp.and_(
+                        eligible(j),
+                        exp.EQ(this=key(j), expression=key(i)),
+                        cmp(this=worth(j), expression=worth(i)),
+                        copy=False,
+                    )
+                )
+            aside = (
+                exp.and_(eligible(i), exp.or_(*beaten, copy=False), copy=False)
+                if beaten
+                else exp.false()
+            )
+            out.append((f"x_{i}", exp.Coalesce(this=paren(aside), expressions=[exp.false()])))
+    return out
+
+
+LONG_COLUMNS = (
+    ("rule_idx", "BIGINT"),
+    ("status", "VARCHAR"),
+    ("amount", "DECIMAL(38, 2)"),
+    ("amount_min", "DECIMAL(38, 2)"),
+    ("amount_max", "DECIMAL(38, 2)"),
+    ("amount_gross", "DECIMAL(38, 2)"),
+    ("set_aside", "BOOLEAN"),
+    ("missing", "VARCHAR"),
+)
+
+
+def _long(infos: list[RuleInfo], rules: list[CompiledRule], wide_sql: str, dialect: str) -> str:
+    """One row per enterprise and rule: the wide row unpivoted (UNNEST of a list of structs in
+    DuckDB, EXPLODE of an array of named structs in Spark), set-aside amounts zeroed. Built as
+    text: every name in it is one of ours (s_0, a_0, …), no user text."""
+    stacked = {info.idx for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking}
+    types = dict(LONG_COLUMNS)
+    if dialect == "spark":
+        types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
+    items = []
+    for info in infos:
+        i = info.idx
+        aside = f"x_{i}" if i in stacked else "FALSE"
+
+        def zero_if_aside(
+            c: str, test: str, aside: str = aside, stacked: bool = i in stacked
+        ) -> str:
+            if not stacked:
+                return c
+            return f"CASE WHEN {aside} AND {test} IS NOT NULL THEN 0 ELSE {c} END"
+
+        values = {
+            "rule_idx": str(i),
+            "status": f"s_{i}",
+            "amount": zero_if_aside(f"a_{i}", f"a_{i}"),
+            "amount_min": zero_if_aside(f"lo_{i}", f"hi_{i}"),
+            "amount_max": zero_if_aside(f"hi_{i}", f"hi_{i}"),
+            "amount_gross": f"a_{i}",
+            "set_aside": aside,
+            "missing": f"m_{i}",
+        }
+        fields = [(name, f"CAST({values[name]} AS {types[name]})") for name, _ in LONG_COLUMNS]
+        if dialect == "spark":
+            items.append("named_struct(" + ", ".join(f"'{n}', {v}" for n, v in fields) + ")")
+        else:
+            items.append("{" + ", ".join(f"'{n}': {v}" for n, v in fields) + "}")
+    names = ", ".join(f"x.{n} AS {n}" for n, _ in LONG_COLUMNS)
+    if dialect == "spark":
+        listed = f"explode(array({', '.join(items)}))"
+    else:
+        listed = f"unnest([{', '.join(items)}])"
+    return f"SELECT {RID}, {names} FROM (SELECT {RID}, {listed} AS x FROM ({wide_sql}) wide) u"

@@ -1,54 +1,126 @@
-"""The result of a batch run: one row per enterprise and rule, and the budget forecast (a
-summary per rule and per document), written as CSV, XLSX or Parquet by extension."""
+"""The result of a batch run: one row per enterprise and rule, and the budget forecast — a
+summary per rule, per document, per department and per county — written as CSV, XLSX or
+Parquet by extension, plus a self-contained HTML report with charts (`html.py`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from ..packs.loader import Pack
 from .compile import RID, RuleInfo
 from .runner import RESULT
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 TOP_MISSING = 3
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
+NO_PLACE = "（注册地不详）"
 
 
-def label_tables(con: duckdb.DuckDBPyConnection, rules: list[RuleInfo], ids: list[str]) -> None:
-    """Tables `rules_meta` (rule_idx -> id, title, document) and `ids` (_rid -> key)."""
+@dataclass(frozen=True)
+class Dimension:
+    """One summary: its file suffix, its key columns (in `r`) and their Chinese headers."""
+
+    suffix: str
+    keys: tuple[str, ...]
+    headers: tuple[str, ...]
+    title: str
+
+
+DIMENSIONS = (
+    Dimension(
+        "rules", ("rule_id", "title", "document"), ("规则编号", "政策事项", "文件"), "按规则"
+    ),
+    Dimension("documents", ("document",), ("文件",), "按文件"),
+    Dimension("departments", ("department",), ("受理部门",), "按部门"),
+    Dimension("counties", ("place",), ("注册地",), "按县（市、区）"),
+)
+BY = {d.suffix: d for d in DIMENSIONS}
+
+# the summary's columns after the keys, with their Chinese headers
+MEASURES = (
+    ("eligible", "符合（家次）"),
+    ("undetermined", "待确定（家次）"),
+    ("not_eligible", "不符合（家次）"),
+    ("not_in_force", "未生效或已失效（家次）"),
+    ("certain_total", "确定金额（元）"),
+    ("range_min_total", "评审区间下限（元）"),
+    ("range_max_total", "评审区间上限（元）"),
+    ("most_missing", "最常缺少的信息（次数）"),
+)
+
+
+def label_tables(
+    con: duckdb.DuckDBPyConnection,
+    rules: list[RuleInfo],
+    ids: list[str],
+    pack: Pack | None = None,
+    places: list[str | None] | None = None,
+    rids: list[int] | None = None,
+) -> None:
+    """Tables `rules_meta` (rule_idx -> id, title, document, department), `ids` (_rid -> key,
+    registered place) and `fact_labels` (input or parameter name -> its Chinese label)."""
     meta = pa.table(
         {
             "rule_idx": pa.array([r.idx for r in rules], pa.int64()),
             "rule_id": [r.rule_id for r in rules],
             "title": [r.title for r in rules],
             "document": [r.doc for r in rules],
+            "department": [r.department for r in rules],
         }
     )
-    keys = pa.table({RID: pa.array(range(len(ids)), pa.int64()), "id": pa.array(ids, pa.string())})
-    for name, table in (("rules_meta", meta), ("ids", keys)):
+    keys = pa.table(
+        {
+            RID: pa.array(range(len(ids)) if rids is None else rids, pa.int64()),
+            "id": pa.array(ids, pa.string()),
+            "place": pa.array(places or [None] * len(ids), pa.string()),
+        }
+    )
+    names: list[str] = []
+    labels: list[str] = []
+    if pack is not None:
+        for name, var in pack.variables.items():
+            names.append(name)
+            labels.append(var.label or name)
+        for name, par in pack.parameters.items():
+            names.append(f"param:{name}")
+            labels.append(f"{par.label or name}（参数未定）")
+    facts = pa.table({"fact": pa.array(names, pa.string()), "label": pa.array(labels, pa.string())})
+    for name, table in (("rules_meta", meta), ("ids", keys), ("fact_labels", facts)):
         con.register(f"arrow_{name}", table)
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "arrow_{name}"')
         con.unregister(f"arrow_{name}")
 
 
+# the missing facts of a row by their Chinese labels (an id without a label stays as it is)
+_LABELLED = "list_transform(string_split(r.missing, ','), lambda f: coalesce(lab.m[f], f))"
+
 ROWS_SQL = f"""
-SELECT i.id, m.rule_id, m.title, m.document, r.status, r.amount, r.amount_min, r.amount_max,
-       r.set_aside,
+WITH lab AS (SELECT map(list(fact), list(label)) AS m FROM fact_labels)
+SELECT i.id, m.rule_id, m.title, m.document, m.department, r.status, r.amount, r.amount_min,
+       r.amount_max, r.set_aside,
        CASE WHEN r.missing IS NULL OR r.missing = '' THEN []::VARCHAR[]
-            ELSE string_split(r.missing, ',') END AS missing
-FROM {RESULT} r JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID})
+            ELSE {_LABELLED} END AS missing
+FROM {RESULT} r JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID}) CROSS JOIN lab
 ORDER BY r.{RID}, r.rule_idx
 """
 
 
-def _summary_sql(by: str) -> str:
-    """Per rule or per document: counts, the certain total, the review-dependent range, and
-    the inputs most often missing where the rule is undetermined."""
-    keys = "m.rule_id, m.title, m.document" if by == "rule" else "m.document"
+def summary_sql(by: str) -> str:
+    """Counts, the certain total, the review-dependent range, and the facts most often missing
+    where a rule is undetermined (by their Chinese labels), per rule, document, department or
+    county (`by`: a suffix of DIMENSIONS)."""
+    dim = BY[by]
+    keys = ", ".join(dim.keys)
+    # an undetermined row's missing facts, labelled; counted per key
     return f"""
-WITH r AS (SELECT * FROM {RESULT} JOIN rules_meta m USING (rule_idx)),
+WITH r AS (
+  SELECT x.status, x.amount, x.amount_min, x.amount_max, x.missing, m.rule_id, m.title,
+         m.document, m.department, coalesce(i.place, '{NO_PLACE}') AS place
+  FROM {RESULT} x JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID})),
 counts AS (
   SELECT {keys},
     count(*) FILTER (WHERE status = 'eligible') AS eligible,
@@ -59,45 +131,57 @@ counts AS (
     coalesce(sum(coalesce(amount_min, 0)) FILTER (WHERE status = 'eligible'
       AND amount_max IS NOT NULL), 0) AS range_min_total,
     coalesce(sum(amount_max) FILTER (WHERE status = 'eligible'), 0) AS range_max_total
-  FROM r m GROUP BY ALL),
+  FROM r GROUP BY ALL),
 miss AS (
-  SELECT {keys}, fact, count(*) AS n FROM (
-    SELECT *, unnest(string_split(missing, ',')) AS fact FROM r
-    WHERE status = 'undetermined' AND missing <> '') m
+  SELECT {keys}, coalesce(l.label, u.fact) AS fact, count(*) AS n FROM (
+    SELECT {keys}, unnest(string_split(missing, ',')) AS fact FROM r
+    WHERE status = 'undetermined' AND missing <> '') u
+  LEFT JOIN fact_labels l ON l.fact = u.fact
   GROUP BY ALL),
 ranked AS (
-  SELECT *, row_number() OVER (PARTITION BY {keys.replace("m.", "")}
-    ORDER BY n DESC, fact) AS k FROM miss m),
+  SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY n DESC, fact) AS k FROM miss),
 top AS (
-  SELECT {keys.replace("m.", "")}, string_agg(fact || '（' || n || '）', '、' ORDER BY k)
-    AS most_missing FROM ranked WHERE k <= {TOP_MISSING} GROUP BY ALL)
-SELECT c.*, t.most_missing FROM counts c LEFT JOIN top t
-  USING ({keys.replace("m.", "")})
-ORDER BY certain_total DESC, eligible DESC
+  SELECT {keys}, string_agg(fact || '（' || n || '）', '、' ORDER BY k) AS most_missing
+  FROM ranked WHERE k <= {TOP_MISSING} GROUP BY ALL)
+SELECT {", ".join(f'c.{k} AS "{h}"' for k, h in zip(dim.keys, dim.headers, strict=True))},
+  {", ".join(f'{"t" if m == "most_missing" else "c"}.{m} AS "{h}"' for m, h in MEASURES)}
+FROM counts c LEFT JOIN top t USING ({keys})
+ORDER BY c.certain_total DESC, c.range_max_total DESC, c.eligible DESC, {", ".join(f"c.{k}" for k in dim.keys)}
 """
 
 
-def write_result(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[Path, Path, Path]:
+def write_result(
+    con: duckdb.DuckDBPyConnection, out: Path, title: str = "", html: bool = True
+) -> list[Path]:
     """Write the rows to `out`, the summaries beside it (<stem>.rules.<ext>,
-    <stem>.documents.<ext>)."""
+    <stem>.documents.<ext>, <stem>.departments.<ext>, <stem>.counties.<ext>) and the HTML
+    report (<stem>.report.html)."""
     ext = out.suffix.lower()
     if ext not in FORMATS:
         raise ValueError(f"{out}：结果文件应为 .csv、.xlsx 或 .parquet")
-    by_rule = out.with_name(f"{out.stem}.rules{ext}")
-    by_doc = out.with_name(f"{out.stem}.documents{ext}")
     rows = ROWS_SQL
     if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
         rows = f"SELECT * REPLACE (array_to_string(missing, '、') AS missing) FROM ({ROWS_SQL})"
-    for path, sql in ((out, rows), (by_rule, _summary_sql("rule")), (by_doc, _summary_sql("doc"))):
-        _write(con, sql, path)
-    return out, by_rule, by_doc
+    written = [out]
+    _write(con, rows, out)
+    for dim in DIMENSIONS:
+        path = out.with_name(f"{out.stem}.{dim.suffix}{ext}")
+        _write(con, summary_sql(dim.suffix), path)
+        written.append(path)
+    if html:
+        from .html import render_report
+
+        page = out.with_name(f"{out.stem}.report.html")
+        page.write_text(render_report(con, title), encoding="utf-8")
+        written.append(page)
+    return written
 
 
 def _write(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     """Stream a query to a file (the path never enters SQL)."""
     ext = path.suffix.lower()
     if ext in (".parquet", ".csv"):
-        reader = con.execute(sql).to_arrow_reader(100_000)
+        reader = con.sql(sql).to_arrow_reader(100_000)
         if ext == ".parquet":
             import pyarrow.parquet as pq
 
@@ -127,5 +211,14 @@ def _write(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     ws.append(names)
     while batch := cur.fetchmany(10_000):
         for row in batch:
-            ws.append(["、".join(v) if isinstance(v, list) else v for v in row])
+            ws.append([_cell(v) for v in row])
     wb.save(path)
+
+
+def _cell(v):
+    """Text that Excel would take for a formula is kept as text."""
+    if isinstance(v, list):
+        v = "、".join(v)
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
+        return "'" + v
+    return v

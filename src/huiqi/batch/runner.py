@@ -1,7 +1,9 @@
-"""Run a compiled batch in DuckDB: materialise the wide table, then read the long result."""
+"""Run a compiled batch in DuckDB: one statement from the registry to the long result (or
+straight to the per-rule forecast), streamed: the wide row per enterprise is never stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +16,12 @@ RESULT = "result"
 NOT_WORTH_IT = "projection_placement"
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to the system temp folder (not the working folder)."""
+def connect(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to the system temp folder (not the working folder)
+    beyond `memory_limit` (e.g. "4GB"; DuckDB's default: 80% of RAM), so that a registry or
+    result larger than memory is processed in pieces."""
     import tempfile
 
     from sqlglot import exp
@@ -29,6 +35,9 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET disabled_optimizers = '{NOT_WORTH_IT}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute("SET preserve_insertion_order = false")  # lets large results spill
     return con
 
 
@@ -39,17 +48,22 @@ def evaluate(
     rules: list[CompiledRule] | None = None,
     batch: CompiledBatch | None = None,
     store: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> CompiledBatch:
     """Evaluate the rules over the tables `registry` and `ev__*` of `con`; the long result
     is left in table `result` (one row per enterprise and rule); with store=False only the
     counts and totals per rule and status (table `rule_status`)."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE wide AS {batch.wide_sql}")
-    if store:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {batch.sql}")
-    else:  # the forecast only: the long result streams into the per-rule aggregation
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {SUMMARY} AS {SUMMARY_SQL.format(batch.sql)}")
-    con.execute("DROP TABLE wide")
+    target, template = (RESULT, "{}") if store else (SUMMARY, SUMMARY_SQL)
+    # (with store=False only the forecast: the long result streams into the aggregation)
+    for k, sql in enumerate(batch.sqls):
+        query = template.format(sql)
+        if k == 0:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {query}")
+        else:
+            con.execute(f"INSERT INTO {target} {query}")
+        if on_chunk is not None:  # (done, of): for a progress bar
+            on_chunk(k + 1, len(batch.sqls))
     return batch
 
 

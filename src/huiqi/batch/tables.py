@@ -34,6 +34,13 @@ def _column(values: list[Any], type_: str) -> pa.Array:
 def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict]) -> None:
     """records: {"_rid": int, "applicant": str|None, "facts": {variable: value}}; an event
     list present in facts (possibly empty) is known, absent is unknown."""
+    for name, table in arrow_tables(sch, records).items():
+        _create(con, name, table)
+
+
+def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
+    """The registry and event tables as typed Arrow tables (for DuckDB or Spark)."""
+    out: dict[str, pa.Table] = {}
     cols: dict[str, pa.Array] = {
         RID: pa.array([r[RID] for r in records], type=pa.int64()),
         "applicant": pa.array([r.get("applicant") for r in records], type=pa.string()),
@@ -44,7 +51,7 @@ def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict
         cols[name] = pa.array(
             [True if name in r["facts"] else None for r in records], type=pa.bool_()
         )
-    _create(con, REGISTRY, pa.table(cols))
+    out[REGISTRY] = pa.table(cols)
     for name, fields in sch.events.items():
         rids: list[int] = []
         values: dict[str, list[Any]] = {f: [] for f in fields}
@@ -59,7 +66,8 @@ def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict
                 **{f: _column(values[f], t) for f, t in fields.items()},
             }
         )
-        _create(con, events_table(name), table)
+        out[events_table(name)] = table
+    return out
 
 
 def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:

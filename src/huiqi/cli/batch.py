@@ -24,7 +24,11 @@ def register(app: typer.Typer) -> None:
 
 def batch_command(
     input: Annotated[
-        Path, typer.Argument(help="企业登记表：.csv（UTF-8/GBK/GB18030）、.xlsx 或 .parquet")
+        str,
+        typer.Argument(
+            help="企业登记表：.csv（UTF-8/GBK/GB18030）、.xlsx 或 .parquet；"
+            "Spark 引擎下也可为 Parquet 目录或数据仓库表 table:库名.表名"
+        ),
     ],
     as_of: Annotated[str, typer.Option("--as-of", help="评估日期 YYYY-MM-DD")],
     out: Annotated[Path, typer.Option("--out", help="结果文件：.csv、.xlsx 或 .parquet")],
@@ -32,13 +36,25 @@ def batch_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="事件列表文件（按统一社会信用代码关联）")
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="计算引擎：duckdb（本机）或 spark")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark 集群地址，如 spark://主机:7077、yarn；默认本机"),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option("--memory-limit", help="DuckDB 内存上限，如 4GB；超出部分写入临时目录"),
+    ] = None,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="是否生成 HTML 测算报告")] = True,
 ) -> None:
-    """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、按文件的预算测算。"""
-    from ..batch.compile import RuleCompileError
+    """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
+    from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import write_tables
+    from ..batch.tables import arrow_tables, write_tables
     from .rules import _load
 
     try:
@@ -49,6 +65,22 @@ def batch_command(
     if out.suffix.lower() not in FORMATS:
         err.print(f"[red]{escape(str(out))}：结果文件应为 .csv、.xlsx 或 .parquet[/red]")
         raise typer.Exit(2)
+    if engine not in ("duckdb", "spark"):
+        err.print(f"[red]--engine 应为 duckdb 或 spark，而不是 {escape(engine)}[/red]")
+        raise typer.Exit(2)
+    from ..batch.spark import is_table
+
+    where_it_lives = is_table(input) or Path(input).is_dir()
+    if where_it_lives and engine != "spark":
+        err.print(f"[red]{escape(input)}：数据仓库表或 Parquet 目录须用 --engine spark[/red]")
+        raise typer.Exit(2)
+    # Spark reads a Parquet registry itself (no events file: those are matched by the reader)
+    in_spark = engine == "spark" and (
+        where_it_lives or (input.lower().endswith(".parquet") and events is None)
+    )
+    if where_it_lives and events is not None:
+        err.print("[red]直接读取数据仓库表时暂不支持 --events；请改用文件输入[/red]")
+        raise typer.Exit(2)
     the_pack = _load(pack)
     columns = [
         SpinnerColumn(),
@@ -56,50 +88,85 @@ def batch_command(
         BarColumn(),
         TimeElapsedColumn(),
     ]
+    registry = None
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("读取登记表…", total=5)
-        try:
-            registry = read_registry(input, the_pack)
-            if events is not None:
-                read_events(events, the_pack, registry)
-        except ReadError as exc:
-            progress.stop()
-            err.print(f"[red]{escape(str(exc))}[/red]")
-            raise typer.Exit(2) from None
-        progress.update(task, advance=1, description="载入 DuckDB…")
-        from ..batch.compile import compile_rules, schema
 
-        con = connect()
-        write_tables(con, schema(the_pack), registry.records)
+        def fail(message: str, code: int) -> typer.Exit:
+            progress.stop()
+            err.print(f"[red]{escape(message)}[/red]")
+            return typer.Exit(code)
+
+        if not in_spark:
+            try:
+                registry = read_registry(Path(input), the_pack)
+                if events is not None:
+                    read_events(events, the_pack, registry)
+            except ReadError as exc:
+                raise fail(str(exc), 2) from None
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
-            batch = compile_rules(the_pack, when)
+            batch = compile_rules(the_pack, when, engine)
         except RuleCompileError as exc:
-            progress.stop()
-            err.print(f"[red]{escape(str(exc))}[/red]")
-            raise typer.Exit(1) from None
-        progress.update(task, advance=1, description=f"评估 {len(batch.rules)} 条规则…")
-        evaluate(con, the_pack, when, batch=batch)
-        progress.update(task, advance=1, description="写出结果…")
-        label_tables(con, batch.rules, registry.ids)
+            raise fail(str(exc), 1) from None
+        con = connect(memory_limit=memory_limit)
+        sch = schema(the_pack)
+        progress.update(
+            task, advance=1, description=f"载入 {'Spark' if engine == 'spark' else 'DuckDB'}…"
+        )
+        if engine == "spark":
+            from ..batch import spark as sp
+
+            session = sp.session(spark_master)
+            if registry is not None:
+                sp.load_arrow(session, arrow_tables(sch, registry.records))
+                rids, keys, places = None, registry.ids, _places(registry)
+            else:
+                try:
+                    loaded = sp.load_source(session, input, the_pack, sch)
+                except ReadError as exc:
+                    raise fail(str(exc), 2) from None
+                rids, keys, places = sp.ids(loaded)
+            progress.update(
+                task, advance=1, description=f"在 Spark 上评估 {len(batch.rules)} 条规则…"
+            )
+            try:
+                sp.evaluate(session, batch, con)
+            except Exception as exc:  # Spark reports a bad value or cast as a Java error
+                raise fail(f"Spark 评估失败：{type(exc).__name__}：{str(exc)[:500]}", 1) from None
+        else:
+            assert registry is not None
+            write_tables(con, sch, registry.records)
+            rids, keys, places = None, registry.ids, _places(registry)
+            progress.update(task, advance=1, description=f"评估 {len(batch.rules)} 条规则…")
+            n_rules = len(batch.rules)
+
+            def step(done: int, of: int) -> None:
+                progress.update(task, description=f"评估 {n_rules} 条规则（第 {done}/{of} 组）…")
+
+            evaluate(con, the_pack, when, batch=batch, on_chunk=step)
+        progress.update(task, advance=1, description="写出结果与报告…")
+        label_tables(con, batch.rules, keys, the_pack, places, rids)
         try:
-            paths = write_result(con, out)
+            paths = write_result(con, out, html=html)
         except ValueError as exc:
-            progress.stop()
-            err.print(f"[red]{escape(str(exc))}[/red]")
-            raise typer.Exit(1) from None
+            raise fail(str(exc), 1) from None
         progress.update(task, advance=1)
 
-    for r in registry.rejections[:MAX_REJECTIONS_SHOWN]:
-        err.print(f"[yellow]已拒绝[/yellow] {escape(str(r))}")
-    if len(registry.rejections) > MAX_REJECTIONS_SHOWN:
-        err.print(f"……另有 {len(registry.rejections) - MAX_REJECTIONS_SHOWN} 处问题未列出")
-    if registry.ignored_columns:
-        err.print(f"未使用的列：{escape('、'.join(registry.ignored_columns))}")
+    if registry is not None:
+        for r in registry.rejections[:MAX_REJECTIONS_SHOWN]:
+            err.print(f"[yellow]已拒绝[/yellow] {escape(str(r))}")
+        if len(registry.rejections) > MAX_REJECTIONS_SHOWN:
+            err.print(f"……另有 {len(registry.rejections) - MAX_REJECTIONS_SHOWN} 处问题未列出")
+        if registry.ignored_columns:
+            err.print(f"未使用的列：{escape('、'.join(registry.ignored_columns))}")
     _summary(con, console)
+    console.print(f"结果：{escape('、'.join(str(p) for p in paths))}")
+    if registry is None:
+        console.print(f"评估企业：{len(keys)} 家")
+        return
     evaluated = len(registry.records)
     rejected = len(registry.rejected_rows)
-    console.print(f"结果：{escape('、'.join(str(p) for p in paths))}")
     if events is not None:
         console.print(
             f"事件行：读入 {registry.events_in} = 采用 {registry.events_in - registry.events_rejected}"
@@ -108,10 +175,14 @@ def batch_command(
     console.print(f"行数：读入 {registry.rows_in} = 评估 {evaluated} + 拒绝 {rejected}")
 
 
-def _summary(con, console: Console) -> None:
-    from ..batch.report import _summary_sql
+def _places(registry) -> list[str | None]:
+    return [r["facts"].get("registered_place") for r in registry.records]
 
-    rows = con.execute(_summary_sql("doc")).fetchall()
+
+def _summary(con, console: Console) -> None:
+    from ..batch.report import summary_sql
+
+    rows = con.execute(summary_sql("documents")).fetchall()
     table = Table(title="按文件测算（前 15 个）")
     for h in ("文件", "符合", "待确定", "确定金额（元）", "评审区间上限（元）", "最常缺少"):
         table.add_column(h)

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, pages
+from . import api, officials, pages
 from .service import MAX_BODY_BYTES, ApiError
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,8 @@ class BodyLimit:
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app, self.limit = app, limit
+        # paths that take a larger body (prefix -> limit): the registry upload
+        self.larger = {officials.PREFIX: officials.MAX_UPLOAD_BYTES + 64 * 1024}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,9 +61,11 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
+        path = scope.get("path", "")
+        limit = next((n for p, n in self.larger.items() if path.startswith(p)), self.limit)
         if length is not None:
             try:
-                too_big = int(length) > self.limit
+                too_big = int(length) > limit
             except ValueError:
                 too_big = True
             if too_big:
@@ -74,7 +78,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -89,8 +93,11 @@ class _TooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    message = HTTP_MESSAGES[413]
+    if scope.get("path", "").startswith(officials.PREFIX):
+        message = f"文件过大（上限 {officials.MAX_UPLOAD_BYTES // (1024 * 1024)} MB）"
     response = JSONResponse(
-        {"message": HTTP_MESSAGES[413], "errors": [{"path": "(根)", "reason": HTTP_MESSAGES[413]}]},
+        {"message": message, "errors": [{"path": "(根)", "reason": message}]},
         status_code=413,
     )
     await response(scope, receive, send)
@@ -164,6 +171,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(officials.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,0 +1,130 @@
+"""Run a compiled batch on Spark (pyspark): local mode, or a cluster by master URL.
+
+The rules compile to Spark SQL from the same trees as for DuckDB (`compile_rules(...,
+"spark")`). The registry comes either from the file reader (validated rows, as Arrow tables)
+or from where it lives: a Parquet file or folder, or a catalogue table (`table:db.name`),
+whose columns are named by variable (or by their Chinese labels) and are cast to the
+variables' types in Spark. ANSI mode is on: an overflow or a bad cast is an error, never a
+silent NULL. The long result comes back to the driver as Arrow batches into a DuckDB table,
+where the same report code summarises it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from ..packs.loader import Pack
+from .compile import REGISTRY, RID, CompiledBatch, Schema
+from .read import APPLICANT_COLUMNS, ID_COLUMNS, ReadError
+from .runner import RESULT
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+TABLE_PREFIX = "table:"
+
+
+def session(master: str | None = None, partitions: int | None = None) -> SparkSession:
+    """A Spark session: `master` a URL (spark://host:7077, yarn, k8s://…, local[4]); without
+    one, the master configured for spark-submit or else local mode on every core."""
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName("huiqi batch")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if master:
+        builder = builder.master(master)
+    if partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def load_arrow(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
+    """Temp views `registry` and `ev__<list>` from Arrow tables (`tables.arrow_tables`)."""
+    for name, table in tables.items():
+        spark.createDataFrame(table).createOrReplaceTempView(name)
+
+
+def is_table(source: str) -> bool:
+    return source.startswith(TABLE_PREFIX)
+
+
+def load_source(spark: SparkSession, source: str, pack: Pack, sch: Schema) -> DataFrame:
+    """The registry view from a Parquet path or a catalogue table (`table:db.name`): the key
+    column (统一社会信用代码 or id) kept as `id`, a `_rid` numbered in Spark, every known
+    variable column cast to its type (ANSI: a value that does not fit is an error), a column
+    missing from the source NULL (unknown) and event lists unknown."""
+    from pyspark.sql import functions as F
+
+    from ..lang.sql import column_type
+
+    table = source[len(TABLE_PREFIX) :]
+    df = spark.table(table) if is_table(source) else spark.read.parquet(source)
+    columns = df.columns
+    key = next((c for c in columns if c in ID_COLUMNS), None)
+    if key is None:
+        raise ReadError(f"{source}：缺少“统一社会信用代码”（或 id）列")
+    labels = {v.label: n for n, v in pack.variables.items() if n in sch.inputs}
+    by_var: dict[str, str] = {}
+    for c in columns:
+        var = c if c in sch.inputs else labels.get(c)
+        if var is not None:
+            by_var[var] = c
+    app = next((c for c in columns if c in APPLICANT_COLUMNS), None)
+    cols = [
+        F.monotonically_increasing_id().alias(RID),
+        F.col(f"`{key}`").cast("string").alias("id"),
+        (F.col(f"`{app}`").cast("string") if app else F.lit(None).cast("string")).alias(
+            "applicant"
+        ),
+    ]
+    for name, type_ in sch.inputs.items():
+        sql_type = column_type(type_).replace("VARCHAR", "STRING")
+        value = F.col(f"`{by_var[name]}`") if name in by_var else F.lit(None)
+        cols.append(value.cast(sql_type).alias(name))
+    for name in sch.events:
+        cols.append(F.lit(None).cast("boolean").alias(name))
+    registry = df.select(*cols).cache()
+    registry.createOrReplaceTempView(REGISTRY)
+    for name, fields in sch.events.items():  # unknown lists: empty tables of the right shape
+        spec = ", ".join(
+            [f"CAST(NULL AS BIGINT) AS {RID}"]
+            + [
+                f"CAST(NULL AS {column_type(t).replace('VARCHAR', 'STRING')}) AS `{f}`"
+                for f, t in fields.items()
+            ]
+        )
+        spark.sql(f"SELECT {spec} WHERE FALSE").createOrReplaceTempView(f"ev__{name}")
+    return registry
+
+
+def evaluate(spark: SparkSession, batch: CompiledBatch, con: duckdb.DuckDBPyConnection) -> int:
+    """Run the compiled (Spark dialect) batch and bring the long result to the driver as
+    Arrow, into DuckDB table `result`. Returns the number of rows."""
+    if batch.dialect != "spark":
+        raise ValueError("the batch was not compiled for Spark")
+    table = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls])
+    con.register("spark_result", table)
+    con.execute(f'CREATE OR REPLACE TEMP TABLE {RESULT} AS SELECT * FROM "spark_result"')
+    con.unregister("spark_result")
+    return table.num_rows
+
+
+def ids(registry: DataFrame) -> tuple[list[int], list[str], list[str | None]]:
+    """(_rid, key, registered place) of a registry loaded in Spark, for the report."""
+    cols = [RID, "id"] + (["registered_place"] if "registered_place" in registry.columns else [])
+    table = registry.select(*cols).toArrow()
+    places = (
+        table.column("registered_place").to_pylist()
+        if "registered_place" in table.column_names
+        else [None] * table.num_rows
+    )
+    return table.column(RID).to_pylist(), table.column("id").to_pylist(), places

@@ -1,0 +1,215 @@
+"""政策找企业 for officials: upload a registry (CSV or XLSX), see the budget forecast with its
+charts, download the result. The same batch code as `huiqi batch` (reader, SQL compiler,
+DuckDB runner, report), nothing re-implemented here.
+
+The result files of a run are kept for RESULT_HOURS in a folder under the system temp folder,
+named by a random token: the download links carry it, nothing else identifies a run.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from ..batch.read import ReadError
+from . import service
+from .pages import _page
+
+PREFIX = "/officials"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB: some ten thousand enterprises in a CSV
+MAX_ROWS = 20_000  # enterprises per upload: the page answers within the request
+ACCEPTED = (".csv", ".xlsx")
+RESULT_HOURS = 2
+MAX_REJECTIONS_SHOWN = 100
+DOWNLOADS = {
+    "xlsx": ("result.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "csv": ("result.csv", "text/csv; charset=utf-8"),
+    "rules.xlsx": ("result.rules.xlsx", None),
+    "documents.xlsx": ("result.documents.xlsx", None),
+    "departments.xlsx": ("result.departments.xlsx", None),
+    "counties.xlsx": ("result.counties.xlsx", None),
+    "report.html": ("result.report.html", "text/html; charset=utf-8"),
+}
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _root() -> Path:
+    root = Path(tempfile.gettempdir()) / "huiqi-officials"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _prune(root: Path) -> None:
+    """Drop the runs older than RESULT_HOURS."""
+    limit = time.time() - RESULT_HOURS * 3600
+    for d in root.iterdir():
+        if d.is_dir() and d.stat().st_mtime < limit:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@router.get("", response_class=HTMLResponse)
+def officials_page(request: Request) -> Response:
+    return _form(request)
+
+
+def _form(request: Request, message: str = "", status: int = 200, **values) -> Response:
+    return _page(
+        request,
+        "officials.html",
+        status,
+        message=message,
+        today=date.today().isoformat(),
+        max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_rows=MAX_ROWS,
+        values=values,
+        result=None,
+    )
+
+
+@router.post("", response_class=HTMLResponse)
+def officials_run(
+    request: Request,
+    registry: Annotated[UploadFile, File()],
+    as_of: Annotated[str, Form()] = "",
+    events: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Evaluate the uploaded registry with every rule in force on `as_of`; the page shows
+    the forecast and links the result files."""
+    from ..batch.compile import RuleCompileError, compile_rules, schema
+    from ..batch.html import chart_svg, report_data
+    from ..batch.read import read_events, read_registry
+    from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
+    from ..batch.runner import connect, evaluate
+    from ..batch.tables import write_tables
+
+    name = Path(registry.filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in ACCEPTED:
+        return _form(request, "请上传 .csv 或 .xlsx 格式的企业登记表", 400, as_of=as_of)
+    try:
+        when = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        return _form(request, f"评估日期应为 年-月-日，而不是“{as_of}”", 400, as_of=as_of)
+    data = registry.file.read(MAX_UPLOAD_BYTES + 1)
+    ev_name = Path(events.filename or "").name if events is not None else ""
+    ev_data = events.file.read(MAX_UPLOAD_BYTES + 1) if events is not None and ev_name else b""
+    if ev_name and Path(ev_name).suffix.lower() not in ACCEPTED:
+        return _form(request, "事件列表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of)
+    if len(data) + len(ev_data) > MAX_UPLOAD_BYTES:
+        return _form(
+            request, f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）", 413, as_of=as_of
+        )
+    root = _root()
+    _prune(root)
+    token = secrets.token_urlsafe(18)
+    run = root / token
+    run.mkdir()
+    upload = run / f"registry{suffix}"
+    upload.write_bytes(data)
+    ev_upload = run / f"events{Path(ev_name).suffix.lower()}"
+    if ev_data:
+        ev_upload.write_bytes(ev_data)
+
+    def named(text: str) -> str:  # the user's file names, never our temp paths
+        return text.replace(str(upload), f"“{name}”").replace(str(ev_upload), f"“{ev_name}”")
+
+    pack = service.load_pack()
+    try:
+        reg = read_registry(upload, pack)
+        if ev_data:
+            read_events(ev_upload, pack, reg)
+    except ReadError as exc:
+        shutil.rmtree(run, ignore_errors=True)
+        return _form(request, named(str(exc)), 400, as_of=as_of)
+    if len(reg.records) > MAX_ROWS:
+        shutil.rmtree(run, ignore_errors=True)
+        return _form(
+            request,
+            f"“{name}”有 {len(reg.records):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
+            "更大的登记表请用命令 huiqi batch",
+            413,
+            as_of=as_of,
+        )
+    try:
+        batch = compile_rules(pack, when)
+    except RuleCompileError as exc:  # a pack problem, not the user's
+        shutil.rmtree(run, ignore_errors=True)
+        return _form(request, str(exc), 500, as_of=as_of)
+    con = connect()
+    write_tables(con, schema(pack), reg.records)
+    evaluate(con, pack, when, batch=batch)
+    places = [r["facts"].get("registered_place") for r in reg.records]
+    label_tables(con, batch.rules, reg.ids, pack, places)
+    if len(reg.records) * len(batch.rules) <= XLSX_MAX_ROWS:
+        write_result(con, run / "result.xlsx", html=False)
+    write_result(con, run / "result.csv")
+    data_ = report_data(con)
+    rejections = [named(str(r)) for r in reg.rejections[:MAX_REJECTIONS_SHOWN]]
+    downloads = [key for key, (fname, _) in DOWNLOADS.items() if (run / fname).exists()]
+    return _page(
+        request,
+        "officials.html",
+        message="",
+        today=date.today().isoformat(),
+        max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_rows=MAX_ROWS,
+        values={"as_of": when.isoformat()},
+        result={
+            "name": name,
+            "token": token,
+            "as_of": when.isoformat(),
+            "rows_in": reg.rows_in,
+            "evaluated": len(reg.records),
+            "rejected": len(reg.rejected_rows),
+            "rejections": rejections,
+            "more_rejections": max(0, len(reg.rejections) - MAX_REJECTIONS_SHOWN),
+            "ignored": reg.ignored_columns,
+            "downloads": downloads,
+            **data_,
+        },
+        chart=chart_svg,
+        labels=_LABELS,
+    )
+
+
+_LABELS = {
+    "xlsx": "逐企业结果（Excel）",
+    "csv": "逐企业结果（CSV）",
+    "rules.xlsx": "按规则汇总",
+    "documents.xlsx": "按文件汇总",
+    "departments.xlsx": "按部门汇总",
+    "counties.xlsx": "按注册地汇总",
+    "report.html": "测算报告（网页，可离线打开）",
+}
+
+
+@router.get("/result/{token}/{what}")
+def officials_download(token: str, what: str) -> Response:
+    if not _TOKEN.match(token) or what not in DOWNLOADS:
+        return _missing()
+    fname, media = DOWNLOADS[what]
+    path = _root() / token / fname
+    if not path.is_file():
+        return _missing()
+    return FileResponse(
+        path,
+        media_type=media or "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename=f"测算结果.{what}",
+    )
+
+
+def _missing() -> Response:
+    from .service import ApiError
+
+    raise ApiError(404, f"找不到这份结果（结果只保留 {RESULT_HOURS} 小时），请重新上传")

@@ -1,0 +1,89 @@
+"""政策找企业 page (/officials): upload a small registry and an events file, see the forecast,
+download the result; bad uploads give Chinese messages naming the row and column."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from huiqi.web.app import app
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(app, raise_server_exceptions=False)
+
+
+# Two enterprises of 焦作 (independent legal persons) and one row with a wrong value.
+REGISTRY = (
+    "统一社会信用代码,注册地,具有独立法人资格\n"
+    "91410800A,解放区,是\n"
+    "91410800B,温县,是\n"
+    "91410800C,解放区,也许\n"
+).encode("gbk")
+# A was first recognised as 国家高新技术企业 in 2018 (上年度 for 2019-03-01); B has none.
+EVENTS = (
+    "统一社会信用代码,事件列表,认定类别,认定（备案、入库）年度,是否首次认定\n"
+    "91410800A,企业认定（备案）记录,国家高新技术企业,2018,是\n"
+    "91410800B,企业认定（备案）记录,,,\n"
+).encode()
+
+
+def _run(client: TestClient, registry: bytes = REGISTRY, name: str = "登记表.csv", **extra):
+    files = {"registry": (name, registry, "text/csv")}
+    if extra.get("events") is not None:
+        files["events"] = ("事件.csv", extra["events"], "text/csv")
+    return client.post("/officials", files=files, data={"as_of": "2019-03-01"})
+
+
+def test_page_offers_the_upload(client):
+    r = client.get("/officials")
+    assert r.status_code == 200
+    assert "政策找企业" in r.text and 'type="file"' in r.text
+
+
+def test_upload_forecast_and_download(client):
+    r = _run(client, events=EVENTS)
+    assert r.status_code == 200, r.text[:2000]
+    page = r.text
+    # row 4 (the header is row 1) is rejected, naming the uploaded file and the column
+    assert "“登记表.csv” 第 4 行，列“具有独立法人资格”" in page
+    assert "读入 3 行 = 评估 2 + 拒绝 1" in page
+    assert "<svg" in page and "按受理部门" in page and "按注册地" in page
+    token = page.split("/officials/result/")[1].split("/")[0]
+
+    rules = client.get(f"/officials/result/{token}/rules.xlsx")
+    assert rules.status_code == 200
+    ws = load_workbook(io.BytesIO(rules.content), read_only=True).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    head = rows[0]
+    by_rule = {row[0]: dict(zip(head, row, strict=False)) for row in rows[1:]}
+    # 《焦作市科技创新奖励资金管理暂行办法》第六条: "首次认定的国家高新技术企业……奖励20万元"
+    # (rule jz.kjjl.gaoqi_first_cert): A qualifies, B (no recognition) does not.
+    got = by_rule["jz.kjjl.gaoqi_first_cert"]
+    assert got["符合（家次）"] == 1 and got["不符合（家次）"] == 1
+    assert got["确定金额（元）"] == 200000
+
+    report = client.get(f"/officials/result/{token}/report.html")
+    assert report.status_code == 200
+    assert "<svg" in report.text and "http" not in report.text.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )  # offline: nothing fetched from elsewhere
+    rows_csv = client.get(f"/officials/result/{token}/csv")
+    assert rows_csv.status_code == 200 and "91410800A" in rows_csv.content.decode("utf-8-sig")
+
+
+def test_bad_uploads_are_explained(client):
+    r = _run(client, registry=b"x", name="registry.pdf")
+    assert r.status_code == 400 and "请上传 .csv 或 .xlsx" in r.text
+    r = _run(client, registry="名称\n某公司\n".encode(), name="r.csv")
+    assert r.status_code == 400 and "缺少“统一社会信用代码”" in r.text and "“r.csv”" in r.text
+    assert "/tmp" not in r.text  # our temp paths never reach the page
+    big = b"a" * (11 * 1024 * 1024)
+    r = _run(client, registry=big, name="big.csv")
+    assert r.status_code == 413 and "10 MB" in r.text
+    assert client.get("/officials/result/" + "x" * 24 + "/xlsx").status_code == 404
+    assert client.get("/officials/result/../etc/passwd").status_code == 404
