@@ -128,3 +128,49 @@ def test_a_bare_not_eligible_is_an_error(tmp_path):
     )
     with pytest.raises(PackError, match="须写明唯一未满足的条件"):
         load_cases(SimpleNamespace(root=tmp_path))
+
+
+# Thresholds whose false side no case can show with exactly one failed condition: the part is
+# implied by another part of the same rule, or the rule is not in force while it is false.
+UNREACHABLE_BOUNDARIES = {
+    # taxable revenue ≥ 10亿 is implied by "tier above max(base tier, 1)" (tier ≥ 2 means ≥ 20亿)
+    ("jz.dqy.revenue_steps", "taxable_revenue_last_year >= 10亿"),
+    ("jz.wz2020.revenue_10yi_step", "taxable_revenue_last_year >= 10亿"),
+    # “从2016年开始”: the 办法 is in force from 2017-08-15, when 上年度 is already 2016 or later
+    ("jz.kjjl.gaoqi_first_cert", "last_year >= 2016"),
+    ("jz.kjjl.eng_center_first_demo", "last_year >= 2016"),
+    ("jz.kjjl.patent_annual_fee", "last_year >= 2016"),
+}
+
+
+@pytest.mark.parametrize("pack_name", PACKS)
+def test_money_rule_thresholds_have_a_case_on_each_side(pack_name):
+    from huiqi.authoring.boundaries import boundary_coverage
+
+    pack = bundled_pack(pack_name)
+    rows = boundary_coverage(pack, load_cases(pack))
+    lacking = [
+        f"{b.rule}: {b.condition}（满足 {len(b.true_cases)}，不满足 {len(b.false_cases)}）"
+        for b in rows
+        if not b.covered and (b.rule, b.condition) not in UNREACHABLE_BOUNDARIES
+    ]
+    assert not lacking, "\n".join(lacking)
+
+
+def test_boundary_coverage_sees_both_sides_and_the_threshold_itself():
+    from huiqi.authoring.boundaries import boundary_coverage
+
+    pack = bundled_pack("jiaozuo")
+    rows = {(b.rule, b.condition): b for b in boundary_coverage(pack, load_cases(pack))}
+    # 第八条（二）“增长率在10%（含）以上”: 110 -> 121 is exactly 10%, 110 -> 120 is 9.09%
+    growth = rows[
+        (
+            "jz.kjjl.patent_agency",
+            "agency_grants_last_year - agency_grants_prior_year >= agency_grants_prior_year * 10%",
+        )
+    ]
+    assert "kjjl.yaml::科技服务平台" in growth.true_cases
+    assert "kjjl.yaml::科技服务平台" in growth.at_threshold
+    assert "kjjl.yaml::专利代理增长率不足10%" in growth.false_cases
+    # `x > 0` only tests that something happened: not a threshold
+    assert not any(c.endswith("> 0") for _, c in rows)
