@@ -421,21 +421,32 @@ yaml_texts = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=yaml_texts)
 def test_profile_reader_never_crashes(text):
+    _read_and_validate(lambda: read_profile_text(text, "fuzz.yaml"))
+
+
+def _read_and_validate(read) -> None:
+    """Reading and validating either gives a profile or fails with an error that says what is
+    wrong and where (never another exception, never an empty message)."""
     try:
-        data = read_profile_text(text, "fuzz.yaml")
-        validate_profile(data, PACK.variables, set(PACK.by_id), PACK.entities)
-    except (InputError, ProfileError):
-        pass
+        data = read()
+    except InputError as exc:
+        assert str(exc).strip() and "Traceback" not in str(exc)
+        return
+    try:
+        profile = validate_profile(data, PACK.variables, set(PACK.by_id), PACK.entities)
+    except ProfileError as exc:
+        assert exc.problems, "a ProfileError lists its problems"
+        assert all(p.path and p.reason for p in exc.problems), exc.problems
+        return
+    assert isinstance(profile.facts, dict)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=yaml_texts)
 def test_json_profile_reader_never_crashes(text):
-    try:
-        data = read_profile_text(json.dumps(text) if len(text) % 2 else text, "f.json", json_=True)
-        validate_profile(data, PACK.variables, set(PACK.by_id), PACK.entities)
-    except (InputError, ProfileError):
-        pass
+    _read_and_validate(
+        lambda: read_profile_text(json.dumps(text) if len(text) % 2 else text, "f.json", json_=True)
+    )
 
 
 rule_texts = st.lists(

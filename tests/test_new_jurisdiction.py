@@ -61,7 +61,7 @@ rules:
     clause: 第三条
     quote: 对新评价入库的科技型中小企业，奖励1万元。
     when:
-      - local(registered_place)
+      - {expr: local(registered_place), label: 在本县注册}
       - 'any(certifications where kind == "科技型中小企业" and year == last_year)'
     amount: {fixed: 1万}
   - id: sl.kj.small_hte_bonus
@@ -69,8 +69,8 @@ rules:
     clause: 第四条
     quote: 对小型、微型企业首次认定为国家高新技术企业的，再给予5万元奖励。
     when:
-      - local(registered_place)
-      - enterprise_size in ["小型", "微型"]
+      - {expr: local(registered_place), label: 在本县注册}
+      - {expr: 'enterprise_size in ["小型", "微型"]', label: 小型、微型企业}
       - 'any(certifications where kind == "国家高新技术企业" and first and year == last_year)'
     amount: {fixed: 5万}
     # `huiqi check` asks how a county award stacks with the city's for the same certification
@@ -105,7 +105,8 @@ CASES = """cases:
       certifications: [{kind: 国家高新技术企业, year: 2021, first: true}]
     expect:
       sl.kj.hte_first: {status: eligible, amount: 100000}
-      sl.kj.small_hte_bonus: not_eligible
+      # 第四条“对小型、微型企业”：中型企业只缺这一项
+      sl.kj.small_hte_bonus: {status: not_eligible, because: 小型、微型企业}
   - name: 注册在温县
     as_of: 2022-03-01
     profile:
@@ -113,9 +114,10 @@ CASES = """cases:
       enterprise_size: 小型
       certifications: [{kind: 国家高新技术企业, year: 2021, first: true}, {kind: 科技型中小企业, year: 2021}]
     expect:
-      sl.kj.hte_first: not_eligible
-      sl.kj.tech_sme: not_eligible
-      sl.kj.small_hte_bonus: not_eligible
+      # 第二条至第四条都以在本县注册为前提：其余条件都满足
+      sl.kj.hte_first: {status: not_eligible, because: 在本县注册}
+      sl.kj.tech_sme: {status: not_eligible, because: 在本县注册}
+      sl.kj.small_hte_bonus: {status: not_eligible, because: 在本县注册}
 """
 
 

@@ -345,11 +345,24 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command("test")
-    def test_cmd(pack: PackOption = None) -> None:
+    def test_cmd(
+        pack: PackOption = None,
+        boundaries: Annotated[
+            bool,
+            typer.Option(
+                "--boundaries",
+                help="列出金额规则的数值门槛（以上、以下、超过、三年内等）两侧是否都有用例",
+            ),
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
         """运行规则包中的规则测试用例（policies/<包>/tests/*.yaml）。"""
         from ..authoring.cases import load_cases, run_case
         from ..errors import PackError
 
+        if boundaries:
+            _boundaries(pack, as_json)
+            return
         results = []
         rule_count = 0
         covered_ids: set[str] = set()
@@ -389,6 +402,49 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         if bad:
             raise typer.Exit(1)
+
+
+def _boundaries(pack: str | None, as_json: bool) -> None:
+    from ..authoring.boundaries import boundary_coverage
+    from ..authoring.cases import load_cases
+    from ..errors import PackError
+
+    rows = []
+    for name in _pack_names(pack):
+        p = _load(name)
+        try:
+            rows += [(name, b) for b in boundary_coverage(p, load_cases(p))]
+        except PackError as exc:
+            err.print(f"[red]测试用例文件有误[/red]：{escape(str(exc))}")
+            raise typer.Exit(1) from None
+    covered = sum(b.covered for _, b in rows)
+    at = sum(bool(b.at_threshold) for _, b in rows)
+    if as_json:
+        _json(
+            {
+                "boundaries": [{"pack": n, **b.to_dict()} for n, b in rows],
+                "total": len(rows),
+                "covered": covered,
+                "at_threshold": at,
+            }
+        )
+        return
+    table = Table(title="两侧缺用例的数值门槛")
+    table.add_column("规则", overflow="fold")
+    table.add_column("条件", overflow="fold")
+    table.add_column("满足", justify="right")
+    table.add_column("不满足", justify="right")
+    for _name, b in rows:
+        if not b.covered:
+            table.add_row(
+                b.rule, b.label or b.condition, str(len(b.true_cases)), str(len(b.false_cases))
+            )
+    if covered < len(rows):
+        console.print(table)
+    console.print(
+        f"金额规则的数值门槛 {len(rows)} 个：两侧都有用例 {covered} 个，"
+        f"有恰在门槛值上的用例 {at} 个"
+    )
 
 
 def _coverage_command(app: typer.Typer) -> None:
