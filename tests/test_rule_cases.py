@@ -58,7 +58,7 @@ def test_the_same_award_in_two_documents_is_paid_once():
             "independent_legal_person": True,
             "certifications": [{"kind": "国家高新技术企业", "year": 2017, "first": True}],
         },
-        date(2018, 6, 30),
+        date(2018, 3, 1),  # inside the fund's window (第十五条 次年第一季度)
     )
     by_id = {r.rule.id: r for r in report.results}
     paid = [by_id["jz.kjjl.gaoqi_first_cert"], by_id["jz.gqpy.new_hte_subsidy"]]

@@ -21,7 +21,15 @@ from datetime import date
 
 from sqlglot import exp
 
-from ..engine.match import ELIGIBLE, NOT_ELIGIBLE, NOT_IN_FORCE, UNDETERMINED, _in_force
+from ..engine.match import (
+    ELIGIBLE,
+    NOT_ELIGIBLE,
+    NOT_IN_FORCE,
+    OVERDUE,
+    UNDETERMINED,
+    _in_force,
+    overdue,
+)
 from ..lang.expr import Aggregate, Field, Node, Param, names_read, walk
 from ..lang.sql import (
     Env,
@@ -331,10 +339,35 @@ class _Builder:
             lo = cents(vals["min"]) if "min" in vals else null
         elif a.type not in ("unstated", "none"):
             raise SqlCompileError(f"amount form {a.type}")
+        # 逾期未申请, as the scalar engine decides it: a time-limit part (deadline: true) that is
+        # the first false part, or conditions met after a binding window closed (as_of is fixed)
+        overdue_lit = exp.Literal.string(OVERDUE)
+        late_parts = []
+        if rule.apply.late_refused:
+            for d, part in enumerate(rule.when):
+                if not part.deadline:
+                    continue
+                before = [
+                    exp.Not(this=exp.Is(this=parts[j].copy(), expression=exp.false()))
+                    for j in range(d)
+                ]
+                late_parts.append(
+                    exp.and_(
+                        exp.Is(this=parts[d].copy(), expression=exp.false()), *before, copy=False
+                    )
+                )
+        late_branch = [(paren(exp.or_(*late_parts, copy=False)), overdue_lit)] if late_parts else []
+        window_branch = (
+            [(exp.Is(this=cond.copy(), expression=exp.true()), overdue_lit)]
+            if overdue(rule, self.as_of) is not None
+            else []
+        )
         status = case(
             *[(g, status_lit[NOT_ELIGIBLE]) for g in gates],
+            *late_branch,
             (exp.Is(this=cond, expression=exp.false()), status_lit[NOT_ELIGIBLE]),
             (is_null(cond), status_lit[UNDETERMINED]),
+            *window_branch,
             (exp.Not(this=paren(amount_ok)), status_lit[UNDETERMINED]),
             default=status_lit[ELIGIBLE],
         )
