@@ -310,3 +310,28 @@ def test_time_limit_condition_gives_overdue_not_not_eligible():
     assert [p.label for p in rule.when if p.deadline] == [
         "在获得认定后1年内申请（超过规定期限的不予受理）"
     ]
+
+
+def test_result_page_lists_overdue_benefits():
+    """The web result page renders the result model's 逾期未申请 part (no matching of its own)."""
+    from huiqi.web import service
+    from huiqi.web.pages import templates
+
+    pack = service.load_pack()
+    s = service.summary(service.match(HTE_2017, date(2018, 6, 30), pack))
+    assert {o.rule_id for o in s["overdue"]} == {
+        "jz.kjjl.gaoqi_first_cert",
+        "jz.gqpy.new_hte_subsidy",
+    }
+    html = templates.env.get_template("result.html").render(
+        s=s,
+        questions=[],
+        report=None,
+        request=None,
+        links={},
+        places=[],
+        place="",
+        applicant="",
+        resend=[],
+    )
+    assert "逾期未申请（2 项）" in html and "2018-03-31" in html

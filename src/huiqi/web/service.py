@@ -396,6 +396,7 @@ def summary(report: MatchReport) -> dict[str, Any]:
             for b in part
         },
         "near": result.near_misses,
+        "overdue": result.overdue,
     }
 
 
