@@ -6,8 +6,8 @@ happens to produce; a parser change that alters a title then needs one line chan
 `huiqi check` says which. The file:
 
     documents:
-      - slug: jiaozuo.kjjl                      # what rules write as `document:`
-        match: {title: 焦作市科技创新奖励资金管理暂行办法}   # or {doc_number: 焦政〔2017〕8号}
+      - slug: city.sci-awards                   # what rules write as `document:`
+        match: {title: 某市科技创新奖励资金管理暂行办法}   # or {doc_number: 某政〔2017〕8号}
         set: {issued_on: 2017-08-15}           # optional corrections of the parsed metadata
         reason: 文件无文号，以标题确定          # required
 """
