@@ -180,6 +180,21 @@ def test_national_technology_centre_paid_once_at_the_higher_amount():
 # -- 3. implementing rules bind the parent's benefits ----------------------------------------
 
 
+# A doctor who founded a tech firm in the city with 300万 of own capital: meets 焦发〔2016〕9号 二（一）2
+# and its 实施办法 第七条（一）.
+FOUNDER = {
+    "local_enterprise_tie": True,
+    "ljrc_degree": "博士",
+    "age": 40,
+    "ljrc_large_org_years": 8,
+    "ljrc_months_per_year": 12,
+    "ljrc_owns_ip": True,
+    "ljrc_tech_advanced_pilot": True,
+    "ljrc_founding_mode": "本人创办",
+    "ljrc_own_capital": "300万",
+}
+
+
 # 实施办法第七条（一）：“…年龄不超过55周岁，引进后每年在焦工作时间不少于6个月…”
 @pytest.mark.parametrize(
     ("fact", "value", "label"),
@@ -189,18 +204,7 @@ def test_national_technology_centre_paid_once_at_the_higher_amount():
     ],
 )
 def test_leader_funding_obeys_the_implementing_rules(fact, value, label):
-    profile = {
-        "local_enterprise_tie": True,
-        "ljrc_degree": "博士",
-        "age": 40,
-        "ljrc_large_org_years": 8,
-        "ljrc_months_per_year": 12,
-        "ljrc_owns_ip": True,
-        "ljrc_tech_advanced_pilot": True,
-        "ljrc_founding_mode": "本人创办",
-        "ljrc_own_capital": "300万",
-        "ljrc_limits_relaxed": False,
-    }
+    profile = {**FOUNDER, "ljrc_limits_relaxed": False}
     report = match(profile, as_of=date(2018, 6, 30))
     ok = next(r for r in report.results if r.rule.id == "jz.ljrc.entrepreneur_leader")
     assert (ok.status, ok.amount) == ("eligible", Decimal(2000000))
@@ -218,17 +222,7 @@ def test_leader_funding_obeys_the_implementing_rules(fact, value, label):
 def test_review_amounts_are_kept_apart():
     # 焦发〔2016〕9号 四（一）2 “创业领军人才给予200万元项目产业化扶持资金资助” is paid after
     # “经评审认定” (评审裁量): a range of one point, never in the certain total
-    profile = {
-        "local_enterprise_tie": True,
-        "ljrc_degree": "博士",
-        "age": 40,
-        "ljrc_large_org_years": 8,
-        "ljrc_months_per_year": 12,
-        "ljrc_owns_ip": True,
-        "ljrc_tech_advanced_pilot": True,
-        "ljrc_founding_mode": "本人创办",
-        "ljrc_own_capital": "300万",
-    }
+    profile = FOUNDER
     report = match(profile, as_of=date(2018, 6, 30))
     result = build_result(report)
     review_ids = {b.rule_id for b in result.review}

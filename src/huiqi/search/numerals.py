@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import re
 
-_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
+from ..ingest.text import CN_DIGITS, CN_UNITS
+
+# the one table of Chinese numerals (ingest reads 第二十一条 and 二〇一七年 with it)
+_DIGITS = CN_DIGITS
+_UNITS = CN_UNITS
 _CN = "零〇一二两三四五六七八九十百千"
 _AMOUNT = re.compile(rf"(\d+(?:\.\d+)?|[{_CN}]+)\s*个?\s*(万|亿)")
 
