@@ -3,6 +3,7 @@ stacking and the next question to ask."""
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -275,20 +276,25 @@ def period_year(rule: Rule, as_of: date) -> int | None:
     return as_of.year - 1 if rule.period == "last_year" else None
 
 
-def window_closes(rule: Rule, as_of: date) -> date | None:
-    """The last day to claim a 上年度 benefit: the end of its stated window in the year after the
-    achievement (次年第一季度 → 31 March), else the end of that year (an assumption: a benefit
-    for one year's results is claimed in the next)."""
-    year = period_year(rule, as_of)
-    if year is None:
+def claim_window(rule: Rule, as_of: date) -> tuple[date, date] | None:
+    """The stated claim window (`window_months`) in the evaluation year: for a 上年度 benefit,
+    the year after the achievement (次年第一季度 → 1 January to 31 March)."""
+    if not rule.apply.window_months:
         return None
-    last_month = rule.apply.window_months[1] if rule.apply.window_months else 12
-    return _month_end(year + 1, last_month)
+    first, last = rule.apply.window_months
+    return date(as_of.year, first, 1), _month_end(as_of.year, last)
+
+
+def window_closes(rule: Rule, as_of: date) -> date | None:
+    """The last day to claim a 上年度 benefit: the end of its stated window, else the end of the
+    year after the achievement (an assumption: one year's results are claimed in the next)."""
+    if period_year(rule, as_of) is None:
+        return None
+    window = claim_window(rule, as_of)
+    return window[1] if window else date(as_of.year, 12, 31)
 
 
 def _month_end(year: int, month: int) -> date:
-    import calendar
-
     return date(year, month, calendar.monthrange(year, month)[1])
 
 

@@ -15,7 +15,6 @@ and the clause. Near misses are kept only where they are near.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,7 +22,15 @@ from typing import Any
 
 from ..explain import render
 from ..explain.zh import gap_text
-from .match import ELIGIBLE, NOT_ELIGIBLE, OVERDUE, MatchReport, RuleResult, is_review
+from .match import (
+    ELIGIBLE,
+    NOT_ELIGIBLE,
+    OVERDUE,
+    MatchReport,
+    RuleResult,
+    claim_window,
+    is_review,
+)
 
 NEAR = Decimal("0.3")  # a shortfall within 30% of the threshold is a near miss
 
@@ -154,19 +161,13 @@ def _high(b: Benefit) -> Decimal:
     return Decimal(b.amount_max if b.amount_max is not None else b.amount or 0)
 
 
-def _month_end(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
 def deadline_of(r: RuleResult, as_of: date) -> Deadline | None:
-    """The application window as dates: `window_months: [1, 3]` (次年第一季度) is the window of
-    the evaluation year, for achievements of the year before (上年度)."""
+    """The application window as dates (the engine's `claim_window`), marked missed once past."""
     a = r.rule.apply
     text = a.deadline or a.window
-    months = getattr(a, "window_months", None)
-    if months:
-        first, last = months
-        opens, closes = date(as_of.year, first, 1), _month_end(as_of.year, last)
+    window = claim_window(r.rule, as_of)
+    if window:
+        opens, closes = window
         return Deadline(opens, closes, as_of > closes, text)
     return Deadline(None, None, False, text) if text else None
 
