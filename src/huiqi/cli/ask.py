@@ -110,24 +110,35 @@ def _event_form(q) -> list[dict[str, Any]]:
         records.append(rec)
 
 
-def render_result(result) -> None:
-    """Money first: certain cash, tax saved apart, review-dependent ranges, then support."""
+def _money(v) -> str:
     from ..explain.zh import wan
 
-    def money(v) -> str:
-        return wan(v) if v >= 10_000 else f"{int(v):,}元"
+    return wan(v) if v >= 10_000 else f"{int(v):,}元"
 
+
+def print_money(result) -> None:
+    """The money of a result model, its parts kept apart (one wording for `ask` and `match`)."""
+    console.print(f"[bold green]现金奖补（申请即可获得）：{_money(result.cash_total)}[/bold green]")
+    if result.tax:
+        console.print(
+            f"[bold]税收减免（少缴的税款，非拨付资金）：{_money(result.tax_total)}[/bold]"
+        )
+    if result.review:
+        low, high = result.review_range
+        span = _money(high) if low == high else f"{_money(low)}至{_money(high)}"
+        console.print(f"[bold]需评审确定的资金：{span}[/bold]（经评审确定，不计入确定金额）")
+    if result.overdue:
+        console.print(
+            f"[red]逾期未申请：{len(result.overdue)} 项[/red]（条件符合，但已过申报期限）"
+        )
+
+
+def render_result(result) -> None:
+    """Money first: certain cash, tax saved apart, review-dependent ranges, then support."""
     console.rule("[bold]体检结果[/bold]")
     where = " + ".join(result.jurisdictions)
     console.print(f"评估日期 {result.as_of}；适用政策：{esc(where)}")
-    console.print(f"[bold green]现金奖补（申请即可获得）：{money(result.cash_total)}[/bold green]")
-    if result.tax:
-        console.print(f"[bold]税收减免（少缴的税款，非拨付资金）：{money(result.tax_total)}[/bold]")
-    low, high = result.review_range
-    if result.review:
-        console.print(
-            f"[bold]需评审确定的资金：{money(low)}至{money(high)}[/bold]（不计入上面的确定金额）"
-        )
+    print_money(result)
     for title, items in (
         ("现金奖补", result.cash),
         ("税收减免", result.tax),
@@ -135,9 +146,9 @@ def render_result(result) -> None:
     ):
         for b in items:
             amount = (
-                money(b.amount)
+                _money(b.amount)
                 if b.amount is not None
-                else f"{money(b.amount_min or 0)}至{money(b.amount_max or 0)}"
+                else f"{_money(b.amount_min or 0)}至{_money(b.amount_max or 0)}"
             )
             console.print(f"\n· [bold]{esc(b.title)}[/bold]  {amount}（{title}）")
             if b.deadline and b.deadline.closes:

@@ -171,17 +171,10 @@ def register(app: typer.Typer) -> None:
             f"  适用政策：{_places(p, report.packs)}，{len(report.results)} 条规则"
         )
         from ..engine.result import build_result
-        from ..explain.zh import wan
+        from .ask import print_money
 
         summary = build_result(report)
-        low, high = summary.review_range
-        console.print(
-            f"[bold green]现金奖补（申请即可获得）：{wan(summary.cash_total)}[/bold green]"
-        )
-        if summary.tax:
-            console.print(f"税收减免（少缴的税款，非拨付资金）：{wan(summary.tax_total)}")
-        if summary.review:
-            console.print(f"需评审确定的资金：{wan(low)}至{wan(high)}（不计入确定金额）")
+        print_money(summary)
         if summary.support:
             console.print(f"非资金或金额未明确的支持：{len(summary.support)} 项（见下表）")
         eligible = report.eligible
@@ -212,10 +205,6 @@ def register(app: typer.Typer) -> None:
             for r in to_apply:
                 where = "；".join(x for x in (r.rule.apply.department, r.rule.apply.window) if x)
                 console.print(f"  · {escape(r.rule.title)}：{escape(where)}")
-        total = f"合计 [bold]{_wan(report.total)}[/bold]"
-        if report.total_max != report.total:
-            total += f"；另有评审裁量项，最高可再加 {_wan(report.total_max - report.total)}"
-        console.print(total)
 
         pending = [r for r in report.results if r.status == UNDETERMINED]
         if pending:
