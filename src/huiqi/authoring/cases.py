@@ -35,10 +35,10 @@ from ..engine.match import (
     NOT_ELIGIBLE,
     NOT_IN_FORCE,
     STATUS_LABELS,
-    _bounds,
     _in_force,
     evaluate_profile,
     is_review,
+    review_bounds,
 )
 from ..engine.profile import Profile, ProfileError, read_profile_file, validate_profile
 from ..errors import PackError
@@ -303,7 +303,7 @@ def run_case(pack: Pack, case: Case) -> CaseResult:
             case.review_total if isinstance(case.review_total, list) else [case.review_total] * 2
         )
         want_low, want_high = (_money(b) for b in bounds)
-        reviewed = [_bounds(r) for r in in_scope if is_review(r)]
+        reviewed = [review_bounds(r) for r in in_scope if is_review(r)]
         low = sum((b[0] for b in reviewed), Decimal(0))
         high = sum((b[1] for b in reviewed), Decimal(0))
         if (want_low, want_high) != (low, high):

@@ -546,11 +546,11 @@ class MatchReport:
 
     @property
     def review_min(self) -> Decimal:
-        return sum((_bounds(r)[0] for r in self.eligible if is_review(r)), Decimal(0))
+        return sum((review_bounds(r)[0] for r in self.eligible if is_review(r)), Decimal(0))
 
     @property
     def review_max(self) -> Decimal:
-        return sum((_bounds(r)[1] for r in self.eligible if is_review(r)), Decimal(0))
+        return sum((review_bounds(r)[1] for r in self.eligible if is_review(r)), Decimal(0))
 
     @property
     def total_max(self) -> Decimal:
@@ -592,7 +592,7 @@ def is_review(r: RuleResult) -> bool:
     return r.rule.determination == "discretion" or r.amount_max is not None
 
 
-def _bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
+def review_bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
     if r.amount_max is not None:
         return Decimal(r.amount_min or 0), Decimal(r.amount_max)
     amount = Decimal(r.amount or 0)
