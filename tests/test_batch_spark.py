@@ -16,7 +16,7 @@ from test_batch_sql import KJJL_AS_OF, _inputs_read, _record, disagreements, kjj
 
 from huiqi.batch import spark as sp
 from huiqi.batch.compile import RID, compile_rules, schema
-from huiqi.batch.runner import RESULT, connect, evaluate
+from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate
 from huiqi.batch.synthetic import generate, profiles
 from huiqi.batch.tables import arrow_tables, write_tables
 
@@ -67,7 +67,8 @@ def test_scalar_duckdb_and_spark_agree(spark):
 
     duck = connect()
     write_tables(duck, sch, records)
-    evaluate(duck, pack(), KJJL_AS_OF, rules, compile_rules(pack(), KJJL_AS_OF, "duckdb", rules))
+    batch_duck = compile_rules(pack(), KJJL_AS_OF, "duckdb", rules)
+    evaluate(duck, pack(), KJJL_AS_OF, rules, batch_duck)
 
     sp.load_arrow(spark, arrow_tables(sch, records))
     on_spark = connect()
@@ -83,6 +84,14 @@ def test_scalar_duckdb_and_spark_agree(spark):
     assert {"eligible", "not_eligible", "undetermined"} <= statuses
     assert any(r[3] for r in got) and any(r[5] for r in got)
     assert disagreements(on_spark, rules, records, KJJL_AS_OF) == []
+
+    # the budget forecast computed in Spark (`--forecast-only`) equals DuckDB's
+    sp.evaluate(spark, batch, on_spark, store=False)
+    evaluate(duck, pack(), KJJL_AS_OF, rules, batch_duck, store=False)
+    cols = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+    want = duck.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall()
+    assert on_spark.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall() == want
+    assert any(r[3] is not None for r in want) and any(r[5] for r in want)
 
 
 def test_parquet_registry_read_by_spark(spark, tmp_path):

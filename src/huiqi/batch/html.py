@@ -13,7 +13,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from .report import summary_sql
-from .runner import RESULT
+from .runner import FORECAST, RESULT, forecast, has_table
 
 TOP = 15
 # per-enterprise certain total, in 元: bins for the distribution
@@ -44,7 +44,7 @@ def _bars(con: duckdb.DuckDBPyConnection, by: str) -> list[Bar]:
     out = []
     for r in rows:
         key = r[nkeys - 1] if by != "rules" else r[1]
-        eligible, undetermined, _, _, certain, _, upper, missing = r[nkeys:]
+        eligible, undetermined, _, _, _, certain, _, upper, missing = r[nkeys:]
         out.append(
             Bar(str(key), Decimal(certain), Decimal(upper), eligible, undetermined, missing or "")
         )
@@ -113,17 +113,22 @@ def _distribution(con: duckdb.DuckDBPyConnection) -> dict:
 
 def report_data(con: duckdb.DuckDBPyConnection) -> dict:
     """The report's figures: totals, the sections (per department, document, county) with
-    their charts, and the distribution of amounts per enterprise."""
+    their charts, and — when the long result was computed — the distribution of amounts per
+    enterprise (a forecast-only run has no per-enterprise rows)."""
+    forecast(con)
+    (enterprises,) = con.execute("SELECT count(*) FROM ids").fetchall()
     totals = con.execute(
-        f"""SELECT count(DISTINCT _rid),
-              count(DISTINCT _rid) FILTER (WHERE status = 'eligible'),
-              coalesce(sum(amount) FILTER (WHERE status = 'eligible'), 0),
-              coalesce(sum(amount_max) FILTER (WHERE status = 'eligible'), 0),
-              count(*) FILTER (WHERE status = 'undetermined')
-            FROM {RESULT}"""
-    ).fetchone()
-    assert totals is not None
-    enterprises, with_benefit, certain, upper, undetermined = totals
+        f"""SELECT coalesce(sum(amount), 0), coalesce(sum(amount_max), 0),
+              coalesce(sum(n) FILTER (WHERE status = 'undetermined'), 0)
+            FROM {FORECAST} WHERE fact IS NULL"""
+    ).fetchall()[0]
+    certain, upper, undetermined = totals
+    per_enterprise = has_table(con, RESULT)
+    with_benefit = None
+    if per_enterprise:
+        with_benefit = con.execute(
+            f"SELECT count(DISTINCT _rid) FROM {RESULT} WHERE status = 'eligible'"
+        ).fetchall()[0][0]
     sections = []
     for by, heading in (
         ("departments", "按受理部门"),
@@ -133,13 +138,13 @@ def report_data(con: duckdb.DuckDBPyConnection) -> dict:
         bars = _bars(con, by)
         sections.append({"heading": heading, "chart": _chart(bars), "rows": bars})
     return {
-        "enterprises": enterprises,
+        "enterprises": enterprises[0],
         "with_benefit": with_benefit,
         "certain": wan(certain),
         "upper": wan(upper),
         "undetermined": undetermined,
         "sections": sections,
-        "distribution": _distribution(con),
+        "distribution": _distribution(con) if per_enterprise else None,
         "top": TOP,
     }
 
@@ -193,7 +198,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; } td.n { text-align: right; }
 <p class="note">生成时间：{{ generated }}。金额单位：万元。“确定金额”为符合条件且金额可算定的奖补之和；
 “评审区间上限”为须经评审确定金额的奖补的上限之和。</p>
 <ul>
-  <li>评估企业 {{ "{:,}".format(enterprises) }} 家，其中 {{ "{:,}".format(with_benefit) }} 家至少符合一项政策；</li>
+  <li>评估企业 {{ "{:,}".format(enterprises) }} 家{% if with_benefit is not none %}，其中 {{ "{:,}".format(with_benefit) }} 家至少符合一项政策{% endif %}；</li>
   <li>确定金额合计 {{ certain }} 万元，评审区间上限合计 {{ upper }} 万元；</li>
   <li>待确定（缺少信息）{{ "{:,}".format(undetermined) }} 家次。</li>
 </ul>
@@ -210,8 +215,12 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; } td.n { text-align: right; }
 {% endfor %}
 </tbody></table>
 {% endfor %}
+{% if distribution %}
 <h2>每家企业确定金额的分布（万元）</h2>
 {{ chart(distribution, "每家企业确定金额的分布") }}
+{% else %}
+<p class="note">本次只做了预算测算，未逐户输出结果，因此没有每家企业确定金额的分布。</p>
+{% endif %}
 </body></html>
 """
 )

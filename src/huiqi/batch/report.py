@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from ..packs.loader import Pack
 from .compile import RID, RuleInfo
-from .runner import RESULT
+from .runner import FORECAST, RESULT, forecast, has_table
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 TOP_MISSING = 3
@@ -46,6 +46,7 @@ MEASURES = (
     ("undetermined", "待确定（家次）"),
     ("not_eligible", "不符合（家次）"),
     ("not_in_force", "未生效或已失效（家次）"),
+    ("overdue", "逾期未申请（家次）"),
     ("certain_total", "确定金额（元）"),
     ("range_min_total", "评审区间下限（元）"),
     ("range_max_total", "评审区间上限（元）"),
@@ -112,32 +113,28 @@ ORDER BY r.{RID}, r.rule_idx
 def summary_sql(by: str) -> str:
     """Counts, the certain total, the review-dependent range, and the facts most often missing
     where a rule is undetermined (by their Chinese labels), per rule, document, department or
-    county (`by`: a suffix of DIMENSIONS)."""
+    county (`by`: a suffix of DIMENSIONS), from table `forecast` (`runner.forecast`)."""
     dim = BY[by]
     keys = ", ".join(dim.keys)
-    # an undetermined row's missing facts, labelled; counted per key
+    counts = ",\n    ".join(
+        f"coalesce(sum(n) FILTER (WHERE status = '{m}'), 0) AS {m}" for m, _ in MEASURES[:5]
+    )
     return f"""
-WITH r AS (
-  SELECT x.status, x.amount, x.amount_min, x.amount_max, x.missing, m.rule_id, m.title,
-         m.document, m.department, coalesce(i.place, '{NO_PLACE}') AS place
-  FROM {RESULT} x JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID})),
+WITH f AS (
+  SELECT x.status, x.fact, x.n, x.amount, x.amount_min, x.amount_max, m.rule_id, m.title,
+         m.document, m.department, coalesce(x.place, '{NO_PLACE}') AS place
+  FROM {FORECAST} x JOIN rules_meta m USING (rule_idx)),
 counts AS (
   SELECT {keys},
-    count(*) FILTER (WHERE status = 'eligible') AS eligible,
-    count(*) FILTER (WHERE status = 'undetermined') AS undetermined,
-    count(*) FILTER (WHERE status = 'not_eligible') AS not_eligible,
-    count(*) FILTER (WHERE status = 'not_in_force') AS not_in_force,
-    coalesce(sum(amount) FILTER (WHERE status = 'eligible'), 0) AS certain_total,
-    coalesce(sum(coalesce(amount_min, 0)) FILTER (WHERE status = 'eligible'
-      AND amount_max IS NOT NULL), 0) AS range_min_total,
-    coalesce(sum(amount_max) FILTER (WHERE status = 'eligible'), 0) AS range_max_total
-  FROM r GROUP BY ALL),
+    {counts},
+    coalesce(sum(amount), 0) AS certain_total,
+    coalesce(sum(amount_min), 0) AS range_min_total,
+    coalesce(sum(amount_max), 0) AS range_max_total
+  FROM f WHERE fact IS NULL GROUP BY ALL),
 miss AS (
-  SELECT {keys}, coalesce(l.label, u.fact) AS fact, count(*) AS n FROM (
-    SELECT {keys}, unnest(string_split(missing, ',')) AS fact FROM r
-    WHERE status = 'undetermined' AND missing <> '') u
-  LEFT JOIN fact_labels l ON l.fact = u.fact
-  GROUP BY ALL),
+  SELECT {keys}, coalesce(l.label, f.fact) AS fact, sum(f.n) AS n
+  FROM f LEFT JOIN fact_labels l ON l.fact = f.fact
+  WHERE f.fact IS NOT NULL GROUP BY ALL),
 ranked AS (
   SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY n DESC, fact) AS k FROM miss),
 top AS (
@@ -153,17 +150,21 @@ ORDER BY c.certain_total DESC, c.range_max_total DESC, c.eligible DESC, {", ".jo
 def write_result(
     con: duckdb.DuckDBPyConnection, out: Path, title: str = "", html: bool = True
 ) -> list[Path]:
-    """Write the rows to `out`, the summaries beside it (<stem>.rules.<ext>,
-    <stem>.documents.<ext>, <stem>.departments.<ext>, <stem>.counties.<ext>) and the HTML
-    report (<stem>.report.html)."""
+    """Write the rows to `out` (when the long result was computed: not for a forecast-only
+    run), the summaries beside it (<stem>.rules.<ext>, <stem>.documents.<ext>,
+    <stem>.departments.<ext>, <stem>.counties.<ext>) and the HTML report (<stem>.report.html).
+    Call after `label_tables`."""
     ext = out.suffix.lower()
     if ext not in FORMATS:
         raise ValueError(f"{out}：结果文件应为 .csv、.xlsx 或 .parquet")
-    rows = ROWS_SQL
-    if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
-        rows = f"SELECT * REPLACE (array_to_string(missing, '、') AS missing) FROM ({ROWS_SQL})"
-    written = [out]
-    _write(con, rows, out)
+    written = []
+    if has_table(con, RESULT):
+        rows = ROWS_SQL
+        if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
+            rows = f"SELECT * REPLACE (array_to_string(missing, '、') AS missing) FROM ({ROWS_SQL})"
+        _write(con, rows, out)
+        written.append(out)
+    forecast(con)
     for dim in DIMENSIONS:
         path = out.with_name(f"{out.stem}.{dim.suffix}{ext}")
         _write(con, summary_sql(dim.suffix), path)

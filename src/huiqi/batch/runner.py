@@ -50,26 +50,52 @@ def evaluate(
     store: bool = True,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> CompiledBatch:
-    """Evaluate the rules over the tables `registry` and `ev__*` of `con`; the long result
-    is left in table `result` (one row per enterprise and rule); with store=False only the
-    counts and totals per rule and status (table `rule_status`)."""
+    """Evaluate the rules over the tables `registry` and `ev__*` of `con`. With store=True
+    the long result is left in table `result` (one row per enterprise and rule); with
+    store=False only the budget forecast, table `forecast` (`FORECAST_COLUMNS`: counts and
+    totals per registered place, rule and status, and the unknown facts of undetermined
+    rules), aggregated straight from the wide rows: no row per enterprise and rule is made."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
-    target, template = (RESULT, "{}") if store else (SUMMARY, SUMMARY_SQL)
-    # (with store=False only the forecast: the long result streams into the aggregation)
-    for k, sql in enumerate(batch.sqls):
-        query = template.format(sql)
+    target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
+    for k, sql in enumerate(sqls):
         if k == 0:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {query}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}")
         else:
-            con.execute(f"INSERT INTO {target} {query}")
+            con.execute(f"INSERT INTO {target} {sql}")
         if on_chunk is not None:  # (done, of): for a progress bar
-            on_chunk(k + 1, len(batch.sqls))
+            on_chunk(k + 1, len(sqls))
     return batch
 
 
-SUMMARY = "rule_status"
-SUMMARY_SQL = """
-SELECT rule_idx, status, count(*) AS n, sum(amount) AS amount, sum(amount_min) AS amount_min,
-       sum(amount_max) AS amount_max
-FROM ({}) GROUP BY ALL
+FORECAST = "forecast"
+
+# The forecast from the long result (after `label_tables`: the place is the one read with the
+# registry): the same figures `forecast_sqls` compute from the wide rows.
+FORECAST_FROM_RESULT = f"""
+CREATE OR REPLACE TEMP TABLE {FORECAST} AS
+WITH r AS (SELECT x.*, i.place FROM {RESULT} x JOIN ids i USING (_rid))
+SELECT place, rule_idx, status, CAST(NULL AS VARCHAR) AS fact, count(*) AS n,
+  CAST(coalesce(sum(amount) FILTER (WHERE status = 'eligible'), 0) AS DECIMAL(38, 2)) AS amount,
+  CAST(coalesce(sum(coalesce(amount_min, 0)) FILTER (WHERE status = 'eligible'
+    AND amount_max IS NOT NULL), 0) AS DECIMAL(38, 2)) AS amount_min,
+  CAST(coalesce(sum(amount_max) FILTER (WHERE status = 'eligible'), 0) AS DECIMAL(38, 2))
+    AS amount_max
+FROM r GROUP BY place, rule_idx, status
+UNION ALL
+SELECT place, rule_idx, 'undetermined', fact, count(*), NULL, NULL, NULL FROM (
+  SELECT place, rule_idx, unnest(string_split(missing, ',')) AS fact FROM r
+  WHERE status = 'undetermined' AND missing <> '')
+GROUP BY place, rule_idx, fact
 """
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+    return bool(found.fetchall()[0][0])
+
+
+def forecast(con: duckdb.DuckDBPyConnection) -> None:
+    """Make sure table `forecast` exists: from the long result when only that was computed
+    (after `label_tables`, which gives each enterprise its place)."""
+    if not has_table(con, FORECAST):
+        con.execute(FORECAST_FROM_RESULT)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..packs.loader import Pack
 from .compile import REGISTRY, RID, CompiledBatch, Schema
 from .read import APPLICANT_COLUMNS, ID_COLUMNS, ReadError
-from .runner import RESULT
+from .runner import FORECAST, RESULT
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -106,14 +106,18 @@ def load_source(spark: SparkSession, source: str, pack: Pack, sch: Schema) -> Da
     return registry
 
 
-def evaluate(spark: SparkSession, batch: CompiledBatch, con: duckdb.DuckDBPyConnection) -> int:
-    """Run the compiled (Spark dialect) batch and bring the long result to the driver as
-    Arrow, into DuckDB table `result`. Returns the number of rows."""
+def evaluate(
+    spark: SparkSession, batch: CompiledBatch, con: duckdb.DuckDBPyConnection, store: bool = True
+) -> int:
+    """Run the compiled (Spark dialect) batch and bring the long result (store=False: only
+    the budget forecast, computed in Spark) to the driver as Arrow, into DuckDB table
+    `result` (`forecast`). Returns the number of rows."""
     if batch.dialect != "spark":
         raise ValueError("the batch was not compiled for Spark")
-    table = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls])
+    target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
+    table = pa.concat_tables([spark.sql(q).toArrow() for q in sqls])
     con.register("spark_result", table)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE {RESULT} AS SELECT * FROM "spark_result"')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM "spark_result"')
     con.unregister("spark_result")
     return table.num_rows
 

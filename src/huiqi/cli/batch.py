@@ -48,6 +48,13 @@ def batch_command(
         typer.Option("--memory-limit", help="DuckDB 内存上限，如 4GB；超出部分写入临时目录"),
     ] = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="是否生成 HTML 测算报告")] = True,
+    forecast_only: Annotated[
+        bool,
+        typer.Option(
+            "--forecast-only",
+            help="只做预算测算（按规则、文件、部门、县汇总），不逐户逐条输出；适合几十万、上百万家企业",
+        ),
+    ] = False,
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
     from ..batch.compile import RuleCompileError, compile_rules, schema
@@ -131,7 +138,7 @@ def batch_command(
                 task, advance=1, description=f"在 Spark 上评估 {len(batch.rules)} 条规则…"
             )
             try:
-                sp.evaluate(session, batch, con)
+                sp.evaluate(session, batch, con, store=not forecast_only)
             except Exception as exc:  # Spark reports a bad value or cast as a Java error
                 raise fail(f"Spark 评估失败：{type(exc).__name__}：{str(exc)[:500]}", 1) from None
         else:
@@ -144,7 +151,7 @@ def batch_command(
             def step(done: int, of: int) -> None:
                 progress.update(task, description=f"评估 {n_rules} 条规则（第 {done}/{of} 组）…")
 
-            evaluate(con, the_pack, when, batch=batch, on_chunk=step)
+            evaluate(con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step)
         progress.update(task, advance=1, description="写出结果与报告…")
         label_tables(con, batch.rules, keys, the_pack, places, rids)
         try:
@@ -187,7 +194,7 @@ def _summary(con, console: Console) -> None:
     for h in ("文件", "符合", "待确定", "确定金额（元）", "评审区间上限（元）", "最常缺少"):
         table.add_column(h)
     for r in rows[:15]:
-        doc, eligible, undetermined, _, _, certain, _, high, missing = r
+        doc, eligible, undetermined, _, _, _, certain, _, high, missing = r
         table.add_row(
             escape(str(doc)),
             str(eligible),

@@ -1,0 +1,100 @@
+"""The budget forecast computed straight from the wide rows (`forecast_sqls`, what
+`huiqi batch --forecast-only` runs) against the same figures grouped from the long result,
+which tests/test_batch_sql.py checks rule by rule against the scalar evaluator."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+from huiqi.batch.compile import compile_rules
+from huiqi.batch.report import label_tables
+from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate, forecast
+from huiqi.batch.synthetic import generate
+from huiqi.packs.loader import bundled_pack
+
+COLUMNS = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+def _rows(con) -> set[tuple]:
+    return set(con.execute(f"SELECT {COLUMNS} FROM {FORECAST}").fetchall())
+
+
+def test_forecast_from_wide_rows_equals_the_grouped_long_result():
+    as_of, seed = date(2019, 3, 1), 21
+    con = connect()
+    generate(con, pack(), 400, seed=seed, as_of=as_of)
+    batch = compile_rules(pack(), as_of)
+    rids, places = zip(
+        *con.execute("SELECT _rid, registered_place FROM registry ORDER BY _rid").fetchall(),
+        strict=True,
+    )
+    label_tables(con, batch.rules, [f"E{r}" for r in rids], pack(), list(places), list(rids))
+
+    evaluate(con, pack(), as_of, batch=batch, store=True)
+    forecast(con)  # grouped from the long result
+    from_long = _rows(con)
+    con.execute(f"DROP TABLE {FORECAST}")
+    con.execute(f"DROP TABLE {RESULT}")
+
+    evaluate(con, pack(), as_of, batch=batch, store=False)
+    from_wide = _rows(con)
+
+    assert from_wide == from_long
+    # the forecast is not trivially empty: money, undetermined rules with their unknown facts,
+    # more than one place, every enterprise counted once per rule
+    assert any(r[2] == "eligible" and r[5] > 0 for r in from_wide)
+    assert any(r[3] is not None for r in from_wide)
+    assert len({r[0] for r in from_wide}) > 1
+    per_rule = con.execute(
+        f"SELECT rule_idx, sum(n) FROM {FORECAST} WHERE fact IS NULL GROUP BY rule_idx"
+    ).fetchall()
+    assert len(per_rule) == len(batch.rules)
+    assert {n for _, n in per_rule} == {400}
+
+
+def test_forecast_only_run_writes_the_same_summaries(tmp_path):
+    """`huiqi batch --forecast-only`: the same summary files as a full run, no per-enterprise
+    file, and an HTML report that says the distribution is not available."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from huiqi.cli import app
+
+    registry = tmp_path / "r.csv"
+    con = connect()
+    generate(con, pack(), 60, seed=5, as_of=date(2019, 3, 1))
+    rows = con.execute(
+        "SELECT 'E' || _rid, registered_place, independent_legal_person FROM registry"
+    ).fetchall()
+    with registry.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["统一社会信用代码", "注册地", "具有独立法人资格"])
+        for key, place, legal in rows:
+            w.writerow([key, place or "", "" if legal is None else ("是" if legal else "否")])
+
+    def run(out, *extra):
+        result = CliRunner().invoke(
+            app,
+            ["batch", str(registry), "--as-of", "2019-03-01", "--out", str(out), *extra],
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run(tmp_path / "full.csv")
+    output = run(tmp_path / "fc.csv", "--forecast-only")
+    assert "读入 60 = 评估 60 + 拒绝 0" in output
+    assert not (tmp_path / "fc.csv").exists()
+    for dim in ("rules", "documents", "departments", "counties"):
+        full = (tmp_path / f"full.{dim}.csv").read_text(encoding="utf-8-sig")
+        only = (tmp_path / f"fc.{dim}.csv").read_text(encoding="utf-8-sig")
+        assert only == full, dim
+    page = (tmp_path / "fc.report.html").read_text(encoding="utf-8")
+    assert "未逐户输出结果" in page
+    assert "每家企业确定金额的分布" in (tmp_path / "full.report.html").read_text(encoding="utf-8")
