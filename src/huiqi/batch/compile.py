@@ -454,9 +454,13 @@ def compile_rules(
     as_of: date,
     dialect: str = "duckdb",
     rules: list[CompiledRule] | None = None,
+    received: bool = False,
 ) -> CompiledBatch:
     """Compile rules (default: every rule of the pack) into queries, one per chunk of rules
-    (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled."""
+    (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled. With
+    `received`, the queries also read table `received` (benefits already paid: `_rid`, `rule`,
+    `amount`, `year`, `key`), which count in the stacking group of their rule as in
+    `apply_stacking`: 只能享受一次 sets the winner aside, 补差 / 就高 pay what is left."""
     chosen = list(pack.compiled if rules is None else rules)
     docs = _file_of(pack)
     infos: list[RuleInfo] = []
@@ -496,11 +500,13 @@ def compile_rules(
         third = _stacking(some_infos, some_rules)
         if PLACE in sch.inputs:
             b.used.add(PLACE)  # the forecast's breakdown by county
-        wide = to_sql(_assemble(b, first, second, third), dialect)
+        tail = _received(pack, as_of, some_infos, some_rules) if received else None
+        wide = to_sql(_assemble(b, first, second, third, tail), dialect)
         wides.append(wide)
-        sqls.append(_long(some_infos, some_rules, wide, dialect))
+        paid = _Paid(some_infos, some_rules, tail is not None)
+        sqls.append(_long(some_infos, paid, wide, dialect))
         place = PLACE if PLACE in sch.inputs else None
-        forecasts.append(_forecast(some_infos, some_rules, wide, place, dialect))
+        forecasts.append(_forecast(some_infos, paid, wide, place, dialect))
     return CompiledBatch(
         wide_sqls=wides,
         sqls=sqls,
@@ -520,8 +526,10 @@ def _assemble(
     first: list[tuple[str, exp.Expression]],
     second: list[tuple[str, exp.Expression]],
     third: list[tuple[str, exp.Expression]],
+    tail: _Tail | None = None,
 ) -> exp.Select:
-    """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts (wide)."""
+    """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts → stacking
+    (→ benefits already received: `tail`) (wide)."""
     ctes: list[tuple[str, exp.Expression]] = []
     agg_cols: list[tuple[str, exp.Expression]] = []
     for source, items in b.aggs.by_source.items():
@@ -582,6 +590,13 @@ def _assemble(
     )
     # stacking reads the amounts and keys of the rivals
     q = select(exp.Star(), *[alias(e, n) for n, e in third]).from_(copy=False, expression="am")
+    if tail is not None:
+        ctes.append(("sx", q))
+        ctes += tail.ctes
+        q = select(exp.Column(this=exp.Star(), table=exp.to_identifier("sx")), *tail.columns)
+        q = q.from_(copy=False, expression="sx")
+        for table, on in tail.joins:
+            q = q.join(copy=False, expression=table, on=on, join_type="left")
     for name, cte_q in ctes:
         q = q.with_(name, as_=cte_q, copy=False)
     return q
@@ -648,34 +663,51 @@ LONG_COLUMNS = (
 )
 
 
-def _long(infos: list[RuleInfo], rules: list[CompiledRule], wide_sql: str, dialect: str) -> str:
+class _Paid:
+    """What the result rows say of a rule after stacking, as SQL text over the wide row: set
+    aside (by a rival: x_i; by a benefit already received: y_i) and the amount paid (a_i,
+    0 when set aside, what is left after 补差 / 就高: t_i)."""
+
+    def __init__(self, infos: list[RuleInfo], rules: list[CompiledRule], received: bool):
+        self.stacked = {info.idx for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking}
+        self.received = received
+
+    def aside(self, i: int) -> str:
+        if i not in self.stacked:
+            return "FALSE"
+        return f"(x_{i} OR coalesce(y_{i}, FALSE))" if self.received else f"x_{i}"
+
+    def amount(self, i: int) -> str:
+        if i not in self.stacked:
+            return f"a_{i}"
+        left = f"coalesce(t_{i}, a_{i})" if self.received else f"a_{i}"
+        return f"CASE WHEN {self.aside(i)} AND a_{i} IS NOT NULL THEN 0 ELSE {left} END"
+
+    def bound(self, i: int, c: str) -> str:
+        """amount_min (c = lo) or amount_max (c = hi): both 0 when a range is set aside."""
+        if i not in self.stacked:
+            return f"{c}_{i}"
+        return f"CASE WHEN {self.aside(i)} AND hi_{i} IS NOT NULL THEN 0 ELSE {c}_{i} END"
+
+
+def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> str:
     """One row per enterprise and rule: the wide row unpivoted (UNNEST of a list of structs in
     DuckDB, EXPLODE of an array of named structs in Spark), set-aside amounts zeroed. Built as
     text: every name in it is one of ours (s_0, a_0, …), no user text."""
-    stacked = {info.idx for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking}
     types = dict(LONG_COLUMNS)
     if dialect == "spark":
         types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
     items = []
     for info in infos:
         i = info.idx
-        aside = f"x_{i}" if i in stacked else "FALSE"
-
-        def zero_if_aside(
-            c: str, test: str, aside: str = aside, stacked: bool = i in stacked
-        ) -> str:
-            if not stacked:
-                return c
-            return f"CASE WHEN {aside} AND {test} IS NOT NULL THEN 0 ELSE {c} END"
-
         values = {
             "rule_idx": str(i),
             "status": f"s_{i}",
-            "amount": zero_if_aside(f"a_{i}", f"a_{i}"),
-            "amount_min": zero_if_aside(f"lo_{i}", f"hi_{i}"),
-            "amount_max": zero_if_aside(f"hi_{i}", f"hi_{i}"),
+            "amount": paid.amount(i),
+            "amount_min": paid.bound(i, "lo"),
+            "amount_max": paid.bound(i, "hi"),
             "amount_gross": f"a_{i}",
-            "set_aside": aside,
+            "set_aside": paid.aside(i),
             "missing": f"m_{i}",
         }
         fields = [(name, f"CAST({values[name]} AS {types[name]})") for name, _ in LONG_COLUMNS]
@@ -707,7 +739,7 @@ FORECAST_COLUMNS = (
 
 def _forecast(
     infos: list[RuleInfo],
-    rules: list[CompiledRule],
+    paid: _Paid,
     wide_sql: str,
     place: str | None,
     dialect: str,
@@ -725,7 +757,6 @@ def _forecast(
     aggregate gets its layered projections merged and their expressions copied into each
     use (20× slower on the tax rules' deep derived variables). Spark (no MATERIALIZED): the
     wide rows exploded into (rule, status) rows and grouped, in one pass."""
-    stacked = {info.idx for info, cr in zip(infos, rules, strict=True) if cr.rule.stacking}
     types = dict(FORECAST_COLUMNS)
     if dialect == "spark":
         types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
@@ -740,14 +771,13 @@ def _forecast(
     cols = [f"{q(place) if place else 'CAST(NULL AS ' + types['place'] + ')'} AS place"]
     for info in infos:
         i = info.idx
-        kept = f"NOT x_{i}" if i in stacked else "TRUE"
         cols += [
             f"s_{i}",
             f"m_{i}",
-            # what the long result's amount columns sum to where the rule is eligible
-            f"CASE WHEN {kept} THEN a_{i} END AS c_{i}",
-            f"CASE WHEN {kept} AND hi_{i} IS NOT NULL THEN coalesce(lo_{i}, 0) END AS r_{i}",
-            f"CASE WHEN {kept} THEN hi_{i} END AS h_{i}",
+            # the long result's amount columns (summed where the rule is eligible)
+            f"{paid.amount(i)} AS c_{i}",
+            f"CASE WHEN hi_{i} IS NOT NULL THEN coalesce({paid.bound(i, 'lo')}, 0) END AS r_{i}",
+            f"{paid.bound(i, 'hi')} AS h_{i}",
         ]
     null_money = ", ".join(f"CAST(NULL AS {types[c]})" for c in money)
     fact_null = f"CAST(NULL AS {types['fact']})"
@@ -790,3 +820,180 @@ def _forecast(
     return f"WITH w AS MATERIALIZED (SELECT {', '.join(cols)} FROM ({wide_sql}) wide) " + (
         " UNION ALL ".join(branches)
     )
+
+
+RECEIVED = "received"  # benefits already paid: _rid, rule, amount, year, key
+RECEIVED_COLUMNS = {
+    RID: "BIGINT",
+    "rule": "VARCHAR",
+    "amount": "DECIMAL(38, 2)",
+    "year": "BIGINT",
+    "key": "VARCHAR",
+}
+
+
+@dataclass
+class _Tail:
+    """The last layer of a wide query: CTEs, columns and left joins on the stacking layer."""
+
+    ctes: list[tuple[str, exp.Expression]]
+    columns: list[exp.Expression]
+    joins: list[tuple[exp.Expression, exp.Expression]]
+
+
+def _received(
+    pack: Pack, as_of: date, infos: list[RuleInfo], rules: list[CompiledRule]
+) -> _Tail | None:
+    """y_i / t_i of each stacked rule: benefits already received in its group whose key
+    matches (`apply_stacking`, `_same_key`, `_received_key`) — only the winner (eligible,
+    not set aside by a rival) is affected. 只能享受一次 (once): set aside. 补差 (difference) /
+    就高 (highest): what is left after the sum / the highest received; none left: set aside.
+
+    `rb`: the received benefits per enterprise, group and key (a benefit without a key, in a
+    group keyed by the achievement year, counts for the year before it was received);
+    `rg__<n>`: per enterprise of a group, the totals over all keys and over keyless ones;
+    `e__<i>`: the line of `rb` whose key is rule i's key."""
+    group_of = {
+        cr.rule.id: cr.rule.stacking.group for cr in pack.compiled if cr.rule.stacking is not None
+    }
+    if not group_of:
+        return None
+    yearly = sorted(
+        {
+            cr.rule.stacking.group
+            for cr in pack.compiled
+            if cr.rule.stacking is not None
+            and cr.rule.stacking.key is not None
+            and cr.rule.stacking.key.text == "last_year"
+        }
+    )
+    lit = exp.Literal.string
+    num = exp.Literal.number
+    grp = exp.Case(
+        this=col("rule"),
+        ifs=[exp.If(this=lit(r), true=lit(g)) for r, g in sorted(group_of.items())],
+    )
+    by_year = case(
+        (
+            exp.and_(
+                exp.In(this=col("grp"), expressions=[lit(g) for g in yearly])
+                if yearly
+                else exp.false(),
+                not_null(col("year")),
+            ),
+            cast(exp.Sub(this=col("year"), expression=num(1)), "VARCHAR"),
+        )
+    )
+    items = select(col(RID), col("amount"), col("year"), col("key"), alias(grp, "grp"))
+    items = items.from_(copy=False, expression=RECEIVED)
+    keyed = select(
+        col(RID),
+        col("grp"),
+        col("amount"),
+        alias(exp.Coalesce(this=col("key"), expressions=[by_year]), "rkey"),
+    ).from_(copy=False, expression=items.subquery("i", copy=False))
+    rb = (
+        select(
+            col(RID),
+            col("grp"),
+            col("rkey"),
+            alias(exp.Count(this=exp.Star()), "n"),
+            alias(exp.Sum(this=col("amount")), "s"),
+            alias(exp.Max(this=col("amount")), "m"),
+        )
+        .from_(copy=False, expression=keyed.subquery("k", copy=False))
+        .where(not_null(col("grp")), copy=False)
+        .group_by(col(RID), col("grp"), col("rkey"), copy=False)
+    )
+    ctes: list[tuple[str, exp.Expression]] = [("rb", rb)]
+    joins: list[tuple[exp.Expression, exp.Expression]] = []
+    columns: list[exp.Expression] = []
+    groups: dict[str, str] = {}  # group -> its CTE
+    zero = cast(num(0), dec_type(2))
+    for info, cr in zip(infos, rules, strict=True):
+        st = cr.rule.stacking
+        if st is None:
+            continue
+        i = info.idx
+        g = groups.get(st.group)
+        if g is None:
+            g = groups[st.group] = f"rg__{len(groups)}"
+            keyless = is_null(col("rkey"))
+
+            def part(func: type[exp.Func], v: str, cond: exp.Expression | None) -> exp.Func:
+                val = col(v) if cond is None else case((cond, col(v)))
+                return func(this=val)
+
+            ctes.append(
+                (
+                    g,
+                    select(
+                        col(RID),
+                        alias(part(exp.Sum, "n", None), "all_n"),
+                        alias(part(exp.Sum, "s", None), "all_s"),
+                        alias(part(exp.Max, "m", None), "all_m"),
+                        alias(part(exp.Sum, "n", keyless), "nk_n"),
+                        alias(part(exp.Sum, "s", keyless.copy()), "nk_s"),
+                        alias(part(exp.Max, "m", keyless.copy()), "nk_m"),
+                    )
+                    .from_(copy=False, expression="rb")
+                    .where(exp.EQ(this=col("grp"), expression=lit(st.group)), copy=False)
+                    .group_by(col(RID), copy=False),
+                )
+            )
+            joins.append((exp.to_table(g), exp.EQ(this=col(RID, g), expression=col(RID, "sx"))))
+        e = f"e__{i}"
+        joins.append(
+            (
+                alias(exp.to_table("rb"), e, table=True),
+                exp.and_(
+                    exp.EQ(this=col(RID, e), expression=col(RID, "sx")),
+                    exp.EQ(this=col("grp", e), expression=lit(st.group)),
+                    exp.EQ(this=col("rkey", e), expression=col(f"k_{i}", "sx")),
+                    copy=False,
+                ),
+            )
+        )
+        no_key = exp.EQ(
+            this=exp.Coalesce(this=col(f"k_{i}", "sx"), expressions=[lit("")]),
+            expression=lit(""),
+        )
+
+        def matched(kind: str, g: str = g, e: str = e, no_key: exp.Expression = no_key):
+            if kind == "m":  # GREATEST skips NULLs in DuckDB and Spark
+                keyed = exp.Anonymous(this="GREATEST", expressions=[col("nk_m", g), col("m", e)])
+            else:
+                keyed = exp.Add(
+                    this=exp.Coalesce(this=col(f"nk_{kind}", g), expressions=[num(0)]),
+                    expression=exp.Coalesce(this=col(kind, e), expressions=[num(0)]),
+                )
+            return case((no_key.copy(), col(f"all_{kind}", g)), default=keyed)
+
+        winner = exp.and_(
+            exp.EQ(this=col(f"s_{i}", "sx"), expression=lit(ELIGIBLE)),
+            exp.Not(this=col(f"x_{i}", "sx")),
+            exp.GT(this=exp.Coalesce(this=matched("n"), expressions=[num(0)]), expression=num(0)),
+            copy=False,
+        )
+        if st.policy not in ("difference", "highest"):  # once
+            columns += [alias(winner, f"y_{i}"), alias(cast(exp.null(), dec_type(2)), f"t_{i}")]
+            continue
+        already = matched("s" if st.policy == "difference" else "m")
+        gross = col(f"a_{i}", "sx")
+        left = exp.Sub(this=gross, expression=paren(already))
+        topped = exp.and_(winner.copy(), not_null(gross.copy()), copy=False)
+        columns += [
+            alias(
+                exp.and_(topped, exp.LTE(this=left, expression=zero.copy()), copy=False), f"y_{i}"
+            ),
+            alias(
+                case(
+                    (
+                        exp.and_(topped.copy(), exp.GT(this=left.copy(), expression=zero.copy())),
+                        cast(left.copy(), dec_type(2)),
+                    )
+                ),
+                f"t_{i}",
+            ),
+        ]
+    return _Tail(ctes, columns, joins)

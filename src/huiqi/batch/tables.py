@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from ..lang.sql import RATIO_SCALE
-from .compile import REGISTRY, RID, Schema, events_table
+from .compile import RECEIVED, REGISTRY, RID, Schema, events_table
 
 ARROW = {
     "bool": pa.bool_(),
@@ -32,10 +32,16 @@ def _column(values: list[Any], type_: str) -> pa.Array:
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict]) -> None:
-    """records: {"_rid": int, "applicant": str|None, "facts": {variable: value}}; an event
-    list present in facts (possibly empty) is known, absent is unknown."""
+    """records: {"_rid": int, "applicant": str|None, "facts": {variable: value},
+    "received": [{rule, amount, year, key}] (optional)}; an event list present in facts
+    (possibly empty) is known, absent is unknown."""
     for name, table in arrow_tables(sch, records).items():
         _create(con, name, table)
+
+
+def has_received(records: list[dict]) -> bool:
+    """Whether any record lists benefits already received (then compile with received=True)."""
+    return any(r.get("received") for r in records)
 
 
 def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
@@ -52,6 +58,20 @@ def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
             [True if name in r["facts"] else None for r in records], type=pa.bool_()
         )
     out[REGISTRY] = pa.table(cols)
+    # benefits already received (stacking), read when the batch is compiled with received=True
+    got = [(r[RID], item) for r in records for item in r.get("received") or ()]
+    out[RECEIVED] = pa.table(
+        {
+            RID: pa.array([rid for rid, _ in got], type=pa.int64()),
+            "rule": pa.array([i["rule"] for _, i in got], type=pa.string()),
+            "amount": _column([i["amount"] for _, i in got], "money"),
+            "year": pa.array([i.get("year") for _, i in got], type=pa.int64()),
+            "key": pa.array(
+                [None if i.get("key") is None else str(i["key"]) for _, i in got],
+                type=pa.string(),
+            ),
+        }
+    )
     for name, fields in sch.events.items():
         rids: list[int] = []
         values: dict[str, list[Any]] = {f: [] for f in fields}

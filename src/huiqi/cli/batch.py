@@ -61,7 +61,7 @@ def batch_command(
     from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import arrow_tables, write_tables
+    from ..batch.tables import arrow_tables, has_received, write_tables
     from .rules import _load
 
     try:
@@ -113,7 +113,8 @@ def batch_command(
                 raise fail(str(exc), 2) from None
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
-            batch = compile_rules(the_pack, when, engine)
+            received = registry is not None and has_received(registry.records)
+            batch = compile_rules(the_pack, when, engine, received=received)
         except RuleCompileError as exc:
             raise fail(str(exc), 1) from None
         con = connect(memory_limit=memory_limit)

@@ -91,7 +91,7 @@ def officials_run(
     from ..batch.read import read_events, read_registry
     from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import write_tables
+    from ..batch.tables import has_received, write_tables
 
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
@@ -142,7 +142,7 @@ def officials_run(
             as_of=as_of,
         )
     try:
-        batch = compile_rules(pack, when)
+        batch = compile_rules(pack, when, received=has_received(reg.records))
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, str(exc), 500, as_of=as_of)
