@@ -34,10 +34,12 @@ def _csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
     return path
 
 
-def _years(record: dict) -> dict[int, dict]:
+def _years(record: dict, window: range = range(2011, 2021)) -> dict[int, dict]:
+    """The figures given, by year; every year of the window has an item (one), the years
+    without a figure an empty one (unknown figures, not zeros)."""
     items = record["facts"]["annual_results"]
-    assert len(items) == len({i["year"] for i in items})  # one item per year
-    return {i["year"]: {k: v for k, v in i.items() if k != "year"} for i in items}
+    assert [i["year"] for i in items] == list(window)
+    return {i["year"]: v for i in items if (v := {k: x for k, x in i.items() if k != "year"})}
 
 
 def test_year_and_unit_in_headers():
@@ -85,11 +87,12 @@ def test_wide_columns_become_yearly_items(tmp_path, encoding):
     assert reg.ignored_columns == ["利润总额（万元）"]
     assert any("「研发费用（万元）」未注明年度，按上年度（2020年度）读入" in n for n in reg.notes)
     assert any("「2019年研发费用（万元）」按2019年度读入" in n for n in reg.notes)
+    assert any("2011—2020年度中登记表没有给出的数值按不清楚处理" in n for n in reg.notes)
 
 
 def test_without_evaluation_date_a_yearless_column_is_not_guessed(tmp_path):
     reg = read_registry(_csv(tmp_path / "r.csv", REGISTRY[:2]), pack())
-    assert _years(reg.records[0]) == {
+    assert _years(reg.records[0], range(2010, 2020)) == {
         2019: {"rd_expense": Decimal(30_000_000), "revenue": Decimal(520_000_000)}
     }
     assert any("「研发费用（万元）」未注明年度" in n and "未读入" in n for n in reg.notes)
@@ -131,10 +134,10 @@ def test_events_file_merges_with_wide_columns(tmp_path):
     read_events(_csv(tmp_path / "e.csv", EVENTS), pack(), reg)
     a1, a2, a4 = reg.records
     assert _years(a1)[2020] == {"rd_expense": Decimal(35_000_000), "local_tax_retained": 120_000}
-    assert _years(a2) == {
-        2020: {"rd_expense": Decimal(38_000_000)},
-        2019: {"rd_expense": Decimal(30_000_000)},
-    }
+    assert a2["facts"]["annual_results"] == [  # from the events file only: as given
+        {"year": 2020, "rd_expense": Decimal(38_000_000)},
+        {"year": 2019, "rd_expense": Decimal(30_000_000)},
+    ]
     assert "annual_results" not in a4["facts"]  # contradicted: unknown, not either figure
     conflict = [r for r in reg.rejections if r.file.endswith("e.csv")]
     assert [(r.row, r.column) for r in conflict] == [(3, "研发费用（万元）")]
@@ -156,6 +159,7 @@ def test_cli_batch_evaluates_a_rule_reading_annual_results(tmp_path):
         *REGISTRY,
         ["A5", "山阳区", "是", "5000", "3000", "", ""],
         ["A6", "山阳区", "是", "2900", "2000", "", ""],
+        ["A7", "山阳区", "是", "3500", "", "", ""],
     ]
     _csv(tmp_path / "r.csv", registry, "gbk")
     _csv(tmp_path / "e.csv", EVENTS)
@@ -171,7 +175,7 @@ def test_cli_batch_evaluates_a_rule_reading_annual_results(tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "按上年度（2020年度）读入" in text.replace(" ", "")
-    assert "读入 6 = 评估 5 + 拒绝 1" in text
+    assert "读入 7 = 评估 6 + 拒绝 1" in text
     assert "事件行：读入 4 = 采用 3 + 拒绝 1" in text
     with out.open(encoding="utf-8-sig") as f:
         rows = {r["id"]: r for r in csv.DictReader(f) if r["rule_id"] == RULE}
@@ -187,4 +191,6 @@ def test_cli_batch_evaluates_a_rule_reading_annual_results(tmp_path):
         "A5": ("eligible", "2000000.00"),
         # A6: 2900万 is not 达到 3000 万元以上
         "A6": ("not_eligible", ""),
+        # A7: 2020 3500万, 2019 not given: the 新增部分 is unknown (not all of 3500万)
+        "A7": ("undetermined", ""),
     }

@@ -47,6 +47,9 @@ _SEP = r"[\s_\-－—:：]*"
 # 2017年主营业务收入 / 2018年度研发费用 / 2018_研发费用 ; 主营业务收入_2018 / 研发费用（2018年）
 _YEAR_PREFIX_RE = re.compile(rf"^{_YEAR}(?:年度|年)?{_SEP}(\D.*)$")
 _YEAR_SUFFIX_RE = re.compile(rf"^(.*?\D){_SEP}[（(]?{_YEAR}(?:年度|年)?[）)]?$")
+# Years a yearly list read from wide columns covers (up to 上年度): rules compare 上年度 with
+# earlier years (前年度, every year since a start year), none further back than this.
+YEARS_BACK = 10
 TRUE = {"是", "true", "True", "TRUE", "1", "y", "Y", "yes", "有"}
 FALSE = {"否", "false", "False", "FALSE", "0", "n", "N", "no", "无"}
 
@@ -272,6 +275,8 @@ def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry
             out.ignored_columns.append(h)
         else:
             yearly.append((i, h, *column))
+    windows = _windows(yearly, pack, as_of, out.notes)
+    out.year_fields.update({lname: year_field for lname, (year_field, _) in windows.items()})
     entities = {**{k: k for k in pack.entities}, **{v: k for k, v in pack.entities.items()}}
     seen: dict[str, int] = {}
     out.rows_in = len(rows)
@@ -314,12 +319,14 @@ def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry
             continue
         seen[key] = n
         rid = len(out.ids)
-        for (lname, year_field, year), given in sorted(items.items()):
-            item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
-            facts.setdefault(lname, []).append(item)
-            sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
-            out.yearly[(rid, lname, year)] = WideItem(item, sources)
-            out.year_fields[lname] = year_field
+        for lname in sorted({lname for lname, _, _ in items}):
+            year_field, years = windows[lname]
+            for year in years:  # every year of the window: a figure not given is unknown
+                given = items.get((lname, year_field, year), {})
+                item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
+                facts.setdefault(lname, []).append(item)
+                sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
+                out.yearly[(rid, lname, year)] = WideItem(item, sources)
         out.records.append({RID: rid, "applicant": applicant, "facts": facts})
         out.ids.append(key)
         out.rows.append(n)
@@ -359,6 +366,33 @@ def _yearly_column(
     else:
         notes.append(f"「{header}」按{year}年度读入{what}。")
     return target, year, factor
+
+
+def _windows(
+    yearly: list[tuple[int, str, YearlyField, int, Decimal | None]],
+    pack: Pack,
+    as_of: date | None,
+    notes: list[str],
+) -> dict[str, tuple[str, range]]:
+    """The years each yearly list gets an item for (list -> (year field, years)), for every
+    enterprise that has any figure of it: YEARS_BACK years up to 上年度 (or the latest year
+    in a header), and back to the earliest year in a header.
+
+    A rule sums a year's figure over that year's items, so a year with no item counts as 0:
+    with only 上年度 columns, a 前年度 figure would silently be 0 and a “新增部分” the whole
+    of 上年度's. An item with the year and no figure makes that year's figure unknown instead."""
+    out: dict[str, tuple[str, range]] = {}
+    for lname in dict.fromkeys(t.list for _, _, t, _, _ in yearly):
+        year_field = next(t.year_field for _, _, t, _, _ in yearly if t.list == lname)
+        given = {year for _, _, t, year, _ in yearly if t.list == lname}
+        last = max(given | ({as_of.year - 1} if as_of else set()))
+        first = min(min(given), last - YEARS_BACK + 1)
+        out[lname] = (year_field, range(first, last + 1))
+        notes.append(
+            f"“{pack.variables[lname].label}”：{first}—{last}年度中登记表没有给出的数值"
+            "按不清楚处理（不按零计算），用到这些数值的待遇显示为待确定；可用事件文件补充。"
+        )
+    return out
 
 
 def _yearly_items(
