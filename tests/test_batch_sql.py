@@ -246,3 +246,41 @@ def test_uncompilable_rule_is_an_error_naming_it():
     broken = replace(cr, parts=[(bad, "nested")])
     with pytest.raises(RuleCompileError, match=cr.rule.id):
         compile_rules(pack(), date(2020, 1, 1), rules=[broken])
+
+
+# --- the synthetic registry generator ----------------------------------------------------------
+
+
+def _tables(con, sch, below: int) -> dict[str, list[tuple]]:
+    names = ["registry", *(f"ev__{e}" for e in sch.events)]
+    return {
+        t: con.execute(f'SELECT * FROM "{t}" WHERE {RID} < ? ORDER BY ALL', [below]).fetchall()
+        for t in names
+    }
+
+
+def test_synthetic_registry_is_seeded_prefix_stable_and_a_quarter_unknown():
+    as_of = date(2019, 3, 1)
+    small, large, other = connect(), connect(), connect()
+    sch = generate(small, pack(), 300, seed=5, as_of=as_of)
+    generate(large, pack(), 1200, seed=5, as_of=as_of)
+    generate(other, pack(), 300, seed=6, as_of=as_of)
+    # each value is a function of (seed, enterprise, variable): more rows change no earlier row
+    assert _tables(small, sch, 300) == _tables(large, sch, 300)
+    assert _tables(small, sch, 300)["registry"] != _tables(other, sch, 300)["registry"]
+
+    # about a quarter of the facts unknown (1200 × ~260 cells: the share is within ±2 points)
+    nulls = " + ".join(f'count(*) - count("{c}")' for c in sch.inputs)
+    unknown = large.execute(f"SELECT ({nulls}) / (count(*) * {len(sch.inputs)}) FROM registry")
+    assert 0.23 < unknown.fetchone()[0] < 0.27
+    # event lists: unknown for about a quarter, 0–3 events (1.5 on average) when known
+    for name in ("annual_results", "certifications"):
+        known, events = large.execute(
+            f'SELECT count("{name}"), (SELECT count(*) FROM "ev__{name}") FROM registry'
+        ).fetchone()
+        assert 0.70 < known / 1200 < 0.80
+        assert 1.3 < events / known < 1.7
+        per = large.execute(
+            f'SELECT max(n) FROM (SELECT count(*) n FROM "ev__{name}" GROUP BY {RID})'
+        )
+        assert per.fetchone()[0] <= 3

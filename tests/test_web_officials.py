@@ -76,6 +76,15 @@ def test_upload_forecast_and_download(client):
     assert rows_csv.status_code == 200 and "91410800A" in rows_csv.content.decode("utf-8-sig")
 
 
+def test_page_says_how_yearly_columns_were_read(client):
+    registry = "统一社会信用代码,注册地,研发费用（万元）,2017年主营业务收入（万元）\n91410800D,温县,3500,9000\n"
+    r = _run(client, registry.encode())
+    assert r.status_code == 200, r.text[:2000]
+    # evaluated on 2019-03-01: 上年度 is 2018
+    assert "「研发费用（万元）」未注明年度，按上年度（2018年度）读入" in r.text
+    assert "「2017年主营业务收入（万元）」按2017年度读入" in r.text
+
+
 def test_bad_uploads_are_explained(client):
     r = _run(client, registry=b"x", name="registry.pdf")
     assert r.status_code == 400 and "请上传 .csv 或 .xlsx" in r.text

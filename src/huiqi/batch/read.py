@@ -4,6 +4,12 @@ their row number, column and reason; never dropping a row silently.
 Columns map to variables by name or by Chinese label; a unit in the header (万元, 亿元, 元,
 %) converts plain numbers exactly (Decimal). The enterprise key is 统一社会信用代码 (or `id`);
 an optional applicant column (applicant / 申请主体) holds the kind of applicant.
+
+A registry keeps yearly figures in wide columns (主营业务收入（万元）, 2017年研发费用（万元）,
+主营业务收入_2018) while the rules read them from a yearly event list (one item per year). A
+column that names a field of such a list (an event list whose items need nothing but their
+year) becomes one item per enterprise and year: the year from the header, or 上年度 of the
+evaluation date when the header has none (said in Registry.notes).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,14 @@ UNITS = {
     "万": Decimal(10_000),
 }
 _UNIT_RE = re.compile(r"^(.*?)\s*[（(]?\s*(万元|亿元|元|%|％|万)\s*[）)]?$")
+_YEAR = r"((?:19|20)\d{2})"
+_SEP = r"[\s_\-－—:：]*"
+# 2017年主营业务收入 / 2018年度研发费用 / 2018_研发费用 ; 主营业务收入_2018 / 研发费用（2018年）
+_YEAR_PREFIX_RE = re.compile(rf"^{_YEAR}(?:年度|年)?{_SEP}(\D.*)$")
+_YEAR_SUFFIX_RE = re.compile(rf"^(.*?\D){_SEP}[（(]?{_YEAR}(?:年度|年)?[）)]?$")
+# Years a yearly list read from wide columns covers (up to 上年度): rules compare 上年度 with
+# earlier years (前年度, every year since a start year), none further back than this.
+YEARS_BACK = 10
 TRUE = {"是", "true", "True", "TRUE", "1", "y", "Y", "yes", "有"}
 FALSE = {"否", "false", "False", "FALSE", "0", "n", "N", "no", "无"}
 
@@ -56,6 +70,12 @@ class Rejection:
 
 
 @dataclass
+class WideItem:
+    item: dict[str, Any]  # the event, as in the record's facts
+    sources: dict[str, str]  # field -> where it was given (“登记表第 3 行“研发费用（万元）”列”)
+
+
+@dataclass
 class Registry:
     records: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)  # by _rid
@@ -65,6 +85,12 @@ class Registry:
     ignored_columns: list[str] = field(default_factory=list)
     events_in: int = 0
     events_rejected: int = 0
+    notes: list[str] = field(default_factory=list)  # how columns were read, for the user
+    rows: list[int] = field(default_factory=list)  # the spreadsheet row, by _rid
+    # items made from wide columns, by (_rid, list, year): an events file may repeat them
+    # (same values) but not contradict them
+    yearly: dict[tuple[int, str, int], WideItem] = field(default_factory=dict)
+    year_fields: dict[str, str] = field(default_factory=dict)  # yearly list -> its year field
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
@@ -117,6 +143,65 @@ def split_header(header: str) -> tuple[str, Decimal | None]:
     return header.strip(), None
 
 
+def split_year(header: str) -> tuple[str, int | None]:
+    """“2017年主营业务收入” / “主营业务收入_2018” -> (主营业务收入, 2017 / 2018)."""
+    text = header.strip()
+    for pattern, name, year in ((_YEAR_PREFIX_RE, 2, 1), (_YEAR_SUFFIX_RE, 1, 2)):
+        m = pattern.match(text)
+        if m and m.group(name).strip():
+            return m.group(name).strip(), int(m.group(year))
+    return text, None
+
+
+def split_yearly(header: str) -> tuple[str, Decimal | None, int | None]:
+    """A header's name, unit factor and year, the year before or after the unit:
+    “2018年度研发费用(万元)”, “研发费用（万元）_2018”, “研发费用_2018（万元）”."""
+    rest, year = split_year(header)
+    name, factor = split_header(rest)
+    if year is None:
+        name, year = split_year(name)
+    return name, factor, year
+
+
+@dataclass(frozen=True)
+class YearlyField:
+    """A field of an event list kept one item per year."""
+
+    list: str
+    field: str
+    year_field: str
+
+
+def yearly_fields(pack: Pack) -> dict[str, list[YearlyField]]:
+    """Names (field_names) a registry column may use for a field of a yearly event list: one
+    whose items have exactly one year field and need nothing else, so that a single figure
+    and its year make an item."""
+    out: dict[str, list[YearlyField]] = {}
+    for lname, var in pack.variables.items():
+        if var.type != "events" or var.derived:
+            continue
+        years = [f for f, s in var.fields.items() if s.type == "year"]
+        if len(years) != 1 or any(not s.optional for f, s in var.fields.items() if f != years[0]):
+            continue
+        for fname, spec in var.fields.items():
+            if fname == years[0]:
+                continue
+            for n in field_names(spec):
+                out.setdefault(n, []).append(YearlyField(lname, fname, years[0]))
+    return out
+
+
+def field_names(spec: FieldSpec) -> set[str]:
+    """The names a column may use for an event field: its name, its label, and the label's
+    parts outside and inside brackets (“营业收入（主营业务收入）” is also 营业收入 and
+    主营业务收入; “研发费用（享受加计扣除的实际发生额）” is also 研发费用)."""
+    names = {spec.name, spec.label}
+    m = re.match(r"^(.+?)[（(](.+)[）)]$", spec.label)
+    if m:
+        names.update({m.group(1).strip(), m.group(2).strip()})
+    return {n for n in names if len(n) >= 2 and n not in UNITS}
+
+
 def _lookup(specs: dict[str, FieldSpec], labels: dict[str, str], name: str) -> str | None:
     if name in specs:
         return name
@@ -160,7 +245,9 @@ def parse_cell(value: Any, spec: FieldSpec, factor: Decimal | None) -> tuple[Any
     return out, None
 
 
-def read_registry(path: Path, pack: Pack) -> Registry:
+def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry:
+    """Read the registry; `as_of` (the evaluation date) gives the year of a yearly column
+    whose header names none (上年度); without it such a column is not used."""
     header, rows = read_table(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
@@ -171,17 +258,25 @@ def read_registry(path: Path, pack: Pack) -> Registry:
         raise ReadError(f"{label}：缺少“统一社会信用代码”（或 id）列")
     app_col = next((i for i, h in enumerate(header) if h in APPLICANT_COLUMNS), None)
     columns: list[tuple[int, str, str, Decimal | None]] = []
+    yearly: list[tuple[int, str, YearlyField, int, Decimal | None]] = []
+    by_name = yearly_fields(pack)
     for i, h in enumerate(header):
         if i in (id_col, app_col):
             continue
         name, factor = split_header(h)
         var = _lookup(specs, labels, h) or _lookup(specs, labels, name)
-        if var is None:
-            out.ignored_columns.append(h)
+        if var is not None:
+            if var == _lookup(specs, labels, h):
+                factor = None  # the whole header is the name (no unit)
+            columns.append((i, h, var, factor))
             continue
-        if var == _lookup(specs, labels, h):
-            factor = None  # the whole header is the name (no unit)
-        columns.append((i, h, var, factor))
+        column = _yearly_column(h, by_name, pack, as_of, out.notes)
+        if column is None:
+            out.ignored_columns.append(h)
+        else:
+            yearly.append((i, h, *column))
+    windows = _windows(yearly, pack, as_of, out.notes)
+    out.year_fields.update({lname: year_field for lname, (year_field, _) in windows.items()})
     entities = {**{k: k for k in pack.entities}, **{v: k for k, v in pack.entities.items()}}
     seen: dict[str, int] = {}
     out.rows_in = len(rows)
@@ -205,6 +300,7 @@ def read_registry(path: Path, pack: Pack) -> Registry:
                 problems.append(Rejection(label, n, h, why))
             elif value is not None:
                 facts[var] = value
+        items = _yearly_items(label, n, cells, yearly, pack, problems)
         applicant = None
         if app_col is not None and cells[app_col] not in (None, ""):
             applicant = entities.get(str(cells[app_col]).strip())
@@ -222,9 +318,125 @@ def read_registry(path: Path, pack: Pack) -> Registry:
             out.rejected_rows.add(n)
             continue
         seen[key] = n
-        out.records.append({RID: len(out.ids), "applicant": applicant, "facts": facts})
+        rid = len(out.ids)
+        for lname in sorted({lname for lname, _, _ in items}):
+            year_field, years = windows[lname]
+            for year in years:  # every year of the window: a figure not given is unknown
+                given = items.get((lname, year_field, year), {})
+                item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
+                facts.setdefault(lname, []).append(item)
+                sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
+                out.yearly[(rid, lname, year)] = WideItem(item, sources)
+        out.records.append({RID: rid, "applicant": applicant, "facts": facts})
         out.ids.append(key)
+        out.rows.append(n)
     return out
+
+
+def _yearly_column(
+    header: str,
+    by_name: dict[str, list[YearlyField]],
+    pack: Pack,
+    as_of: date | None,
+    notes: list[str],
+) -> tuple[YearlyField, int, Decimal | None] | None:
+    """The yearly field, year and unit factor of a column, or None (not used: a note says
+    why when the name was recognised)."""
+    name, factor, year = split_yearly(header)
+    if header.strip() in by_name:  # the whole header is a field's name (brackets included)
+        name, factor, year = header.strip(), None, None
+    targets = by_name.get(name, [])
+    if not targets:
+        return None
+    if len(targets) > 1:
+        lists = "、".join(f"“{pack.variables[t.list].label}”" for t in targets)
+        notes.append(
+            f"「{header}」可对应{lists}中的多个项目，无法确定，未读入；请改用事件文件提供。"
+        )
+        return None
+    target = targets[0]
+    var = pack.variables[target.list]
+    what = f"“{var.label}”的“{var.fields[target.field].label}”"
+    if year is None:
+        if as_of is None:
+            notes.append(f"「{header}」未注明年度，且未给出评估日期，未读入。")
+            return None
+        year = as_of.year - 1
+        notes.append(f"「{header}」未注明年度，按上年度（{year}年度）读入{what}。")
+    else:
+        notes.append(f"「{header}」按{year}年度读入{what}。")
+    return target, year, factor
+
+
+def _windows(
+    yearly: list[tuple[int, str, YearlyField, int, Decimal | None]],
+    pack: Pack,
+    as_of: date | None,
+    notes: list[str],
+) -> dict[str, tuple[str, range]]:
+    """The years each yearly list gets an item for (list -> (year field, years)), for every
+    enterprise that has any figure of it: YEARS_BACK years up to 上年度 (or the latest year
+    in a header), and back to the earliest year in a header.
+
+    A rule sums a year's figure over that year's items, so a year with no item counts as 0:
+    with only 上年度 columns, a 前年度 figure would silently be 0 and a “新增部分” the whole
+    of 上年度's. An item with the year and no figure makes that year's figure unknown instead."""
+    out: dict[str, tuple[str, range]] = {}
+    for lname in dict.fromkeys(t.list for _, _, t, _, _ in yearly):
+        year_field = next(t.year_field for _, _, t, _, _ in yearly if t.list == lname)
+        given = {year for _, _, t, year, _ in yearly if t.list == lname}
+        last = max(given | ({as_of.year - 1} if as_of else set()))
+        first = min(min(given), last - YEARS_BACK + 1)
+        out[lname] = (year_field, range(first, last + 1))
+        notes.append(
+            f"“{pack.variables[lname].label}”：{first}—{last}年度中登记表没有给出的数值"
+            "按不清楚处理（不按零计算），用到这些数值的待遇显示为待确定；可用事件文件补充。"
+        )
+    return out
+
+
+def _yearly_items(
+    label: str,
+    n: int,
+    cells: list[Any],
+    yearly: list[tuple[int, str, YearlyField, int, Decimal | None]],
+    pack: Pack,
+    problems: list[Rejection],
+) -> dict[tuple[str, str, int], dict[str, tuple[Any, str]]]:
+    """One row's yearly figures: (list, year field, year) -> field -> (value, column); two
+    columns giving the same year's figure must agree."""
+    items: dict[tuple[str, str, int], dict[str, tuple[Any, str]]] = {}
+    for i, h, target, year, factor in yearly:
+        spec = pack.variables[target.list].fields[target.field]
+        value, why = parse_cell(cells[i], spec, factor)
+        if why:
+            problems.append(Rejection(label, n, h, why))
+            continue
+        if value is None:
+            continue
+        given = items.setdefault((target.list, target.year_field, year), {})
+        if target.field in given and given[target.field][0] != value:
+            other, where = given[target.field]
+            problems.append(
+                Rejection(
+                    label,
+                    n,
+                    h,
+                    f"{year}年度的数值 {_show(value, spec)} 与“{where}”列的 "
+                    f"{_show(other, spec)} 不一致",
+                )
+            )
+            continue
+        given.setdefault(target.field, (value, h))
+    return items
+
+
+def _show(value: Any, spec: FieldSpec) -> str:
+    if spec.type == "money" and isinstance(value, Decimal):
+        cents = value.quantize(Decimal("0.01"))
+        text = f"{cents:,}"
+        return f"{text.removesuffix('.00')} 元"
+    return str(value)
 
 
 def read_events(path: Path, pack: Pack, registry: Registry) -> None:
@@ -241,6 +453,11 @@ def read_events(path: Path, pack: Pack, registry: Registry) -> None:
         raise ReadError(
             f"{label}：事件文件须有“统一社会信用代码”（或 id）列与“事件列表”（或 list）列"
         )
+    names_of = {
+        lname: {n: f for f, spec in var.fields.items() for n in field_names(spec)}
+        for lname, var in lists.items()
+    }
+    used: set[int] = {id_col, list_col}
     by_key = {k: i for i, k in enumerate(registry.ids)}
     registry.events_in += len(rows)
     broken: set[tuple[str, str]] = set()  # a list with a rejected row is unknown, not partial
@@ -258,30 +475,48 @@ def read_events(path: Path, pack: Pack, registry: Registry) -> None:
             )
         event: dict[str, Any] = {}
         bad: set[str] = set()
+        column_of: dict[str, str] = {}
         if name is not None:
             var = lists[name]
-            flabels = {s.label: f for f, s in var.fields.items()}
             for i, h in enumerate(header):
                 if i in (id_col, list_col):
                     continue
                 fname, factor = split_header(h)
-                f = h if h in var.fields else flabels.get(h)
+                f = names_of[name].get(h)
                 if f is None:
-                    f = fname if fname in var.fields else flabels.get(fname)
+                    f = names_of[name].get(fname)
                 else:
-                    factor = None
+                    factor = None  # the whole header is the name (no unit)
                 if f is None:
                     continue
+                used.add(i)
                 value, why = parse_cell(cells[i], var.fields[f], factor)
                 if why:
                     problems.append(Rejection(label, n, h, why))
                     bad.add(f)
                 elif value is not None:
                     event[f] = value
+                    column_of[f] = h
             if event or bad:
                 for f, s in var.fields.items():
                     if not s.optional and f not in event and f not in bad:
                         problems.append(Rejection(label, n, s.label, "缺少必填字段"))
+        same_year = None  # the item the registry's wide columns gave for this year
+        if name is not None and key in by_key and event and not problems:
+            same_year = _same_year(registry, by_key[key], name, event)
+            if same_year is not None:
+                year = event[registry.year_fields[name]]
+                problems.extend(
+                    _contradictions(
+                        label,
+                        n,
+                        year,
+                        same_year,
+                        event,
+                        column_of,
+                        lists[name].fields,
+                    )
+                )
         if problems:
             registry.rejections.extend(problems)
             registry.events_rejected += 1
@@ -290,7 +525,47 @@ def read_events(path: Path, pack: Pack, registry: Registry) -> None:
             continue
         facts = registry.records[by_key[key]]["facts"]
         items = facts.setdefault(name, [])
-        if event:
+        if same_year is not None:  # one item per year: the two sources agree, merge them
+            for f, value in event.items():
+                same_year.item[f] = value
+                same_year.sources.setdefault(f, f"事件文件第 {n} 行“{column_of[f]}”列")
+        elif event:
             items.append(event)
     for key, name in broken:
         registry.records[by_key[key]]["facts"].pop(name, None)
+    registry.ignored_columns.extend(
+        f"{h}（{Path(label).name}）" for i, h in enumerate(header) if i not in used
+    )
+
+
+def _same_year(registry: Registry, rid: int, name: str, event: dict[str, Any]) -> WideItem | None:
+    """The item the registry's wide columns gave for the year of an events-file item."""
+    year_field = registry.year_fields.get(name)
+    if year_field is None or year_field not in event:
+        return None
+    return registry.yearly.get((rid, name, event[year_field]))
+
+
+def _contradictions(
+    label: str,
+    n: int,
+    year: int,
+    wide: WideItem,
+    event: dict[str, Any],
+    column_of: dict[str, str],
+    fields: dict[str, FieldSpec],
+) -> list[Rejection]:
+    """An events-file row against the registry's figures for the same enterprise and year."""
+    out = []
+    for f, value in event.items():
+        if f in wide.sources and wide.item[f] != value:
+            out.append(
+                Rejection(
+                    label,
+                    n,
+                    column_of[f],
+                    f"{year}年度的数值 {_show(value, fields[f])} 与{wide.sources[f]}的 "
+                    f"{_show(wide.item[f], fields[f])} 不一致",
+                )
+            )
+    return out

@@ -106,7 +106,7 @@ def batch_command(
 
         if not in_spark:
             try:
-                registry = read_registry(Path(input), the_pack)
+                registry = read_registry(Path(input), the_pack, as_of=when)
                 if events is not None:
                     read_events(events, the_pack, registry)
             except ReadError as exc:
@@ -166,6 +166,8 @@ def batch_command(
             err.print(f"[yellow]已拒绝[/yellow] {escape(str(r))}")
         if len(registry.rejections) > MAX_REJECTIONS_SHOWN:
             err.print(f"……另有 {len(registry.rejections) - MAX_REJECTIONS_SHOWN} 处问题未列出")
+        for note in registry.notes:
+            err.print(escape(note))
         if registry.ignored_columns:
             err.print(f"未使用的列：{escape('、'.join(registry.ignored_columns))}")
     _summary(con, console)

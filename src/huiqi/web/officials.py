@@ -126,7 +126,7 @@ def officials_run(
 
     pack = service.load_pack()
     try:
-        reg = read_registry(upload, pack)
+        reg = read_registry(upload, pack, as_of=when)
         if ev_data:
             read_events(ev_upload, pack, reg)
     except ReadError as exc:
@@ -175,6 +175,7 @@ def officials_run(
             "rejections": rejections,
             "more_rejections": max(0, len(reg.rejections) - MAX_REJECTIONS_SHOWN),
             "ignored": reg.ignored_columns,
+            "notes": [named(t) for t in reg.notes],
             "downloads": downloads,
             **data_,
         },
