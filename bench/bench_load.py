@@ -279,7 +279,7 @@ def _line(name: str, r: dict[str, Any]) -> str:
     return (
         f"  {name:30s} {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
         f"{r['requests']:7d} requests  errors {errors}{detail}  "
-        f"(generator CPU {r['client_cpu']:.0f} s / {r['seconds']:.0f} s)\n"
+        f"(generator CPU {r['client_cpu']:.1f} s / {r['seconds']:.0f} s)\n"
         f"  {'':30s} server CPU {r['server_cpu']:.1f} s = "
         f"{r['server_cpu'] * 1000 / max(r['requests'], 1):.2f} ms per request -> "
         f"{r['requests'] / max(r['server_cpu'], 1e-9) * (os.cpu_count() or 1):.0f} req/s "
