@@ -1,9 +1,12 @@
 """Load benchmark of `huiqi serve` on loopback.
 
 The server runs as a subprocess (`huiqi serve --workers W`, uvicorn); the load generator runs in a
-second process (this script with `--generate`): an httpx async client holding `--concurrency`
-keep-alive connections, each sending the next request as soon as the last one is answered
-(closed loop), bounded in time and count. Phases, in one run against the same server:
+second process (this script with `--generate`): `--concurrency` keep-alive connections, each
+sending the next request as soon as the last one is answered (closed loop), bounded in time and
+count. The client is wrk (Debian's package `wrk`, C, about a tenth of a CPU millisecond per
+request) when it is installed, else an httpx async client (`--client httpx`: 2–3 CPU ms per
+request, so on 2 cores the generator itself takes a good part of the machine). Phases, in one
+run against the same server:
 
 1. baseline: GET /healthz (the cost of HTTP + the app's middleware, no work);
 2. search:   GET /api/search?q=… (a few queries in turn);
@@ -20,6 +23,7 @@ Targets (issue #12): ≥ 500 match req/s, p99 < 50 ms, zero errors, flat memory,
 
     uv run python bench/bench_load.py                     # 2 workers, 120 s match phase
     uv run python bench/bench_load.py --duration 20 --workers 1 --http h11
+    uv run python bench/bench_load.py --client httpx      # the pure-Python generator
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -111,6 +117,76 @@ async def _generate(base: str, kind: str, seconds: float, concurrency: int) -> d
     }
 
 
+_WRK_SCRIPT = r"""
+local items = {}
+local n = 0
+init = function(args)
+  for i = 1, #args, 3 do
+    local body = nil
+    if args[i + 2] ~= "-" then
+      local f = assert(io.open(args[i + 2], "rb"))
+      body = f:read("*a")
+      f:close()
+    end
+    items[#items + 1] = {args[i], args[i + 1], body}
+  end
+end
+request = function()
+  n = n + 1
+  local it = items[(n - 1) % #items + 1]
+  if it[3] then
+    return wrk.format(it[1], it[2], {["Content-Type"] = "application/json"}, it[3])
+  end
+  return wrk.format(it[1], it[2])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests": %d, "us": %d, "p50": %d, "p99": %d, "connect": %d, "read": %d, '
+    .. '"write": %d, "status": %d, "timeout": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def _generate_wrk(base: str, kind: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    """The same closed loop with wrk: one thread, `concurrency` connections."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args: list[str] = []
+        for i, (method, url, body) in enumerate(_requests(kind)):
+            path = "-"
+            if body is not None:
+                path = str(Path(tmp) / f"body{i}.json")
+                Path(path).write_bytes(body)
+            args += [method, url, path]
+        script = Path(tmp) / "load.lua"
+        script.write_text(_WRK_SCRIPT, encoding="utf-8")
+        cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s"]
+        out = subprocess.run(
+            [*cmd, "-s", str(script), base, *args],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+            check=True,
+        )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("WRK "))
+    w = json.loads(line[4:])
+    elapsed = w["us"] / 1e6
+    errors = {k: w[k] for k in ("connect", "read", "write", "status", "timeout") if w[k]}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "kind": kind,
+        "requests": w["requests"],
+        "seconds": elapsed,
+        "rps": w["requests"] / elapsed,
+        "p50": w["p50"] / 1000,
+        "p99": w["p99"] / 1000,
+        "errors": errors,  # "status": answers other than 2xx/3xx
+        "client_cpu": usage.ru_utime + usage.ru_stime,
+    }
+
+
 # --- the server and the run ---------------------------------------------------------------
 
 
@@ -164,21 +240,29 @@ def _cpu_seconds(pid: int) -> float:
     return total / tick
 
 
-def _phase(base: str, kind: str, seconds: float, concurrency: int, server: int) -> dict[str, Any]:
+def _generator(base: str, kind: str, seconds: float, concurrency: int, client: str) -> list[str]:
+    return [
+        sys.executable,
+        __file__,
+        "--generate",
+        kind,
+        "--base",
+        base,
+        "--seconds",
+        str(seconds),
+        "--concurrency",
+        str(concurrency),
+        "--client",
+        client,
+    ]
+
+
+def _phase(
+    base: str, kind: str, seconds: float, concurrency: int, server: int, client: str
+) -> dict[str, Any]:
     cpu = _cpu_seconds(server)
     out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--generate",
-            kind,
-            "--base",
-            base,
-            "--seconds",
-            str(seconds),
-            "--concurrency",
-            str(concurrency),
-        ],
+        _generator(base, kind, seconds, concurrency, client),
         capture_output=True,
         text=True,
         timeout=seconds + 120,
@@ -195,7 +279,7 @@ def _line(name: str, r: dict[str, Any]) -> str:
     return (
         f"  {name:30s} {r['rps']:7.1f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
         f"{r['requests']:7d} requests  errors {errors}{detail}  "
-        f"(generator CPU {r['client_cpu']:.0f} s / {r['seconds']:.0f} s)\n"
+        f"(generator CPU {r['client_cpu']:.1f} s / {r['seconds']:.0f} s)\n"
         f"  {'':30s} server CPU {r['server_cpu']:.1f} s = "
         f"{r['server_cpu'] * 1000 / max(r['requests'], 1):.2f} ms per request -> "
         f"{r['requests'] / max(r['server_cpu'], 1e-9) * (os.cpu_count() or 1):.0f} req/s "
@@ -211,13 +295,26 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
     ap.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    ap.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="load generator (auto: wrk when installed)",
+    )
     ap.add_argument("--generate", help=argparse.SUPPRESS)
     ap.add_argument("--base", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "httpx"
     if args.generate:
-        result = asyncio.run(_generate(args.base, args.generate, args.seconds, args.concurrency))
+        if args.client == "wrk":
+            result = _generate_wrk(args.base, args.generate, args.seconds, args.concurrency)
+        else:
+            result = asyncio.run(
+                _generate(args.base, args.generate, args.seconds, args.concurrency)
+            )
         print(json.dumps(result))
         return
 
@@ -252,11 +349,12 @@ def main() -> None:
         else:
             raise SystemExit("the server did not start")
         time.sleep(3 * args.workers)  # every worker warms its packs and index at start-up
-        _phase(base, "match", 3, args.concurrency, server.pid)  # and serves a few requests
+        _phase(base, "match", 3, args.concurrency, server.pid, args.client)  # a few requests
 
         print(
             f"huiqi serve: {args.workers} worker(s), http={args.http}, loop={args.loop}; "
-            f"generator: 1 process, {args.concurrency} connections; {os.cpu_count()} cores"
+            f"generator: {args.client}, 1 process, {args.concurrency} connections; "
+            f"{os.cpu_count()} cores"
         )
         print(f"  server RSS after warm-up: {_rss_mb(server.pid):.0f} MB")
         for name, kind in [
@@ -265,25 +363,17 @@ def main() -> None:
             ("POST /api/match?detail=full", "match_full"),
         ]:
             print(
-                _line(name, _phase(base, kind, args.side, args.concurrency, server.pid)), flush=True
+                _line(
+                    name, _phase(base, kind, args.side, args.concurrency, server.pid, args.client)
+                ),
+                flush=True,
             )
 
         rss_start = _rss_mb(server.pid)
         cpu_start = _cpu_seconds(server.pid)
         samples: list[float] = []
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--generate",
-                "match",
-                "--base",
-                base,
-                "--seconds",
-                str(args.duration),
-                "--concurrency",
-                str(args.concurrency),
-            ],
+            _generator(base, "match", args.duration, args.concurrency, args.client),
             stdout=subprocess.PIPE,
             text=True,
         )

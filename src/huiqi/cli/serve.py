@@ -18,6 +18,9 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="端口", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="工作进程数", min=1, max=64)] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="逐条记录请求（高负载时可关闭）")
+    ] = True,
 ) -> None:
     """启动网页与接口服务（政策检索、政策文件、待遇目录、政策体检，以及 /api）。"""
     import uvicorn
@@ -30,6 +33,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=access_log,
+        # http and loop stay "auto": httptools and uvloop (dependencies) where they install.
         proxy_headers=False,
         server_header=False,
     )

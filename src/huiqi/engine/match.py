@@ -119,13 +119,17 @@ class RuleResult:
         conjuncts = {id(n) for node, _ in self._cr.parts for n in _conjuncts(node)}
         return all(id(a.node) in conjuncts for a in failed)
 
-    def to_dict(self, pack: Pack | None = None, trace: bool = True) -> dict[str, Any]:
+    def to_dict(
+        self, pack: Pack | None = None, trace: bool = True, fixed: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The result as plain data; `trace=False` leaves out the per-condition trace (the
-        costliest part, which a service returns only when asked)."""
+        costliest part, which a service returns only when asked). `fixed`: the rule's
+        `rule_fields`, when the caller keeps them (they are shared, not copied)."""
         r = self.rule
+        f = fixed if fixed is not None else rule_fields(r)
         out = {
-            "rule_id": r.id,
-            "title": r.title,
+            "rule_id": f["rule_id"],
+            "title": f["title"],
             "status": self.status,
             "status_label": STATUS_LABELS[self.status],
             "amount": plain(self.amount),
@@ -134,12 +138,12 @@ class RuleResult:
             "amount_gross": plain(self.gross),
             "arithmetic": [render(s) for s in self.steps],
             "steps": [s.to_dict() for s in self.steps],
-            "citation": r.citation,
-            "quote": r.quote,
-            "determination": r.determination,
-            "determination_label": DETERMINATIONS[r.determination],
+            "citation": f["citation"],
+            "quote": f["quote"],
+            "determination": f["determination"],
+            "determination_label": f["determination_label"],
             "period": period_label(r, self._ctx.as_of if self._ctx else None),
-            "kind": r.kind,
+            "kind": f["kind"],
             "missing": list(self.missing),
             "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
             "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
@@ -158,19 +162,36 @@ class RuleResult:
                 if r.stacking
                 else None
             ),
-            "schedule": r.schedule,
-            "note": r.note,
-            "apply": {
-                "department": r.apply.department,
-                "window": r.apply.window,
-                "deadline": r.apply.deadline,
-                "materials": list(r.apply.materials),
-                "steps": list(r.apply.steps),
-            },
+            "schedule": f["schedule"],
+            "note": f["note"],
+            "apply": f["apply"],
         }
         if trace:
             out["trace"] = [plain(t) for t in self.trace]
         return out
+
+
+def rule_fields(r: Rule) -> dict[str, Any]:
+    """The fields of a result that depend on the rule alone (what `to_dict` copies from it):
+    a service computes them once per pack."""
+    return {
+        "rule_id": r.id,
+        "title": r.title,
+        "citation": r.citation,
+        "quote": r.quote,
+        "determination": r.determination,
+        "determination_label": DETERMINATIONS[r.determination],
+        "kind": r.kind,
+        "schedule": r.schedule,
+        "note": r.note,
+        "apply": {
+            "department": r.apply.department,
+            "window": r.apply.window,
+            "deadline": r.apply.deadline,
+            "materials": list(r.apply.materials),
+            "steps": list(r.apply.steps),
+        },
+    }
 
 
 def _conjuncts(node: Node):
@@ -539,26 +560,39 @@ class MatchReport:
     def total(self) -> Decimal:
         """Certain money: eligible fixed or computed amounts that no review decides. Amounts
         a review or ranking decides (评审裁量) are never added to it (see `review_min/max`)."""
-        return sum(
-            (r.amount for r in self.eligible if r.amount is not None and not is_review(r)),
-            Decimal(0),
-        )
+        return self.sums()[0]
 
     @property
     def review_min(self) -> Decimal:
-        return sum((review_bounds(r)[0] for r in self.eligible if is_review(r)), Decimal(0))
+        return self.sums()[1]
 
     @property
     def review_max(self) -> Decimal:
-        return sum((review_bounds(r)[1] for r in self.eligible if is_review(r)), Decimal(0))
+        return self.sums()[2]
 
     @property
     def total_max(self) -> Decimal:
-        return self.total + self.review_max
+        total, _, high = self.sums()
+        return total + high
 
     @property
     def total_min(self) -> Decimal:
-        return self.total + self.review_min
+        total, low, _ = self.sums()
+        return total + low
+
+    def sums(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(total, review_min, review_max) in one pass over the results."""
+        total = low = high = Decimal(0)
+        for r in self.results:
+            if r.status != ELIGIBLE:
+                continue
+            if is_review(r):
+                a, b = review_bounds(r)
+                low += a
+                high += b
+            elif r.amount is not None:
+                total += r.amount
+        return total, low, high
 
     def next_questions(self) -> list[dict[str, Any]]:
         """The unanswered variables that would decide the most undetermined rules, best first."""

@@ -31,6 +31,10 @@ STEPS: dict[str, tuple[str, ...]] = {
     "non_monetary": ("note",),
 }
 
+# The same as sets, for the checks below (they run for every result of every match).
+_REASON_KEYS = {code: frozenset(keys) for code, keys in REASONS.items()}
+_STEP_KEYS = {code: frozenset(keys) for code, keys in STEPS.items()}
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -40,8 +44,8 @@ class Reason:
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        expected = REASONS.get(self.code)
-        if expected is None or set(self.params) - set(expected):
+        expected = _REASON_KEYS.get(self.code)
+        if expected is None or not expected.issuperset(self.params):
             raise ValueError(f"unknown reason {self.code} {sorted(self.params)}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,8 +62,8 @@ class Step:
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        expected = STEPS.get(self.code)
-        if expected is None or set(self.params) - set(expected):
+        expected = _STEP_KEYS.get(self.code)
+        if expected is None or not expected.issuperset(self.params):
             raise ValueError(f"unknown step {self.code} {sorted(self.params)}")
 
     def to_dict(self) -> dict[str, Any]:

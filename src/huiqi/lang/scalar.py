@@ -397,16 +397,16 @@ def compile_condition(
     """Compile the conjunction of a rule's parts; every atom is evaluated and traced in order."""
     atoms: list[Atom] = []
 
-    def c(n: Node, part: int, text: str) -> Callable[[Ctx], Any]:
+    # Every level takes (ctx, items) like compile_expr's closures, so that no adapter call
+    # sits between a connective and its operands (this runs for every rule of every match).
+    def c(n: Node, part: int, text: str) -> Fn:
         if isinstance(n, BoolOp):
-            fns = [c(i, part, text) for i in n.items]
-            inner = _boolop(n.op, [_adapt(f) for f in fns], short_circuit=False)
-            return lambda ctx: inner(ctx, ())
+            return _boolop(n.op, [c(i, part, text) for i in n.items], short_circuit=False)
         if isinstance(n, Not):
             g = c(n.operand, part, text)
 
-            def not_(ctx):
-                v = g(ctx)
+            def not_(ctx, items):
+                v = g(ctx, items)
                 return UNKNOWN if v is UNKNOWN else not v
 
             return not_
@@ -420,7 +420,7 @@ def compile_condition(
             sides = (compile_expr(n.left, derived), compile_expr(n.right, derived))
         atoms.append(Atom(len(atoms), part, n, text[n.pos.start : n.pos.end], reads, sides))
 
-        def atom(ctx):
+        def atom(ctx, items):
             v = fn(ctx, ())
             ctx.trace.append(v)
             return v
@@ -428,12 +428,8 @@ def compile_condition(
         return atom
 
     fns = [c(node, i, text) for i, (node, text) in enumerate(parts)]
-    whole = _boolop("and", [_adapt(f) for f in fns], short_circuit=False)
+    whole = _boolop("and", fns, short_circuit=False)
     return (lambda ctx: whole(ctx, ())), atoms
-
-
-def _adapt(f: Callable[[Ctx], Any]) -> Fn:
-    return lambda ctx, items: f(ctx)
 
 
 # --- values -----------------------------------------------------------------------------------

@@ -113,9 +113,15 @@ def pack_root(name: str, policies: Path | None = None) -> Path:
     return policies / name
 
 
-@cache
 def bundled_pack(name: str | None = None) -> Pack:
     """A bundled pack with every pack it extends; None: every bundled pack together."""
+    # One cache entry per pack: `bundled_pack()` and `bundled_pack(None)` are different keys
+    # to functools.cache, and each would load (and keep) the whole set of packs again.
+    return _bundled_pack(name)
+
+
+@cache
+def _bundled_pack(name: str | None) -> Pack:
     if name is None:
         return load_layers([policies_dir() / n for n in bundled_registry().packs], pack_name="*")
     return load_pack(pack_root(name))

@@ -20,7 +20,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, Field
 
-from ..engine.match import ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, MatchReport, RuleResult
+from ..engine.match import (
+    ELIGIBLE,
+    NOT_ELIGIBLE,
+    UNDETERMINED,
+    MatchReport,
+    RuleResult,
+    rule_fields,
+)
 from ..explain import render
 from ..explain.zh import gap_text
 from ..lang.scalar import plain
@@ -48,48 +55,78 @@ def dumps(content: Any) -> bytes:
 # --- the slim document ------------------------------------------------------------------
 
 
-def _pays_money(r: RuleResult) -> bool:
-    return r.rule.amount.type not in ("none", "unstated")
+class _Fixed:
+    """What the slim document takes from a rule alone, built once per pack: the fields of a
+    detailed entry that do not depend on the applicant, the apply block and its identity."""
+
+    __slots__ = ("apply", "fields", "pays", "sig")
+
+    def __init__(self, rule: Any, sigs: dict[tuple, int]) -> None:
+        self.fields = rule_fields(rule)
+        self.apply = self.fields["apply"]
+        a = self.apply
+        sig = (
+            a["department"],
+            a["window"],
+            a["deadline"],
+            tuple(a["materials"]),
+            tuple(a["steps"]),
+        )
+        self.sig = sigs.setdefault(sig, len(sigs))  # equal blocks share one number
+        self.pays = rule.amount.type not in ("none", "unstated")
 
 
-def _detailed(r: RuleResult) -> bool:
-    return r.status == ELIGIBLE or (r.status == UNDETERMINED and _pays_money(r))
+#: id(pack) -> (pack, rule id -> _Fixed); the pack is held so that its id stays its own.
+#: Packs do not change while the server runs; a few packs at most are ever loaded.
+_FIXED: dict[int, tuple[Any, dict[str, _Fixed]]] = {}
+_MAX_PACKS = 16
+
+
+def _fixed(pack: Any) -> dict[str, _Fixed]:
+    held = _FIXED.get(id(pack))
+    if held is None or held[0] is not pack:
+        if len(_FIXED) >= _MAX_PACKS:
+            _FIXED.pop(next(iter(_FIXED)))
+        sigs: dict[tuple, int] = {}
+        held = _FIXED[id(pack)] = (
+            pack,
+            {cr.rule.id: _Fixed(cr.rule, sigs) for cr in pack.compiled},
+        )
+    return held[1]
 
 
 def slim_report(report: MatchReport, questions: bool = False) -> dict[str, Any]:
     """The default /api/match document (see the module docstring)."""
     pack = report.pack
+    fixed = _fixed(pack)
     applies: dict[str, dict[str, Any]] = {}
-    keys: dict[tuple, str] = {}
+    keys: dict[int, str] = {}
     rules: list[dict[str, Any]] = []
     for r in report.results:
-        if not _detailed(r):
+        f = fixed.get(r.rule.id)
+        if f is None:  # a rule outside the pack's compiled list: no shared fields
+            f = _Fixed(r.rule, {})
+        if not (r.status == ELIGIBLE or (r.status == UNDETERMINED and f.pays)):
             rules.append(_brief(r, pack))
             continue
-        entry = r.to_dict(pack if questions else None, trace=False)
+        entry = r.to_dict(pack if questions else None, trace=False, fixed=f.fields)
         if not questions:
             del entry["questions"]
-        block = entry.pop("apply")
-        sig = (
-            block["department"],
-            block["window"],
-            block["deadline"],
-            tuple(block["materials"]),
-            tuple(block["steps"]),
-        )
-        key = keys.get(sig)
+        del entry["apply"]
+        key = keys.get(f.sig)
         if key is None:
-            key = keys[sig] = f"a{len(keys) + 1}"
-            applies[key] = block
+            key = keys[f.sig] = f"a{len(keys) + 1}"
+            applies[key] = f.apply
         entry["apply"] = key
         entry["detail"] = True
         rules.append(entry)
+    total, low, high = report.sums()
     return {
         "as_of": report.as_of.isoformat(),
         "label": report.label,
-        "total": plain(report.total),
-        "total_min": plain(report.total_min),
-        "total_max": plain(report.total_max),
+        "total": plain(total),
+        "total_min": plain(total + low),
+        "total_max": plain(total + high),
         "packs": report.packs,
         "next_questions": report.next_questions(),
         "rules": rules,
@@ -108,7 +145,7 @@ def _brief(r: RuleResult, pack: Any) -> dict[str, Any]:
         "citation": rule.citation,
         "missing": list(r.missing),
         "near_miss": bool(gaps) and r.near_miss,
-        "gap": [{**plain(g), "text": gap_text(g, pack)} for g in gaps],
+        "gap": [{**plain(g), "text": gap_text(g, pack)} for g in gaps] if gaps else [],
         "detail": False,
     }
 

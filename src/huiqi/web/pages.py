@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from ..engine.profile import Problem
 from ..explain import render
@@ -207,15 +208,39 @@ def rules_page(
         determination or None,
         department=department.strip() or None,
     )
-    entries = [service.catalogue_entry(p, r) for r in selected]
+    items = rule_items(p)
     return _page(
         request,
         "rules.html",
         form=form,
-        rules=entries,
+        items=[items[r.id] for r in selected],
         packs=service.packs(),
         entities=p.entities,
     )
+
+
+#: id(pack) -> (pack, rule id -> the rendered <li> of the catalogue). Rules do not change
+#: while the server runs, so each benefit is rendered (escaped) once, not on every /rules.
+_ITEMS: dict[int, tuple[Any, dict[str, Markup]]] = {}
+
+
+def warm() -> None:
+    """Compile every template and render the whole catalogue (at start-up)."""
+    for name in _env.list_templates():
+        _env.get_template(name)
+    rule_items(service.load_pack())
+
+
+def rule_items(pack: Any) -> dict[str, Markup]:
+    """The catalogue entry of every rule of a pack as HTML, rendered once per pack."""
+    held = _ITEMS.get(id(pack))
+    if held is None or held[0] is not pack:
+        template = _env.get_template("rule_item.html")
+        items = {
+            r.id: Markup(template.render(r=service.catalogue_entry(pack, r))) for r in pack.rules
+        }
+        held = _ITEMS[id(pack)] = (pack, items)
+    return held[1]
 
 
 # --- 政策体检 ----------------------------------------------------------------------------
