@@ -188,3 +188,73 @@ def test_xlsx_and_parquet_inputs(tmp_path):
     pq.write_table(table, tmp_path / "r.parquet")
     reg = read_registry(tmp_path / "r.parquet", pack())
     assert [r["facts"] for r in reg.records] == [{money: Decimal("12.34"), flag: False}, {}]
+
+
+def test_benefits_already_received_from_the_events_file(tmp_path):
+    """A list of its own in the events file: rule (id or title), amount, year, key. For
+    jz.gxq.startup_grant, 焦政办〔2017〕63号 二10: “依据其投入情况，市财政、焦作高新区财政可
+    给予一次性不超过10万元的创业补助” (一次性: group gxq_startup_grant, policy once), an
+    enterprise that already received it gets nothing more; one that did not keeps the range
+    up to 100,000 元."""
+    title = "科技人员创办小微科技企业一次性创业补助（不超过10万元）"
+    registry = _write(
+        tmp_path / "r.csv",
+        [
+            [
+                "统一社会信用代码",
+                "注册地",
+                "与焦作高新区的关系",
+                "科技人员创办的科技企业",
+                "企业规模",
+            ],
+            ["G1", "焦作市", "在焦作高新区内", "是", "小型"],
+            ["G2", "焦作市", "在焦作高新区内", "是", "微型"],
+        ],
+        "gbk",
+    )
+    events = _write(
+        tmp_path / "e.csv",
+        [
+            ["统一社会信用代码", "事件列表", "政策事项", "金额（万元）", "年度"],
+            ["G1", "已享受的奖补", title, "8", "2018"],
+            ["G2", "已享受的奖补", "没有这项政策", "8", "2018"],  # unknown: rejected
+            ["G2", "已享受的奖补", title, "", "2018"],  # no amount: rejected
+        ],
+        "gbk",
+    )
+    reg = read_registry(registry, pack())
+    read_events(events, pack(), reg)
+    assert reg.records[0]["received"] == [
+        {"rule": "jz.gxq.startup_grant", "amount": Decimal("80000"), "year": 2018, "key": None}
+    ]
+    assert "received" not in reg.records[1]
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, "政策事项"), (4, "金额（万元）")]
+    assert reg.events_in == 3 and reg.events_rejected == 2
+
+    from huiqi.cli import app
+
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            str(registry),
+            "--events",
+            str(events),
+            "--as-of",
+            "2019-03-01",
+            "--out",
+            str(out),
+            "--pack",
+            "jiaozuo",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "事件行：读入 3 = 采用 1 + 拒绝 2" in result.output
+    with out.open(encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["rule_id"] == "jz.gxq.startup_grant"]
+    got = {r["id"]: (r["status"], r["amount_max"], r["set_aside"]) for r in rows}
+    assert got == {
+        "G1": ("eligible", "0.00", "true"),  # 一次性: received in 2018, set aside
+        "G2": ("eligible", "100000.00", "false"),  # 不超过10万元
+    }

@@ -467,12 +467,20 @@ def read_events(path: Path, pack: Pack, registry: Registry) -> None:
         lname = "" if cells[list_col] is None else str(cells[list_col]).strip()
         problems: list[Rejection] = []
         name = lname if lname in lists else list_labels.get(lname)
-        if name is None:
-            problems.append(Rejection(label, n, header[list_col], f"未知事件列表 {lname!r}"))
         if key not in by_key:
             problems.append(
                 Rejection(label, n, header[id_col], f"登记表中没有（或已被拒绝）的企业 {key!r}")
             )
+        if name is None and lname in RECEIVED_LISTS:
+            item = _received_row(label, n, header, cells, (id_col, list_col), pack, problems, used)
+            if key not in by_key or problems:
+                registry.rejections.extend(problems)
+                registry.events_rejected += 1
+                continue
+            registry.records[by_key[key]].setdefault("received", []).append(item)
+            continue
+        if name is None:
+            problems.append(Rejection(label, n, header[list_col], f"未知事件列表 {lname!r}"))
         event: dict[str, Any] = {}
         bad: set[str] = set()
         column_of: dict[str, str] = {}
@@ -536,6 +544,70 @@ def read_events(path: Path, pack: Pack, registry: Registry) -> None:
     registry.ignored_columns.extend(
         f"{h}（{Path(label).name}）" for i, h in enumerate(header) if i not in used
     )
+
+
+# Benefits already received (stacking: 只能享受一次, 补差, 就高), in the events file as a list
+# of their own: the rule (its id or its title), the amount paid, the year paid, the key.
+RECEIVED_LISTS = ("received_benefits", "已享受的奖补", "已享受奖补", "已获奖补")
+RECEIVED_FIELDS = {
+    "rule": ("rule", "规则编号", "政策事项"),
+    "amount": ("amount", "金额", "已获金额"),
+    "year": ("year", "年度", "兑现年度"),
+    "key": ("key", "届次或档次", "届次", "档次"),
+}
+
+
+def _received_row(
+    label: str,
+    n: int,
+    header: list[str],
+    cells: list[Any],
+    skip: tuple[int, int],
+    pack: Pack,
+    problems: list[Rejection],
+    used: set[int],
+) -> dict[str, Any]:
+    """One benefit already received, as `Profile.received` holds it; problems appended."""
+    specs = {
+        "amount": FieldSpec("amount", "金额", "money"),
+        "year": FieldSpec("year", "年度", "year"),
+    }
+    by_title: dict[str, list[str]] = {}
+    for cr in pack.compiled:
+        by_title.setdefault(cr.rule.title, []).append(cr.rule.id)
+    item: dict[str, Any] = {"rule": None, "amount": None, "year": None, "key": None}
+    columns: dict[str, str] = {}
+    for i, h in enumerate(header):
+        if i in skip:
+            continue
+        name, factor = split_header(h)
+        f = next((f for f, names in RECEIVED_FIELDS.items() if h in names or name in names), None)
+        if f is None:
+            continue
+        used.add(i)
+        columns[f] = h
+        raw = cells[i]
+        if raw is None or str(raw).strip() == "":
+            continue
+        if f in specs:
+            value, why = parse_cell(raw, specs[f], factor if h not in RECEIVED_FIELDS[f] else None)
+            if why:
+                problems.append(Rejection(label, n, h, why))
+            item[f] = value
+        elif f == "rule":
+            text = str(raw).strip()
+            ids = [text] if text in pack.by_id else by_title.get(text, [])
+            if len(ids) != 1:
+                why = "有多条同名政策事项，请填规则编号" if ids else f"未知的规则编号或政策事项 {text!r}"
+                problems.append(Rejection(label, n, h, why))
+            else:
+                item["rule"] = ids[0]
+        else:
+            item["key"] = str(raw).strip()
+    for f, need in (("rule", "规则编号或政策事项"), ("amount", "金额")):
+        if item[f] is None and not any(p.column == columns.get(f) for p in problems):
+            problems.append(Rejection(label, n, columns.get(f, need), "缺少必填字段"))
+    return item
 
 
 def _same_year(registry: Registry, rid: int, name: str, event: dict[str, Any]) -> WideItem | None:
