@@ -194,3 +194,7 @@ def test_cli_batch_evaluates_a_rule_reading_annual_results(tmp_path):
         # A7: 2020 3500万, 2019 not given: the 新增部分 is unknown (not all of 3500万)
         "A7": ("undetermined", ""),
     }
+    # what A7 lacks is named, as `huiqi match` names it: the list's field, by its labels
+    lists = {n: v for n, v in bundled_pack("jiaozuo").variables.items() if v.type == "events"}
+    rd = lists["annual_results"]
+    assert f"{rd.label}（{rd.fields['rd_expense'].label}）" in rows["A7"]["missing"]

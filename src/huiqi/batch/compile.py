@@ -67,6 +67,11 @@ def events_table(name: str) -> str:
     return f"ev__{name}"
 
 
+def null_flag(source: str, field: str) -> str:
+    """The column: some event of the list has this field unknown."""
+    return f"nf__{source}__{field}"
+
+
 @dataclass
 class Schema:
     """The columns of the registry and event tables for a pack."""
@@ -143,6 +148,7 @@ class _Aggs:
         self.by_node: dict[Aggregate, tuple[str, Typed]] = {}
         self.by_source: dict[str, list[tuple[str, Aggregate, Typed]]] = {}
         self.joins_registry: set[str] = set()
+        self.field_nulls: dict[str, set[str]] = {}  # list -> fields whose unknowns are named
 
 
 class _RowEnv(Env):
@@ -280,6 +286,11 @@ class _Builder:
         for p in walk(node):
             if isinstance(p, Param) and self.params.get(p.name) is None:
                 out[f"param:{p.name}"] = None
+        # fields of events read (list.field), as the scalar evaluator names an unknown one
+        for tree in [node, *(self.derived_nodes[n] for n in seen if n in self.derived_nodes)]:
+            for f in walk(tree):
+                if isinstance(f, Field) and f.depth == 0 and f.source in self.schema.events:
+                    out[f"{f.source}.{f.name}"] = None
         return list(out)
 
     # --- rules -------------------------------------------------------------------------------
@@ -383,6 +394,11 @@ class _Builder:
         for name in reads:
             if name.startswith("param:"):
                 pieces.append(exp.Literal.string(name))
+            elif "." in name:  # an event of a known list with this field unknown
+                source, fname = name.split(".", 1)
+                self.aggs.field_nulls.setdefault(source, set()).add(fname)
+                flag = col(null_flag(source, fname))
+                pieces.append(case((is_true(flag), exp.Literal.string(name))))
             else:
                 self.used.add(name)
                 pieces.append(case((is_null(col(name)), exp.Literal.string(name))))
@@ -534,9 +550,11 @@ def _assemble(
     agg_cols: list[tuple[str, exp.Expression]] = []
     for source, items in b.aggs.by_source.items():
         cte = f"a__{source}"
+        flags = [(null_flag(source, f), f) for f in sorted(b.aggs.field_nulls.get(source, ()))]
         sel = select(
             alias(col(RID, "ev"), RID),
             *[alias(t.sql, name) for name, _, t in items],
+            *[alias(exp.LogicalOr(this=is_null(col(f, "ev"))), flag) for flag, f in flags],
         ).from_(copy=False, expression=alias(exp.to_table(events_table(source)), "ev", table=True))
         if source in b.aggs.joins_registry:
             sel = sel.join(
@@ -552,6 +570,13 @@ def _assemble(
                 default=col(name, cte),
             )
             agg_cols.append((name, value))
+        for flag, _ in flags:
+            value = case(
+                (is_null(col(source, "r")), exp.null()),
+                (is_null(col(RID, cte)), exp.false()),
+                default=col(flag, cte),
+            )
+            agg_cols.append((flag, value))
     # only the columns this query reads: the layers below carry them all along (SELECT *)
     base = select(
         *[

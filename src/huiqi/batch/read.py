@@ -598,7 +598,11 @@ def _received_row(
             text = str(raw).strip()
             ids = [text] if text in pack.by_id else by_title.get(text, [])
             if len(ids) != 1:
-                why = "有多条同名政策事项，请填规则编号" if ids else f"未知的规则编号或政策事项 {text!r}"
+                why = (
+                    "有多条同名政策事项，请填规则编号"
+                    if ids
+                    else f"未知的规则编号或政策事项 {text!r}"
+                )
                 problems.append(Rejection(label, n, h, why))
             else:
                 item["rule"] = ids[0]

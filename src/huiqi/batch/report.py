@@ -86,6 +86,9 @@ def label_tables(
         for name, var in pack.variables.items():
             names.append(name)
             labels.append(var.label or name)
+            for f, spec in (var.fields or {}).items():  # an event's field: list.field
+                names.append(f"{name}.{f}")
+                labels.append(f"{var.label or name}（{spec.label or f}）")
         for name, par in pack.parameters.items():
             names.append(f"param:{name}")
             labels.append(f"{par.label or name}（参数未定）")
