@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from huiqi.batch.read import read_events, read_registry, split_header
+from huiqi.batch.read import ReadError, read_events, read_registry, split_header
 from huiqi.packs.loader import bundled_pack
 
 
@@ -258,3 +258,65 @@ def test_benefits_already_received_from_the_events_file(tmp_path):
         "G1": ("eligible", "0.00", "true"),  # 一次性: received in 2018, set aside
         "G2": ("eligible", "100000.00", "false"),  # 不超过10万元
     }
+
+
+def test_registry_and_events_as_tables_of_a_duckdb_file(tmp_path):
+    """INPUT and --events may be tables of a DuckDB database file (file:table, or the file
+    alone when it holds one table); an unknown table is an error listing the tables."""
+    import duckdb
+
+    from huiqi.cli import app
+
+    db = tmp_path / "登记库.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        'CREATE TABLE registry ("统一社会信用代码" VARCHAR, "注册地" VARCHAR, '
+        '"与焦作高新区的关系" VARCHAR, "科技人员创办的科技企业" BOOLEAN, "企业规模" VARCHAR)'
+    )
+    con.execute(
+        "INSERT INTO registry VALUES ('D1', '焦作市', '在焦作高新区内', TRUE, '小型'), "
+        "('D2', '焦作市', '在焦作高新区内', TRUE, '特大型')"
+    )
+    con.execute(
+        'CREATE TABLE paid ("统一社会信用代码" VARCHAR, "事件列表" VARCHAR, "规则编号" VARCHAR,'
+        ' "金额（万元）" DECIMAL(10, 2), "年度" INTEGER)'
+    )
+    con.execute("INSERT INTO paid VALUES ('D1', '已享受的奖补', 'jz.gxq.startup_grant', 8, 2018)")
+    con.close()
+
+    reg = read_registry(Path(f"{db}:main.registry"), pack())
+    assert reg.ids == ["D1"] and reg.rows_in == 2 and reg.rejected_rows == {3}
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, "企业规模")]  # 特大型
+    with pytest.raises(ReadError, match=r"库中没有这张表.*main\.paid、main\.registry"):
+        read_registry(Path(f"{db}:nope"), pack())
+    with pytest.raises(ReadError, match="请用“文件:表名”指明"):
+        read_registry(db, pack())
+
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            f"{db}:registry",
+            "--events",
+            f"{db}:paid",
+            "--as-of",
+            "2019-03-01",
+            "--out",
+            str(out),
+            "--pack",
+            "jiaozuo",
+            "--no-html",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "读入 2 = 评估 1 + 拒绝 1" in " ".join(result.output.split())
+    with out.open(encoding="utf-8-sig") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["rule_id"] == "jz.gxq.startup_grant")
+    # 焦政办〔2017〕63号 二10 “一次性不超过10万元”: received in 2018, so set aside
+    assert (row["id"], row["status"], row["amount_max"], row["set_aside"]) == (
+        "D1",
+        "eligible",
+        "0.00",
+        "true",
+    )

@@ -93,9 +93,25 @@ class Registry:
     year_fields: dict[str, str] = field(default_factory=dict)  # yearly list -> its year field
 
 
+DUCKDB_FILES = (".duckdb", ".ddb")
+
+
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of a CSV (UTF-8 ± BOM, GBK, GB18030), XLSX or Parquet file."""
+    """Header and rows of a CSV (UTF-8 ± BOM, GBK, GB18030), XLSX or Parquet file, or of a
+    table of a DuckDB database file (`registry.duckdb:schema.table`; `registry.duckdb` alone
+    when it holds one table)."""
     label = str(path)
+    base, _, table = (
+        label.partition(":")
+        if ".duckdb:" in label or ".ddb:" in label
+        else (
+            label,
+            "",
+            "",
+        )
+    )
+    if Path(base).suffix.lower() in DUCKDB_FILES:
+        return _duckdb_table(Path(base), table)
     if not path.is_file():
         raise ReadError(f"{label}：文件不存在")
     suffix = path.suffix.lower()
@@ -132,7 +148,46 @@ def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
             raise ReadError(f"{label}：无法读取 Parquet 文件（{type(exc).__name__}）") from None
         cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
         return list(table.column_names), [list(r) for r in zip(*cols, strict=True)]
-    raise ReadError(f"{label}：不支持的文件类型 {suffix}（可用 .csv .xlsx .parquet）")
+    raise ReadError(
+        f"{label}：不支持的文件类型 {suffix}（可用 .csv .xlsx .parquet，或 DuckDB 数据库文件中的表）"
+    )
+
+
+def _duckdb_table(path: Path, table: str) -> tuple[list[str], list[list[Any]]]:
+    """A table of a DuckDB database file, opened read-only; the name is checked against the
+    file's catalogue and quoted as an identifier (it never becomes SQL text of its own)."""
+    import duckdb
+    from sqlglot import exp
+
+    label = f"{path}:{table}" if table else str(path)
+    if not path.is_file():
+        raise ReadError(f"{path}：文件不存在")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise ReadError(f"{path}：无法打开 DuckDB 数据库（{type(exc).__name__}）") from None
+    try:
+        found = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() UNION ALL "
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+        names = {f"{s}.{t}": (s, t) for s, t in found} | {t: (s, t) for s, t in found}
+        if not table:
+            if len(found) != 1:
+                listed = "、".join(sorted(f"{s}.{t}" for s, t in found)) or "（无）"
+                raise ReadError(f"{path}：请用“文件:表名”指明读哪张表（库中的表：{listed}）")
+            table = found[0][1]
+        if table not in names:
+            listed = "、".join(sorted(f"{s}.{t}" for s, t in found)) or "（无）"
+            raise ReadError(f"{label}：库中没有这张表（库中的表：{listed}）")
+        schema_name, name = names[table]
+        ref = exp.table_(name, db=schema_name, quoted=True).sql("duckdb")
+        cur = con.execute(f"SELECT * FROM {ref}")
+        header = [d[0] for d in cur.description]
+        rows = [list(r) for r in cur.fetchall()]
+    finally:
+        con.close()
+    return header, rows
 
 
 def split_header(header: str) -> tuple[str, Decimal | None]:

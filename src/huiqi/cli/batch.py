@@ -26,8 +26,8 @@ def batch_command(
     input: Annotated[
         str,
         typer.Argument(
-            help="企业登记表：.csv（UTF-8/GBK/GB18030）、.xlsx 或 .parquet；"
-            "Spark 引擎下也可为 Parquet 目录或数据仓库表 table:库名.表名"
+            help="企业登记表：.csv（UTF-8/GBK/GB18030）、.xlsx、.parquet，或 DuckDB 数据库文件中的表"
+            "（登记库.duckdb:表名）；Spark 引擎下也可为 Parquet 目录或数据仓库表 table:库名.表名"
         ),
     ],
     as_of: Annotated[str, typer.Option("--as-of", help="评估日期 YYYY-MM-DD")],
