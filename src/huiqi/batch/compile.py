@@ -773,77 +773,68 @@ def _forecast(
     (place, rule_idx, status, NULL, n, certain total, range low, range high) per status, and
     (place, rule_idx, 'undetermined', fact, n, NULL…) per input unknown where the rule is
     undetermined (what `missing` lists). Set-aside amounts count 0, as in the long result.
-    The same figures as grouping the long result (tests/test_batch_forecast.py), without
-    making one row per enterprise and rule. Built as text: every name in it is one of ours.
-
-    DuckDB: the wide rows are computed once (MATERIALIZED) and grouped once per rule — an
-    aggregate with a FILTER per rule, status and fact costs superlinearly in their number
-    (~200 in a chunk: 2.4 s per 100k rows against 0.16 s), and the wide query inlined into an
-    aggregate gets its layered projections merged and their expressions copied into each
-    use (20× slower on the tax rules' deep derived variables). Spark (no MATERIALIZED): the
-    wide rows exploded into (rule, status) rows and grouped, in one pass."""
+    The same figures as grouping the long result (tests/test_batch_forecast.py), streamed:
+    the rows per enterprise and rule feed one GROUP BY and are never stored. Each such row
+    is unpivoted once more into itself (fact NULL, with the money) and one row per unknown
+    fact (without), so one pass and one aggregation give both. Built as text: every name in
+    it is one of ours. (A MATERIALIZED wide row grouped once per rule, or one FILTER
+    aggregate per rule and status, measured slower: DuckDB's cost grows superlinearly with
+    the aggregates of one GROUP BY.)"""
     types = dict(FORECAST_COLUMNS)
-    if dialect == "spark":
+    spark = dialect == "spark"
+    if spark:
         types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
-    money = ("amount", "amount_min", "amount_max")
 
     def q(name: str) -> str:  # an identifier in the dialect's quotes
         return exp.to_identifier(name, quoted=True).sql(dialect)  # type: ignore[union-attr]
 
-    def dec(v: str) -> str:
-        return f"CAST({v} AS {types['amount']})"
-
-    cols = [f"{q(place) if place else 'CAST(NULL AS ' + types['place'] + ')'} AS place"]
+    money = types["amount"]
+    items = []
     for info in infos:
         i = info.idx
-        cols += [
-            f"s_{i}",
-            f"m_{i}",
+        fields = {
+            "rule_idx": f"CAST({i} AS BIGINT)",
+            "status": f"s_{i}",
+            "m": f"m_{i}",
             # the long result's amount columns (summed where the rule is eligible)
-            f"{paid.amount(i)} AS c_{i}",
-            f"CASE WHEN hi_{i} IS NOT NULL THEN coalesce({paid.bound(i, 'lo')}, 0) END AS r_{i}",
-            f"{paid.bound(i, 'hi')} AS h_{i}",
-        ]
-    null_money = ", ".join(f"CAST(NULL AS {types[c]})" for c in money)
-    fact_null = f"CAST(NULL AS {types['fact']})"
-    undetermined = f"'{UNDETERMINED}'"
-    if dialect == "spark":
-        items = []
-        for info in infos:
-            i = info.idx
+            "c": f"CAST({paid.amount(i)} AS {money})",
+            "r": f"CAST(CASE WHEN hi_{i} IS NOT NULL THEN coalesce({paid.bound(i, 'lo')}, 0) END"
+            f" AS {money})",
+            "h": f"CAST({paid.bound(i, 'hi')} AS {money})",
+        }
+        if spark:
             items.append(
-                f"named_struct('rule_idx', CAST({i} AS BIGINT), 'status', s_{i}, 'missing', "
-                f"m_{i}, 'c', c_{i}, 'r', r_{i}, 'h', h_{i})"
+                "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
             )
-        rows = (
-            f"SELECT place, x.* FROM (SELECT place, explode(array({', '.join(items)})) AS x "
-            f"FROM w) e"
+        else:
+            items.append("{" + ", ".join(f"'{k}': {v}" for k, v in fields.items()) + "}")
+    place_sql = q(place) if place else f"CAST(NULL AS {types['place']})"
+    fact = types["fact"]
+    undetermined = f"x.status = '{UNDETERMINED}' AND x.m <> ''"
+    if spark:
+        rows = f"explode(array({', '.join(items)}))"
+        facts = (
+            f"explode(CASE WHEN {undetermined} THEN concat(array(CAST(NULL AS {fact})), "
+            f"split(x.m, ',')) ELSE array(CAST(NULL AS {fact})) END)"
         )
-        return (
-            f"WITH w AS (SELECT {', '.join(cols)} FROM ({wide_sql}) wide), r AS ({rows}) "
-            f"SELECT place, rule_idx, status, {fact_null} AS fact, count(*) AS n, "
-            f"{dec('coalesce(sum(c), 0)')} AS amount, {dec('coalesce(sum(r), 0)')} AS amount_min, "
-            f"{dec('coalesce(sum(h), 0)')} AS amount_max FROM r GROUP BY place, rule_idx, status "
-            f"UNION ALL SELECT place, rule_idx, {undetermined}, fact, count(*), {null_money} "
-            f"FROM (SELECT place, rule_idx, explode(split(missing, ',')) AS fact FROM r "
-            f"WHERE status = {undetermined} AND missing <> '') f GROUP BY place, rule_idx, fact"
+    else:
+        rows = f"unnest([{', '.join(items)}])"
+        facts = (
+            f"unnest(CASE WHEN {undetermined} THEN list_concat([CAST(NULL AS {fact})], "
+            f"string_split(x.m, ',')) ELSE [CAST(NULL AS {fact})] END)"
         )
-    branches = []
-    for info in infos:
-        i = info.idx
-        c, r, h = (dec(f"coalesce(sum({v}_{i}), 0)") for v in ("c", "r", "h"))
-        branches.append(
-            f"SELECT place, CAST({i} AS BIGINT) AS rule_idx, s_{i} AS status, {fact_null} AS fact,"
-            f" count(*) AS n, {c} AS amount, {r} AS amount_min, {h} AS amount_max FROM w "
-            f"GROUP BY place, s_{i}"
-        )
-        branches.append(
-            f"SELECT place, CAST({i} AS BIGINT), {undetermined}, fact, count(*), {null_money} "
-            f"FROM (SELECT place, unnest(string_split(m_{i}, ',')) AS fact FROM w "
-            f"WHERE s_{i} = {undetermined} AND m_{i} <> '') GROUP BY place, fact"
-        )
-    return f"WITH w AS MATERIALIZED (SELECT {', '.join(cols)} FROM ({wide_sql}) wide) " + (
-        " UNION ALL ".join(branches)
+    per_rule = f"SELECT {place_sql} AS place, {rows} AS x FROM ({wide_sql}) wide"
+    per_fact = (
+        f"SELECT place, x.rule_idx AS rule_idx, x.status AS status, x.c AS c, x.r AS r, "
+        f"x.h AS h, {facts} AS fact FROM ({per_rule}) u"
+    )
+    sums = ", ".join(
+        f"CASE WHEN fact IS NULL THEN CAST(coalesce(sum({v}), 0) AS {money}) END AS {name}"
+        for v, name in (("c", "amount"), ("r", "amount_min"), ("h", "amount_max"))
+    )
+    return (
+        f"SELECT place, rule_idx, status, fact, count(*) AS n, {sums} FROM ({per_fact}) f "
+        f"GROUP BY place, rule_idx, status, fact"
     )
 
 
