@@ -11,6 +11,7 @@ where the same report code summarises it.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -40,6 +41,11 @@ def session(master: str | None = None, partitions: int | None = None) -> SparkSe
     )
     if master:
         builder = builder.master(master)
+    if master is None or master.startswith("local"):
+        # local mode computes in the driver's JVM, whose default heap (1 GB) does not hold a
+        # 100k-enterprise registry; a cluster's driver memory is the cluster's configuration
+        memory = os.environ.get("HUIQI_SPARK_DRIVER_MEMORY", "4g")
+        builder = builder.config("spark.driver.memory", memory)
     if partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
     spark = builder.getOrCreate()
