@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ..explain import Reason, Step, render
@@ -145,7 +146,7 @@ class RuleResult:
             "period": period_label(r, self._ctx.as_of if self._ctx else None),
             "kind": f["kind"],
             "missing": list(self.missing),
-            "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
+            "questions": [dict(_question(pack, m)) for m in _bases(self.missing)] if pack else [],
             "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
             "near_miss": self.near_miss,
             "reason": render(self.reason),
@@ -261,23 +262,53 @@ def _walk(node: Node):
     return walk(node)
 
 
-def _bases(missing: tuple[str, ...]) -> list[str]:
+def _bases(missing: tuple[str, ...]) -> tuple[str, ...]:
+    """The variables (not parameters, not event fields) a missing list names, in order."""
+    return _bases_of(missing) if missing else ()
+
+
+@lru_cache(maxsize=4096)  # a pack has a few hundred distinct missing lists
+def _bases_of(missing: tuple[str, ...]) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for m in missing:
         if m.startswith("param:"):
             continue
         out[m.split(".", 1)[0]] = None
-    return list(out)
+    return tuple(out)
 
 
 def _question(pack: Pack | None, name: str) -> dict[str, str]:
+    """A variable's question entry; one shared dict per pack and name (copy before changing)."""
+    if pack is not None:
+        hit = pack.memo.get(("question", name))
+        if hit is not None:
+            return hit
     var = pack.variables.get(name) if pack else None
-    return {
+    out = {
         "variable": name,
         "label": var.label if var else name,
         "question": var.question if var else "",
         "help": var.help if var else "",
     }
+    if pack is not None and (var is not None or len(pack.memo) < _MEMO_LIMIT):
+        pack.memo[("question", name)] = out
+    return out
+
+
+#: Bound on a pack's memo entries for request-dependent keys (an evaluation date, a name
+#: outside the catalogue): past it they are built per request, so memory stays flat.
+_MEMO_LIMIT = 20_000
+
+
+def _shared(pack: Pack, key: tuple, reason: Reason) -> Reason:
+    """One Reason object per pack and key, so that a service can cache what it renders from it
+    by identity (a rule not for the applicant or out of force reads the same every time)."""
+    held = pack.memo.get(key)
+    if held is not None:
+        return held
+    if len(pack.memo) < _MEMO_LIMIT:
+        pack.memo[key] = reason
+    return reason
 
 
 def period_label(rule: Rule, as_of: date | None) -> str:
@@ -370,11 +401,14 @@ def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
     return None
 
 
-def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
-    """Evaluate one compiled rule in a context (no stacking)."""
+def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleResult:
+    """Evaluate one compiled rule in a context (no stacking). With `pack`, a reason that
+    depends on the rule and date alone is the pack's shared object (see `_shared`)."""
     rule = cr.rule
     stale = _in_force(rule, ctx.as_of)
     if stale:
+        if pack is not None:
+            stale = _shared(pack, ("stale", cr.index, ctx.as_of), stale)
         return RuleResult(rule, cr.index, NOT_IN_FORCE, reason=stale)
     for ex, fn in cr.exclusions:
         ctx.missing = []
@@ -601,7 +635,11 @@ class MatchReport:
             if r.status == UNDETERMINED:
                 for name in _bases(r.missing):
                     rules_by_var[name].append(r.rule.id)
-        order = {n: i for i, n in enumerate(self.pack.variables)}
+        order = self.pack.memo.get("variable_order")
+        if order is None:
+            order = self.pack.memo["variable_order"] = {
+                n: i for i, n in enumerate(self.pack.variables)
+            }
         ranked = sorted(
             rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30))
         )
@@ -637,19 +675,23 @@ def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleR
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
     stale = _in_force(cr.rule, as_of)
     if stale:  # out of force says more than "not for you"
+        stale = _shared(pack, ("stale", cr.index, as_of), stale)
         return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
-    return RuleResult(
-        cr.rule,
-        cr.index,
-        NOT_ELIGIBLE,
-        reason=Reason(
-            "not_for_applicant",
-            {
-                "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
-                "applicant": pack.entities.get(applicant, applicant),
-            },
-        ),
-    )
+    key = ("not_for", cr.index, applicant)
+    reason = pack.memo.get(key)
+    if reason is None:
+        reason = _shared(
+            pack,
+            key,
+            Reason(
+                "not_for_applicant",
+                {
+                    "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
+                    "applicant": pack.entities.get(applicant, applicant),
+                },
+            ),
+        )
+    return RuleResult(cr.rule, cr.index, NOT_ELIGIBLE, reason=reason)
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
@@ -675,7 +717,7 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
     # 我市企业, a project located in the city), so the place is never a blanket filter.
     results = [
-        evaluate_rule(cr, ctx)
+        evaluate_rule(cr, ctx, pack)
         if profile.applicant is None or profile.applicant in cr.rule.beneficiary
         else _not_for(cr, profile.applicant, pack, as_of)
         for cr in pack.compiled

@@ -60,6 +60,9 @@ class Pack:
     _documents: tuple | None = field(default=None, repr=False)
     document_entries: list = field(default_factory=list)  # documents.yaml of every layer
     registry: Registry | None = None  # the jurisdiction tree the layers come from
+    # Per-pack memo of values a match would otherwise rebuild per request (shared reasons,
+    # question entries; engine/match.py owns the keys). Never copied by `replace`.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def documents(self) -> tuple:

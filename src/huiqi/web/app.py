@@ -152,7 +152,7 @@ def _warm() -> None:
     from ..engine.workbook import workbook_bytes
     from ..search.api import default_index, search
     from ..search.segment import get_segmenter
-    from .match_json import dumps, slim_report
+    from .match_json import encode_slim
 
     try:
         lookup = bundled_rule_lookup(None)
@@ -162,7 +162,7 @@ def _warm() -> None:
         pages.warm()
         pack = service.load_pack()
         report = service.match({}, None, pack)
-        dumps(slim_report(report))
+        encode_slim(report)
         workbook_bytes(build_result(report))
     except Exception:  # the requests that need them will report it
         log.exception("warm-up failed")
