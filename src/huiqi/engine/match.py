@@ -52,7 +52,8 @@ class RuleResult:
     key: Any = None
     set_aside_by: str | None = None
     stacking_note: Reason | None = None
-    values: list[Any] = field(default_factory=list, repr=False)  # atom results, in atom order
+    # atom results in atom order; None until first read (see `values`)
+    _values: list[Any] | None = field(default=None, repr=False)
     _cr: CompiledRule | None = field(default=None, repr=False)
     _ctx: Ctx | None = field(default=None, repr=False)
 
@@ -68,6 +69,23 @@ class RuleResult:
     def top_up(self, remaining: Decimal, why: Reason) -> None:
         self.amount = money(remaining)
         self.stacking_note = why
+
+    @property
+    def values(self) -> list[Any]:
+        """Every condition atom's result, in atom order. A rule that did not fail was decided
+        by the untraced condition: its atoms are traced here, when first asked for (the trace,
+        the questionnaire), from the same facts and memo, so they read as they did."""
+        if self._values is None:
+            cr, ctx = self._cr, self._ctx
+            if cr is None or ctx is None:
+                self._values = []
+            else:
+                saved = ctx.missing, ctx.trace
+                ctx.missing, ctx.trace = [], []
+                cr.condition(ctx)
+                self._values = ctx.trace
+                ctx.missing, ctx.trace = saved
+        return self._values
 
     @property
     def trace(self) -> list[dict[str, Any]]:
@@ -422,10 +440,19 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleR
                 ),
             )
     ctx.missing = []
-    ctx.trace = []
-    value = cr.condition(ctx)
-    values = ctx.trace
+    if cr.quick is not None:
+        value = cr.quick(ctx, ())
+        values = None  # traced on demand (RuleResult.values)
+    else:
+        ctx.trace = []
+        value = cr.condition(ctx)
+        values = ctx.trace
     if value is False:
+        if values is None:  # what failed, and by how much: every atom, traced
+            ctx.missing = []
+            ctx.trace = []
+            cr.condition(ctx)
+            values = ctx.trace
         late = _late_only(cr, values)
         if late is not None:
             return RuleResult(
@@ -433,18 +460,18 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleR
                 cr.index,
                 OVERDUE,
                 reason=Reason("overdue", {"closes": late, "quote": rule.apply.late_refused}),
-                values=values,
+                _values=values,
                 _cr=cr,
                 _ctx=ctx,
             )
-        return RuleResult(rule, cr.index, NOT_ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+        return RuleResult(rule, cr.index, NOT_ELIGIBLE, _values=values, _cr=cr, _ctx=ctx)
     if value is UNKNOWN:
         return RuleResult(
             rule,
             cr.index,
             UNDETERMINED,
             missing=tuple(dict.fromkeys(ctx.missing)),
-            values=values,
+            _values=values,
             _cr=cr,
             _ctx=ctx,
         )
@@ -459,11 +486,11 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleR
                 "overdue",
                 {"closes": closed.isoformat(), "quote": rule.apply.late_refused},
             ),
-            values=values,
+            _values=values,
             _cr=cr,
             _ctx=ctx,
         )
-    result = RuleResult(rule, cr.index, ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+    result = RuleResult(rule, cr.index, ELIGIBLE, _values=values, _cr=cr, _ctx=ctx)
     if not _amount(cr, ctx, result):
         result.status = UNDETERMINED
         result.missing = tuple(dict.fromkeys(ctx.missing))

@@ -209,6 +209,17 @@ def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
                 return UNKNOWN
 
             return if_
+        if isinstance(n, In) and all(isinstance(o, (Num, Str, Bool)) for o in n.options):
+            # constant options (the usual `x in [...]`): one membership test, same answer
+            itf, opts, negated = c(n.item), tuple(o.value for o in n.options), n.negated
+
+            def in_const(ctx, items):
+                v = itf(ctx, items)
+                if v is UNKNOWN:
+                    return UNKNOWN
+                return (v in opts) != negated
+
+            return in_const
         if isinstance(n, In):
             itf, ofs, negated = c(n.item), [c(o) for o in n.options], n.negated
 
@@ -389,6 +400,13 @@ def _is_threshold(node: Node) -> bool:
         if isinstance(side, Num) and side.unit == "number" and side.value in (0, 1):
             return False
     return any(isinstance(x, Var) for x in walk(node))
+
+
+def compile_quick(parts: list[tuple[Node, str]], derived: frozenset[str]) -> Fn:
+    """The conjunction of a rule's parts, untraced and short-circuiting: the same value and
+    the same `ctx.missing` as `compile_condition`'s (a decided connective drops what its
+    operands appended; an undecided one has evaluated them all), at less cost."""
+    return _boolop("and", [compile_expr(node, derived) for node, _ in parts], short_circuit=True)
 
 
 def compile_condition(

@@ -10,7 +10,15 @@ from typing import Any
 from ..errors import ExprError, PackError, PackErrors
 from ..jurisdictions import FILENAME, Jurisdiction, Registry, bundled_registry, load_registry
 from ..lang.expr import PARSED, Node, Scope, names_read, resolve
-from ..lang.scalar import Atom, Ctx, Fn, Program, compile_condition, compile_expr
+from ..lang.scalar import (
+    Atom,
+    Ctx,
+    Fn,
+    Program,
+    compile_condition,
+    compile_expr,
+    compile_quick,
+)
 from ..lang.typecheck import infer
 from ..library.catalogue import documents_in
 from ..resources import bundled_corpus, policies_dir
@@ -37,6 +45,8 @@ class CompiledRule:
     part_citations: list[str] = field(default_factory=list)
     key_node: Node | None = None  # resolved stacking key (for the SQL back end)
     exclusion_nodes: list[Node] = field(default_factory=list)  # resolved, as `exclusions`
+    # the condition untraced, short-circuiting (fn(ctx, ())): its value and missing inputs
+    quick: Fn | None = None
 
 
 @dataclass
@@ -384,6 +394,7 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     exclusions=excl,
                     key_node=key_node,
                     exclusion_nodes=list(excl_nodes),
+                    quick=compile_quick(parts, derived_set),
                 )
             )
     entries = []
