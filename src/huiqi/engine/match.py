@@ -37,7 +37,7 @@ STATUS_LABELS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # one per rule per match: smaller, faster to build and read
 class RuleResult:
     rule: Rule
     index: int
@@ -146,29 +146,39 @@ class RuleResult:
         `rule_fields`, when the caller keeps them (they are shared, not copied)."""
         r = self.rule
         f = fixed if fixed is not None else rule_fields(r)
+        # Most results of a match have no amount, steps, gaps or reason: skip the calls that
+        # would return None or [] for them (this runs for every detailed rule of a match).
+        steps, reason, missing = self.steps, self.reason, self.missing
+        failed = self.status == NOT_ELIGIBLE  # gaps and near misses only then
         out = {
             "rule_id": f["rule_id"],
             "title": f["title"],
             "status": self.status,
             "status_label": STATUS_LABELS[self.status],
-            "amount": plain(self.amount),
-            "amount_min": plain(self.amount_min),
-            "amount_max": plain(self.amount_max),
-            "amount_gross": plain(self.gross),
-            "arithmetic": [render(s) for s in self.steps],
-            "steps": [s.to_dict() for s in self.steps],
+            "amount": None if self.amount is None else plain(self.amount),
+            "amount_min": None if self.amount_min is None else plain(self.amount_min),
+            "amount_max": None if self.amount_max is None else plain(self.amount_max),
+            "amount_gross": None if self.gross is None else plain(self.gross),
+            "arithmetic": [render(s) for s in steps] if steps else [],
+            "steps": [s.to_dict() for s in steps] if steps else [],
             "citation": f["citation"],
             "quote": f["quote"],
             "determination": f["determination"],
             "determination_label": f["determination_label"],
             "period": period_label(r, self._ctx.as_of if self._ctx else None),
             "kind": f["kind"],
-            "missing": list(self.missing),
-            "questions": [dict(_question(pack, m)) for m in _bases(self.missing)] if pack else [],
-            "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
-            "near_miss": self.near_miss,
-            "reason": render(self.reason),
-            "reason_code": self.reason.to_dict() if self.reason else None,
+            "missing": list(missing),
+            "questions": (
+                [dict(_question(pack, m)) for m in _bases(missing)] if pack and missing else []
+            ),
+            "gap": (
+                [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps]
+                if failed
+                else []
+            ),
+            "near_miss": self.near_miss if failed else False,
+            "reason": render(reason) if reason is not None else "",
+            "reason_code": reason.to_dict() if reason else None,
             "stacking": (
                 {
                     "group": r.stacking.group,

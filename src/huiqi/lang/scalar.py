@@ -406,7 +406,20 @@ def compile_quick(parts: list[tuple[Node, str]], derived: frozenset[str]) -> Fn:
     """The conjunction of a rule's parts, untraced and short-circuiting: the same value and
     the same `ctx.missing` as `compile_condition`'s (a decided connective drops what its
     operands appended; an undecided one has evaluated them all), at less cost."""
-    return _boolop("and", [compile_expr(node, derived) for node, _ in parts], short_circuit=True)
+    conjuncts: list[Node] = []
+
+    def flatten(n: Node) -> None:
+        # and(and(a, b), c) is and(a, b, c): the same value, the same missing inputs in the
+        # same order, one closure level less per rule
+        if isinstance(n, BoolOp) and n.op == "and":
+            for item in n.items:
+                flatten(item)
+        else:
+            conjuncts.append(n)
+
+    for node, _ in parts:
+        flatten(node)
+    return _boolop("and", [compile_expr(n, derived) for n in conjuncts], short_circuit=True)
 
 
 def compile_condition(
