@@ -115,7 +115,12 @@ class RuleResult:
     @property
     def gaps(self) -> list[dict[str, Any]]:
         """Failed numeric thresholds and by how much (only for not-eligible rules)."""
-        if self.status != NOT_ELIGIBLE or self._cr is None or self._ctx is None:
+        if (
+            self.status != NOT_ELIGIBLE
+            or self._cr is None
+            or self._ctx is None
+            or not self._cr.trace_failure  # no threshold atom: no gap
+        ):
             return []
         out = []
         for atom, value in zip(self._cr.atoms, self.values, strict=False):
@@ -129,8 +134,8 @@ class RuleResult:
     @property
     def near_miss(self) -> bool:
         """Not eligible only because numeric thresholds fell short (each has a gap)."""
-        if self.status != NOT_ELIGIBLE or self._cr is None:
-            return False
+        if self.status != NOT_ELIGIBLE or self._cr is None or not self._cr.trace_failure:
+            return False  # (without a threshold atom, no failure is a near miss)
         failed = [a for a, v in zip(self._cr.atoms, self.values, strict=False) if v is False]
         if not failed or any(a.gap_sides is None for a in failed):
             return False
@@ -458,12 +463,12 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleR
         value = cr.condition(ctx)
         values = ctx.trace
     if value is False:
-        if values is None:  # what failed, and by how much: every atom, traced
+        if values is None and cr.trace_failure:  # what failed, and by how much: every atom
             ctx.missing = []
             ctx.trace = []
             cr.condition(ctx)
             values = ctx.trace
-        late = _late_only(cr, values)
+        late = _late_only(cr, values) if values is not None else None
         if late is not None:
             return RuleResult(
                 rule,

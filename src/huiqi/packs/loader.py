@@ -47,6 +47,9 @@ class CompiledRule:
     exclusion_nodes: list[Node] = field(default_factory=list)  # resolved, as `exclusions`
     # the condition untraced, short-circuiting (fn(ctx, ())): its value and missing inputs
     quick: Fn | None = None
+    # whether a failure needs every atom's value at once: a numeric threshold to report a gap
+    # on, or a time limit (逾期) to tell apart; otherwise they are traced only when asked for
+    trace_failure: bool = True
 
 
 @dataclass
@@ -395,6 +398,8 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     key_node=key_node,
                     exclusion_nodes=list(excl_nodes),
                     quick=compile_quick(parts, derived_set),
+                    trace_failure=any(a.gap_sides for a in atoms)
+                    or bool(rule.apply.late_refused and any(p.deadline for p in rule.when)),
                 )
             )
     entries = []
