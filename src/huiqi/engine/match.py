@@ -82,9 +82,11 @@ class RuleResult:
             else:
                 saved = ctx.missing, ctx.trace
                 ctx.missing, ctx.trace = [], []
-                cr.condition(ctx)
-                self._values = ctx.trace
-                ctx.missing, ctx.trace = saved
+                try:
+                    cr.condition(ctx)
+                    self._values = ctx.trace
+                finally:
+                    ctx.missing, ctx.trace = saved
         return self._values
 
     @property
@@ -296,7 +298,8 @@ def _walk(node: Node):
 
 
 def _bases(missing: tuple[str, ...]) -> tuple[str, ...]:
-    """The variables (not parameters, not event fields) a missing list names, in order."""
+    """The variables a missing list names, in order (parameters left out, an event field
+    as its list variable)."""
     return _bases_of(missing) if missing else ()
 
 
