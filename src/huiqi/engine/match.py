@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ..explain import Reason, Step, render
@@ -36,7 +37,7 @@ STATUS_LABELS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # one per rule per match: smaller, faster to build and read
 class RuleResult:
     rule: Rule
     index: int
@@ -51,7 +52,8 @@ class RuleResult:
     key: Any = None
     set_aside_by: str | None = None
     stacking_note: Reason | None = None
-    values: list[Any] = field(default_factory=list, repr=False)  # atom results, in atom order
+    # atom results in atom order; None until first read (see `values`)
+    _values: list[Any] | None = field(default=None, repr=False)
     _cr: CompiledRule | None = field(default=None, repr=False)
     _ctx: Ctx | None = field(default=None, repr=False)
 
@@ -67,6 +69,25 @@ class RuleResult:
     def top_up(self, remaining: Decimal, why: Reason) -> None:
         self.amount = money(remaining)
         self.stacking_note = why
+
+    @property
+    def values(self) -> list[Any]:
+        """Every condition atom's result, in atom order. A rule that did not fail was decided
+        by the untraced condition: its atoms are traced here, when first asked for (the trace,
+        the questionnaire), from the same facts and memo, so they read as they did."""
+        if self._values is None:
+            cr, ctx = self._cr, self._ctx
+            if cr is None or ctx is None:
+                self._values = []
+            else:
+                saved = ctx.missing, ctx.trace
+                ctx.missing, ctx.trace = [], []
+                try:
+                    cr.condition(ctx)
+                    self._values = ctx.trace
+                finally:
+                    ctx.missing, ctx.trace = saved
+        return self._values
 
     @property
     def trace(self) -> list[dict[str, Any]]:
@@ -96,7 +117,12 @@ class RuleResult:
     @property
     def gaps(self) -> list[dict[str, Any]]:
         """Failed numeric thresholds and by how much (only for not-eligible rules)."""
-        if self.status != NOT_ELIGIBLE or self._cr is None or self._ctx is None:
+        if (
+            self.status != NOT_ELIGIBLE
+            or self._cr is None
+            or self._ctx is None
+            or not self._cr.trace_failure  # no threshold atom: no gap
+        ):
             return []
         out = []
         for atom, value in zip(self._cr.atoms, self.values, strict=False):
@@ -110,8 +136,8 @@ class RuleResult:
     @property
     def near_miss(self) -> bool:
         """Not eligible only because numeric thresholds fell short (each has a gap)."""
-        if self.status != NOT_ELIGIBLE or self._cr is None:
-            return False
+        if self.status != NOT_ELIGIBLE or self._cr is None or not self._cr.trace_failure:
+            return False  # (without a threshold atom, no failure is a near miss)
         failed = [a for a, v in zip(self._cr.atoms, self.values, strict=False) if v is False]
         if not failed or any(a.gap_sides is None for a in failed):
             return False
@@ -127,29 +153,39 @@ class RuleResult:
         `rule_fields`, when the caller keeps them (they are shared, not copied)."""
         r = self.rule
         f = fixed if fixed is not None else rule_fields(r)
+        # Most results of a match have no amount, steps, gaps or reason: skip the calls that
+        # would return None or [] for them (this runs for every detailed rule of a match).
+        steps, reason, missing = self.steps, self.reason, self.missing
+        failed = self.status == NOT_ELIGIBLE  # gaps and near misses only then
         out = {
             "rule_id": f["rule_id"],
             "title": f["title"],
             "status": self.status,
             "status_label": STATUS_LABELS[self.status],
-            "amount": plain(self.amount),
-            "amount_min": plain(self.amount_min),
-            "amount_max": plain(self.amount_max),
-            "amount_gross": plain(self.gross),
-            "arithmetic": [render(s) for s in self.steps],
-            "steps": [s.to_dict() for s in self.steps],
+            "amount": None if self.amount is None else plain(self.amount),
+            "amount_min": None if self.amount_min is None else plain(self.amount_min),
+            "amount_max": None if self.amount_max is None else plain(self.amount_max),
+            "amount_gross": None if self.gross is None else plain(self.gross),
+            "arithmetic": [render(s) for s in steps] if steps else [],
+            "steps": [s.to_dict() for s in steps] if steps else [],
             "citation": f["citation"],
             "quote": f["quote"],
             "determination": f["determination"],
             "determination_label": f["determination_label"],
             "period": period_label(r, self._ctx.as_of if self._ctx else None),
             "kind": f["kind"],
-            "missing": list(self.missing),
-            "questions": [_question(pack, m) for m in _bases(self.missing)] if pack else [],
-            "gap": [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps],
-            "near_miss": self.near_miss,
-            "reason": render(self.reason),
-            "reason_code": self.reason.to_dict() if self.reason else None,
+            "missing": list(missing),
+            "questions": (
+                [dict(_question(pack, m)) for m in _bases(missing)] if pack and missing else []
+            ),
+            "gap": (
+                [{**plain(g), "text": gap_text(g, pack) if pack else ""} for g in self.gaps]
+                if failed
+                else []
+            ),
+            "near_miss": self.near_miss if failed else False,
+            "reason": render(reason) if reason is not None else "",
+            "reason_code": reason.to_dict() if reason else None,
             "stacking": (
                 {
                     "group": r.stacking.group,
@@ -261,23 +297,54 @@ def _walk(node: Node):
     return walk(node)
 
 
-def _bases(missing: tuple[str, ...]) -> list[str]:
+def _bases(missing: tuple[str, ...]) -> tuple[str, ...]:
+    """The variables a missing list names, in order (parameters left out, an event field
+    as its list variable)."""
+    return _bases_of(missing) if missing else ()
+
+
+@lru_cache(maxsize=4096)  # a pack has a few hundred distinct missing lists
+def _bases_of(missing: tuple[str, ...]) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for m in missing:
         if m.startswith("param:"):
             continue
         out[m.split(".", 1)[0]] = None
-    return list(out)
+    return tuple(out)
 
 
 def _question(pack: Pack | None, name: str) -> dict[str, str]:
+    """A variable's question entry; one shared dict per pack and name (copy before changing)."""
+    if pack is not None:
+        hit = pack.memo.get(("question", name))
+        if hit is not None:
+            return hit
     var = pack.variables.get(name) if pack else None
-    return {
+    out = {
         "variable": name,
         "label": var.label if var else name,
         "question": var.question if var else "",
         "help": var.help if var else "",
     }
+    if pack is not None and (var is not None or len(pack.memo) < _MEMO_LIMIT):
+        pack.memo[("question", name)] = out
+    return out
+
+
+#: Bound on a pack's memo entries for request-dependent keys (an evaluation date, a name
+#: outside the catalogue): past it they are built per request, so memory stays flat.
+_MEMO_LIMIT = 20_000
+
+
+def _shared(pack: Pack, key: tuple, reason: Reason) -> Reason:
+    """One Reason object per pack and key, so that a service can cache what it renders from it
+    by identity (a rule not for the applicant or out of force reads the same every time)."""
+    held = pack.memo.get(key)
+    if held is not None:
+        return held
+    if len(pack.memo) < _MEMO_LIMIT:
+        pack.memo[key] = reason
+    return reason
 
 
 def period_label(rule: Rule, as_of: date | None) -> str:
@@ -370,11 +437,14 @@ def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
     return None
 
 
-def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
-    """Evaluate one compiled rule in a context (no stacking)."""
+def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleResult:
+    """Evaluate one compiled rule in a context (no stacking). With `pack`, a reason that
+    depends on the rule and date alone is the pack's shared object (see `_shared`)."""
     rule = cr.rule
     stale = _in_force(rule, ctx.as_of)
     if stale:
+        if pack is not None:
+            stale = _shared(pack, ("stale", cr.index, ctx.as_of), stale)
         return RuleResult(rule, cr.index, NOT_IN_FORCE, reason=stale)
     for ex, fn in cr.exclusions:
         ctx.missing = []
@@ -388,29 +458,38 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
                 ),
             )
     ctx.missing = []
-    ctx.trace = []
-    value = cr.condition(ctx)
-    values = ctx.trace
+    if cr.quick is not None:
+        value = cr.quick(ctx, ())
+        values = None  # traced on demand (RuleResult.values)
+    else:
+        ctx.trace = []
+        value = cr.condition(ctx)
+        values = ctx.trace
     if value is False:
-        late = _late_only(cr, values)
+        if values is None and cr.trace_failure:  # what failed, and by how much: every atom
+            ctx.missing = []
+            ctx.trace = []
+            cr.condition(ctx)
+            values = ctx.trace
+        late = _late_only(cr, values) if values is not None else None
         if late is not None:
             return RuleResult(
                 rule,
                 cr.index,
                 OVERDUE,
                 reason=Reason("overdue", {"closes": late, "quote": rule.apply.late_refused}),
-                values=values,
+                _values=values,
                 _cr=cr,
                 _ctx=ctx,
             )
-        return RuleResult(rule, cr.index, NOT_ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+        return RuleResult(rule, cr.index, NOT_ELIGIBLE, _values=values, _cr=cr, _ctx=ctx)
     if value is UNKNOWN:
         return RuleResult(
             rule,
             cr.index,
             UNDETERMINED,
             missing=tuple(dict.fromkeys(ctx.missing)),
-            values=values,
+            _values=values,
             _cr=cr,
             _ctx=ctx,
         )
@@ -425,11 +504,11 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx) -> RuleResult:
                 "overdue",
                 {"closes": closed.isoformat(), "quote": rule.apply.late_refused},
             ),
-            values=values,
+            _values=values,
             _cr=cr,
             _ctx=ctx,
         )
-    result = RuleResult(rule, cr.index, ELIGIBLE, values=values, _cr=cr, _ctx=ctx)
+    result = RuleResult(rule, cr.index, ELIGIBLE, _values=values, _cr=cr, _ctx=ctx)
     if not _amount(cr, ctx, result):
         result.status = UNDETERMINED
         result.missing = tuple(dict.fromkeys(ctx.missing))
@@ -601,7 +680,11 @@ class MatchReport:
             if r.status == UNDETERMINED:
                 for name in _bases(r.missing):
                     rules_by_var[name].append(r.rule.id)
-        order = {n: i for i, n in enumerate(self.pack.variables)}
+        order = self.pack.memo.get("variable_order")
+        if order is None:
+            order = self.pack.memo["variable_order"] = {
+                n: i for i, n in enumerate(self.pack.variables)
+            }
         ranked = sorted(
             rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30))
         )
@@ -637,19 +720,23 @@ def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleR
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
     stale = _in_force(cr.rule, as_of)
     if stale:  # out of force says more than "not for you"
+        stale = _shared(pack, ("stale", cr.index, as_of), stale)
         return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
-    return RuleResult(
-        cr.rule,
-        cr.index,
-        NOT_ELIGIBLE,
-        reason=Reason(
-            "not_for_applicant",
-            {
-                "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
-                "applicant": pack.entities.get(applicant, applicant),
-            },
-        ),
-    )
+    key = ("not_for", cr.index, applicant)
+    reason = pack.memo.get(key)
+    if reason is None:
+        reason = _shared(
+            pack,
+            key,
+            Reason(
+                "not_for_applicant",
+                {
+                    "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
+                    "applicant": pack.entities.get(applicant, applicant),
+                },
+            ),
+        )
+    return RuleResult(cr.rule, cr.index, NOT_ELIGIBLE, reason=reason)
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
@@ -675,7 +762,7 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
     # 我市企业, a project located in the city), so the place is never a blanket filter.
     results = [
-        evaluate_rule(cr, ctx)
+        evaluate_rule(cr, ctx, pack)
         if profile.applicant is None or profile.applicant in cr.rule.beneficiary
         else _not_for(cr, profile.applicant, pack, as_of)
         for cr in pack.compiled

@@ -179,6 +179,18 @@ def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
             return not_
         if isinstance(n, Binary):
             return _binary(n.op, c(n.left), c(n.right))
+        if isinstance(n, Compare) and _plain_var(n.left, derived) and _const(n.right):
+            # `input <op> constant`, the commonest condition: read the fact in place
+            op, name, b = COMPARE_OPS[n.op], n.left.name, n.right.value  # type: ignore[attr-defined]
+
+            def compare_input(ctx, items):
+                a = ctx.facts.get(name, UNKNOWN)
+                if a is UNKNOWN:
+                    ctx.missing.append(name)
+                    return UNKNOWN
+                return op(a, b)
+
+            return compare_input
         if isinstance(n, Compare):
             op, lf, rf = COMPARE_OPS[n.op], c(n.left), c(n.right)
 
@@ -209,6 +221,29 @@ def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
                 return UNKNOWN
 
             return if_
+        if isinstance(n, In) and all(_const(o) for o in n.options) and _plain_var(n.item, derived):
+            # `input in [constants]`: read the fact in place, one membership test
+            name, opts, negated = n.item.name, tuple(o.value for o in n.options), n.negated  # type: ignore[attr-defined]
+
+            def in_input(ctx, items):
+                v = ctx.facts.get(name, UNKNOWN)
+                if v is UNKNOWN:
+                    ctx.missing.append(name)
+                    return UNKNOWN
+                return (v in opts) != negated
+
+            return in_input
+        if isinstance(n, In) and all(_const(o) for o in n.options):
+            # constant options (the usual `x in [...]`): one membership test, same answer
+            itf, opts, negated = c(n.item), tuple(o.value for o in n.options), n.negated  # type: ignore[attr-defined]
+
+            def in_const(ctx, items):
+                v = itf(ctx, items)
+                if v is UNKNOWN:
+                    return UNKNOWN
+                return (v in opts) != negated
+
+            return in_const
         if isinstance(n, In):
             itf, ofs, negated = c(n.item), [c(o) for o in n.options], n.negated
 
@@ -233,6 +268,15 @@ def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
         raise TypeError(f"cannot compile {type(n).__name__}")  # pragma: no cover
 
     return c(node)
+
+
+def _const(n: Node) -> bool:
+    return isinstance(n, (Num, Str, Bool))
+
+
+def _plain_var(n: Node, derived: frozenset[str]) -> bool:
+    """An input read from the facts (not a derived variable)."""
+    return isinstance(n, Var) and n.name not in derived
 
 
 def _binary(op: str, lf: Fn, rf: Fn) -> Fn:
@@ -389,6 +433,26 @@ def _is_threshold(node: Node) -> bool:
         if isinstance(side, Num) and side.unit == "number" and side.value in (0, 1):
             return False
     return any(isinstance(x, Var) for x in walk(node))
+
+
+def compile_quick(parts: list[tuple[Node, str]], derived: frozenset[str]) -> Fn:
+    """The conjunction of a rule's parts, untraced and short-circuiting: the same value and
+    the same `ctx.missing` as `compile_condition`'s (a decided connective drops what its
+    operands appended; an undecided one has evaluated them all), at less cost."""
+    conjuncts: list[Node] = []
+
+    def flatten(n: Node) -> None:
+        # and(and(a, b), c) is and(a, b, c): the same value, the same missing inputs in the
+        # same order, one closure level less per rule
+        if isinstance(n, BoolOp) and n.op == "and":
+            for item in n.items:
+                flatten(item)
+        else:
+            conjuncts.append(n)
+
+    for node, _ in parts:
+        flatten(node)
+    return _boolop("and", [compile_expr(n, derived) for n in conjuncts], short_circuit=True)
 
 
 def compile_condition(

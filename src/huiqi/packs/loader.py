@@ -10,7 +10,15 @@ from typing import Any
 from ..errors import ExprError, PackError, PackErrors
 from ..jurisdictions import FILENAME, Jurisdiction, Registry, bundled_registry, load_registry
 from ..lang.expr import PARSED, Node, Scope, names_read, resolve
-from ..lang.scalar import Atom, Ctx, Fn, Program, compile_condition, compile_expr
+from ..lang.scalar import (
+    Atom,
+    Ctx,
+    Fn,
+    Program,
+    compile_condition,
+    compile_expr,
+    compile_quick,
+)
 from ..lang.typecheck import infer
 from ..library.catalogue import documents_in
 from ..resources import bundled_corpus, policies_dir
@@ -37,6 +45,11 @@ class CompiledRule:
     part_citations: list[str] = field(default_factory=list)
     key_node: Node | None = None  # resolved stacking key (for the SQL back end)
     exclusion_nodes: list[Node] = field(default_factory=list)  # resolved, as `exclusions`
+    # the condition untraced, short-circuiting (fn(ctx, ())): its value and missing inputs
+    quick: Fn | None = None
+    # whether a failure needs every atom's value at once: a numeric threshold to report a gap
+    # on, or a time limit (逾期) to tell apart; otherwise they are traced only when asked for
+    trace_failure: bool = True
 
 
 @dataclass
@@ -60,6 +73,9 @@ class Pack:
     _documents: tuple | None = field(default=None, repr=False)
     document_entries: list = field(default_factory=list)  # documents.yaml of every layer
     registry: Registry | None = None  # the jurisdiction tree the layers come from
+    # Per-pack memo of values a match would otherwise rebuild per request (shared reasons,
+    # question entries; engine/match.py owns the keys). Never copied by `replace`.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def documents(self) -> tuple:
@@ -381,6 +397,9 @@ def load_layers(roots: list[Path], pack_name: str, library: bool = True) -> Pack
                     exclusions=excl,
                     key_node=key_node,
                     exclusion_nodes=list(excl_nodes),
+                    quick=compile_quick(parts, derived_set),
+                    trace_failure=any(a.gap_sides for a in atoms)
+                    or bool(rule.apply.late_refused and any(p.deadline for p in rule.when)),
                 )
             )
     entries = []

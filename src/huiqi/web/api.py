@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..engine.profile import Problem
 from . import ask_api, service
-from .match_json import MatchError, MatchResponse, dumps, slim_report
+from .match_json import MatchError, MatchResponse, dumps, encode_slim
 from .service import ApiError
 
 router = APIRouter(prefix="/api")
@@ -145,10 +145,10 @@ async def post_match(
     ?detail=full 或 ?trace=true 返回与 huiqi match --json 相同的完整结果（另附 packs）。"""
     report = await _match_report(request, pack)
     if trace or detail == "full":
-        content = {**report.to_dict(trace=trace), "packs": report.packs}
+        body = dumps({**report.to_dict(trace=trace), "packs": report.packs})
     else:
-        content = slim_report(report, questions=questions)
-    return Response(dumps(content), media_type="application/json")
+        body = encode_slim(report, questions=questions)
+    return Response(body, media_type="application/json")
 
 
 async def _match_report(request: Request, pack: str | None) -> Any:

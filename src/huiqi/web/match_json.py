@@ -59,7 +59,7 @@ class _Fixed:
     """What the slim document takes from a rule alone, built once per pack: the fields of a
     detailed entry that do not depend on the applicant, the apply block and its identity."""
 
-    __slots__ = ("apply", "fields", "pays", "sig")
+    __slots__ = ("apply", "briefs", "fields", "pays", "sig")
 
     def __init__(self, rule: Any, sigs: dict[tuple, int]) -> None:
         self.fields = rule_fields(rule)
@@ -74,6 +74,8 @@ class _Fixed:
         )
         self.sig = sigs.setdefault(sig, len(sigs))  # equal blocks share one number
         self.pays = rule.amount.type not in ("none", "unstated")
+        # id(reason) -> (reason, its brief entry encoded), for the pack's shared reasons
+        self.briefs: dict[int, tuple[Any, orjson.Fragment]] = {}
 
 
 #: id(pack) -> (pack, rule id -> _Fixed); the pack is held so that its id stays its own.
@@ -95,8 +97,31 @@ def _fixed(pack: Any) -> dict[str, _Fixed]:
     return held[1]
 
 
-def slim_report(report: MatchReport, questions: bool = False) -> dict[str, Any]:
-    """The default /api/match document (see the module docstring)."""
+#: The reasons whose brief entry is the same whenever the reason object is: the engine
+#: shares one object per rule (and date) for them (see engine.match._shared).
+_SHARED_REASONS = frozenset({"not_for_applicant", "repealed", "expired", "not_yet_in_force"})
+_MAX_BRIEFS = 8  # per rule: one per applicant type or date in use
+
+
+def encode_slim(report: MatchReport, questions: bool = False) -> bytes:
+    """The slim document as JSON bytes (`dumps(slim_report(...))`, with each constant brief
+    entry spliced in already encoded)."""
+    try:
+        return orjson.dumps(
+            slim_report(report, questions, fragments=True),
+            default=_default,
+            option=orjson.OPT_NON_STR_KEYS,
+        )
+    except TypeError:  # beyond orjson (integers over 64 bits): the plain path
+        return dumps(slim_report(report, questions))
+
+
+def slim_report(
+    report: MatchReport, questions: bool = False, fragments: bool = False
+) -> dict[str, Any]:
+    """The default /api/match document (see the module docstring). `fragments`: brief entries
+    that depend on the rule and a shared reason alone come as `orjson.Fragment`s, cached per
+    rule (about half the rules of a match: out of force, or for another kind of applicant)."""
     pack = report.pack
     fixed = _fixed(pack)
     applies: dict[str, dict[str, Any]] = {}
@@ -107,6 +132,21 @@ def slim_report(report: MatchReport, questions: bool = False) -> dict[str, Any]:
         if f is None:  # a rule outside the pack's compiled list: no shared fields
             f = _Fixed(r.rule, {})
         if not (r.status == ELIGIBLE or (r.status == UNDETERMINED and f.pays)):
+            reason = r.reason
+            if (
+                fragments
+                and reason is not None
+                and reason.code in _SHARED_REASONS
+                and r._cr is None  # no condition values: no gaps
+                and not r.missing
+            ):
+                held = f.briefs.get(id(reason))
+                if held is None or held[0] is not reason:
+                    if len(f.briefs) >= _MAX_BRIEFS:
+                        f.briefs.clear()
+                    held = f.briefs[id(reason)] = (reason, orjson.Fragment(dumps(_brief(r, pack))))
+                rules.append(held[1])
+                continue
             rules.append(_brief(r, pack))
             continue
         entry = r.to_dict(pack if questions else None, trace=False, fixed=f.fields)
