@@ -424,6 +424,16 @@ def test_profile_reader_never_crashes(text):
     _read_and_validate(lambda: read_profile_text(text, "fuzz.yaml"))
 
 
+def test_blank_field_name_is_named():
+    """Found by the fuzz test above: {"": 1} was reported with an empty path."""
+    for blank in ("", "  "):
+        with pytest.raises(ProfileError) as exc:
+            validate_profile({blank: 1}, PACK.variables, set(PACK.by_id), PACK.entities)
+        assert [(p.path, p.reason) for p in exc.value.problems] == [
+            ("（空字段名）", "字段名为空，请填写变量名")
+        ]
+
+
 def _read_and_validate(read) -> None:
     """Reading and validating either gives a profile or fails with an error that says what is
     wrong and where (never another exception, never an empty message)."""

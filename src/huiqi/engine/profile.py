@@ -190,6 +190,9 @@ def validate_profile(
         key = str(key)
         if key in RESERVED:
             continue
+        if not key.strip():  # a blank name would give the user an error that points nowhere
+            problems.append(Problem("（空字段名）", "字段名为空，请填写变量名"))
+            continue
         var = variables.get(key)
         if var is None:
             problems.append(Problem(key, "未知字段（不是本政策包的变量）"))
