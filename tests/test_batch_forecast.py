@@ -82,7 +82,17 @@ def test_forecast_only_run_writes_the_same_summaries(tmp_path):
     def run(out, *extra):
         result = CliRunner().invoke(
             app,
-            ["batch", str(registry), "--as-of", "2019-03-01", "--out", str(out), *extra],
+            [
+                "batch",
+                str(registry),
+                "--as-of",
+                "2019-03-01",
+                "--out",
+                str(out),
+                "--pack",
+                "cn",
+                *extra,
+            ],
         )
         assert result.exit_code == 0, result.output
         return result.output
