@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
-from .compile import REGISTRY, RID, Schema, events_table, schema
+from .compile import PLACE, REGISTRY, RID, Schema, events_table, schema
 
 UNKNOWN_SHARE = 0.25
 MAX_EVENTS = 3
@@ -149,6 +149,19 @@ def _hashes(row: exp.Expression, salts: list[tuple[str, ...]]) -> list[exp.Expre
     return [exp.alias_(_cell(row, *s), f"h{i}") for i, s in enumerate(salts)]
 
 
+HOME_SHARE = 0.9  # of known places: within the pack's own jurisdiction (the rest anywhere)
+
+
+def _home_places(pack: Pack) -> list[str]:
+    """The places of the pack's own jurisdiction (its last layer) that the place variable
+    offers; empty without a jurisdiction."""
+    if not pack.layers or pack.registry is None or PLACE not in pack.variables:
+        return []
+    spec = pack.variables[PLACE].spec
+    offered = set(spec.values or ()) if spec is not None else set()
+    return [p for p in pack.registry.places_within(pack.layers[-1].name) if p in offered]
+
+
 def generate(
     con: duckdb.DuckDBPyConnection,
     pack: Pack,
@@ -176,11 +189,16 @@ def generate(
         exp.column(RID),
         exp.alias_(_maybe(pick, exp.column("h0"), 0.5), "applicant"),
     ]
+    home = _home_places(pack)
     for i, name in enumerate(sch.inputs, start=1):
         spec = pack.variables[name].spec
         assert spec is not None
         h = exp.column(f"h{i}")
-        cols.append(exp.alias_(_maybe(value_sql(spec, h, as_of), h, unknown), name))
+        value = value_sql(spec, h, as_of)
+        if name == PLACE and home:
+            # a city's registry: most enterprises registered in its own counties
+            value = exp.If(this=_below(h, 2, HOME_SHARE), true=_pick(home, _u(h, 1)), false=value)
+        cols.append(exp.alias_(_maybe(value, h, unknown), name))
     for i, name in enumerate(sch.events, start=1 + len(sch.inputs)):
         cols.append(exp.alias_(_maybe(exp.true(), exp.column(f"h{i}"), unknown), name))
     gen = exp.select(*cols).from_(exp.alias_(exp.Subquery(this=inner), "c", table=True))
