@@ -30,6 +30,13 @@ def _pick(type_: str) -> tuple[str, str]:
     raise AssertionError(type_)
 
 
+def _batch(*args: str):
+    """`huiqi batch ARGS` through the CLI runner."""
+    from huiqi.cli import app
+
+    return CliRunner().invoke(app, ["batch", *args])
+
+
 def _write(path: Path, rows: list[list[str]], encoding: str) -> Path:
     buf = io.StringIO()
     csv.writer(buf).writerows(rows)
@@ -133,7 +140,6 @@ def test_events_file(tmp_path):
 
 
 def test_cli_batch_counts_and_writes(tmp_path):
-    from huiqi.cli import app
 
     _money, money_label = _pick("money")
     _write(
@@ -142,18 +148,8 @@ def test_cli_batch_counts_and_writes(tmp_path):
         "gbk",
     )
     out = tmp_path / "out.parquet"
-    result = CliRunner().invoke(
-        app,
-        [
-            "batch",
-            str(tmp_path / "r.csv"),
-            "--as-of",
-            "2019-03-01",
-            "--out",
-            str(out),
-            "--pack",
-            "jiaozuo",
-        ],
+    result = _batch(
+        str(tmp_path / "r.csv"), "--as-of", "2019-03-01", "--out", str(out), "--pack", "jiaozuo"
     )
     assert result.exit_code == 0, result.output
     assert "读入 3 = 评估 2 + 拒绝 1" in result.output
@@ -231,23 +227,17 @@ def test_benefits_already_received_from_the_events_file(tmp_path):
     assert [(r.row, r.column) for r in reg.rejections] == [(3, "政策事项"), (4, "金额（万元）")]
     assert reg.events_in == 3 and reg.events_rejected == 2
 
-    from huiqi.cli import app
-
     out = tmp_path / "out.csv"
-    result = CliRunner().invoke(
-        app,
-        [
-            "batch",
-            str(registry),
-            "--events",
-            str(events),
-            "--as-of",
-            "2019-03-01",
-            "--out",
-            str(out),
-            "--pack",
-            "jiaozuo",
-        ],
+    result = _batch(
+        str(registry),
+        "--events",
+        str(events),
+        "--as-of",
+        "2019-03-01",
+        "--out",
+        str(out),
+        "--pack",
+        "jiaozuo",
     )
     assert result.exit_code == 0, result.output
     assert "事件行：读入 3 = 采用 1 + 拒绝 2" in result.output
@@ -264,8 +254,6 @@ def test_registry_and_events_as_tables_of_a_duckdb_file(tmp_path):
     """INPUT and --events may be tables of a DuckDB database file (file:table, or the file
     alone when it holds one table); an unknown table is an error listing the tables."""
     import duckdb
-
-    from huiqi.cli import app
 
     db = tmp_path / "登记库.duckdb"
     con = duckdb.connect(str(db))
@@ -293,21 +281,17 @@ def test_registry_and_events_as_tables_of_a_duckdb_file(tmp_path):
         read_registry(db, pack())
 
     out = tmp_path / "out.csv"
-    result = CliRunner().invoke(
-        app,
-        [
-            "batch",
-            f"{db}:registry",
-            "--events",
-            f"{db}:paid",
-            "--as-of",
-            "2019-03-01",
-            "--out",
-            str(out),
-            "--pack",
-            "jiaozuo",
-            "--no-html",
-        ],
+    result = _batch(
+        f"{db}:registry",
+        "--events",
+        f"{db}:paid",
+        "--as-of",
+        "2019-03-01",
+        "--out",
+        str(out),
+        "--pack",
+        "jiaozuo",
+        "--no-html",
     )
     assert result.exit_code == 0, result.output
     assert "读入 2 = 评估 1 + 拒绝 1" in " ".join(result.output.split())

@@ -606,8 +606,8 @@ def _assemble(
             "am",
             select(
                 exp.column(RID),
-                # the inputs stay visible: the forecast counts the unknown ones per rule
-                *[exp.column(c) for c in b.schema.registry_columns() if c in b.used],
+                # the place stays visible: the forecast is broken down by it
+                *([exp.column(PLACE)] if PLACE in b.used else []),
                 *[exp.column(n) for n, _ in first],
                 *[alias(e, n) for n, e in second],
             ).from_(copy=False, expression="st"),
@@ -749,7 +749,6 @@ def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> st
 
 
 PLACE = "registered_place"  # the input the forecast is broken down by (county)
-STATUSES = (ELIGIBLE, UNDETERMINED, NOT_ELIGIBLE, NOT_IN_FORCE, OVERDUE)
 FORECAST_COLUMNS = (
     ("place", "VARCHAR"),
     ("rule_idx", "BIGINT"),

@@ -101,15 +101,9 @@ def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
     table of a DuckDB database file (`registry.duckdb:schema.table`; `registry.duckdb` alone
     when it holds one table)."""
     label = str(path)
-    base, _, table = (
-        label.partition(":")
-        if ".duckdb:" in label or ".ddb:" in label
-        else (
-            label,
-            "",
-            "",
-        )
-    )
+    base, table = label, ""
+    if any(f"{ext}:" in label for ext in DUCKDB_FILES):
+        base, _, table = label.rpartition(":")
     if Path(base).suffix.lower() in DUCKDB_FILES:
         return _duckdb_table(Path(base), table)
     if not path.is_file():
@@ -612,6 +606,17 @@ RECEIVED_FIELDS = {
 }
 
 
+def _rules_titled(pack: Pack) -> dict[str, list[str]]:
+    """Rule ids by title, built once per pack (a received benefit may name its rule by title)."""
+    found = pack.memo.get("rules_titled")
+    if found is None:
+        found = {}
+        for cr in pack.compiled:
+            found.setdefault(cr.rule.title, []).append(cr.rule.id)
+        pack.memo["rules_titled"] = found
+    return found
+
+
 def _received_row(
     label: str,
     n: int,
@@ -627,9 +632,6 @@ def _received_row(
         "amount": FieldSpec("amount", "金额", "money"),
         "year": FieldSpec("year", "年度", "year"),
     }
-    by_title: dict[str, list[str]] = {}
-    for cr in pack.compiled:
-        by_title.setdefault(cr.rule.title, []).append(cr.rule.id)
     item: dict[str, Any] = {"rule": None, "amount": None, "year": None, "key": None}
     columns: dict[str, str] = {}
     for i, h in enumerate(header):
@@ -651,7 +653,7 @@ def _received_row(
             item[f] = value
         elif f == "rule":
             text = str(raw).strip()
-            ids = [text] if text in pack.by_id else by_title.get(text, [])
+            ids = [text] if text in pack.by_id else _rules_titled(pack).get(text, [])
             if len(ids) != 1:
                 why = (
                     "有多条同名政策事项，请填规则编号"
