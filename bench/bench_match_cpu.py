@@ -17,6 +17,7 @@ import gc
 import json
 import pstats
 import time
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -133,26 +134,36 @@ def main() -> None:
             best = min(best, time.process_time() - t)
         return best * 1000 / (args.rounds * len(profiles))
 
-    validated = [
-        validate_profile(p, pack.variables, set(pack.by_id), pack.entities) for p in profiles
-    ]
-    when = [v.as_of or __import__("datetime").date.today() for v in validated]
-    reports = [evaluate_profile(pack, v, w) for v, w in zip(validated, when, strict=True)]
-    docs = [slim_report(r) for r in reports]
+    def fresh_parts() -> tuple[float, float, float]:
+        """validate+evaluate, then the slim document encoded, each on fresh objects: a report
+        caches what it renders (reasons, traced values), so re-encoding one report, or
+        re-evaluating one validated profile, would measure less than a request does."""
+        best = [float("inf")] * 3
+        for _ in range(args.repeat):
+            spent = [0.0, 0.0, 0.0]
+            for _ in range(args.rounds):
+                for p in profiles:
+                    t0 = time.process_time()
+                    v = validate_profile(p, pack.variables, set(pack.by_id), pack.entities)
+                    t1 = time.process_time()
+                    report = evaluate_profile(pack, v, v.as_of or date.today())
+                    t2 = time.process_time()
+                    encode_slim(report)
+                    t3 = time.process_time()
+                    spent[0] += t1 - t0
+                    spent[1] += t2 - t1
+                    spent[2] += t3 - t2
+            best = [min(b, s) for b, s in zip(best, spent, strict=True)]
+        n = args.rounds * len(profiles)
+        return best[0] * 1000 / n, best[1] * 1000 / n, best[2] * 1000 / n
+
     request = per_call(lambda i: post(bodies[i]))
-    validate = per_call(
-        lambda i: validate_profile(profiles[i], pack.variables, set(pack.by_id), pack.entities)
-    )
-    evaluate = per_call(lambda i: evaluate_profile(pack, validated[i], when[i]))
-    slim = per_call(lambda i: slim_report(reports[i]))
-    encode = per_call(lambda i: dumps(docs[i]))
-    both = per_call(lambda i: encode_slim(reports[i]))
+    validate, evaluate, encode = fresh_parts()
     print(
         f"CPU ms per match, mean of {len(profiles)} profiles × {args.rounds} "
         f"(best of {args.repeat}): "
         f"whole request (ASGI) {request:.2f}; validate {validate:.3f}, "
-        f"evaluate {evaluate:.2f}, slim document {slim:.2f}, encode {encode:.3f}, "
-        f"both as the endpoint does {both:.2f}"
+        f"evaluate {evaluate:.2f}, slim document built and encoded {encode:.2f}"
     )
 
 

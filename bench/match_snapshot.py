@@ -1,11 +1,13 @@
 """Snapshot of POST /api/match for every examples/*.yaml profile, to prove a speed change left
-the documents as they were: the slim default, ?questions=true, ?detail=full and ?trace=true.
+the documents as they were: the slim default (also with every next question), ?questions=true, ?detail=full and
+?trace=true.
 
     uv run python bench/match_snapshot.py write /tmp/before      # at the old commit
     uv run python bench/match_snapshot.py check /tmp/before      # after: byte-identical?
 
-`check` reports each document as identical, parsed-equal (same JSON, other bytes) or
-different (and exits 1).
+`check` reports each document as identical, parsed-equal (same JSON, other bytes; each
+rule's `apply` key resolved to its block in `applies`, so a renumbering of the keys counts as
+equal) or different (and exits 1).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from huiqi.web.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "slim": "",
+    # every next question (an older tree ignores the parameter and gives them all)
+    "slim_all": "?next_questions=1000",
     "questions": "?questions=true",
     "full": "?detail=full",
     "trace": "?trace=true",
@@ -41,6 +45,17 @@ def documents() -> dict[str, bytes]:
     return out
 
 
+def resolved(content: bytes) -> object:
+    """The document with each slim rule's `apply` key replaced by the block it names."""
+    doc = json.loads(content)
+    applies = doc.pop("applies", None) if isinstance(doc, dict) else None
+    if applies is not None:
+        for rule in doc["rules"]:
+            if isinstance(rule.get("apply"), str):
+                rule["apply"] = applies[rule["apply"]]
+    return doc
+
+
 def main() -> None:
     mode, folder = sys.argv[1], Path(sys.argv[2])
     docs = documents()
@@ -56,7 +71,7 @@ def main() -> None:
         before = (folder / name).read_bytes()
         if before == content:
             same += 1
-        elif json.loads(before) == json.loads(content):
+        elif resolved(before) == resolved(content):
             equal += 1
         else:
             bad.append(name)

@@ -4,6 +4,7 @@ stacking and the next question to ask."""
 from __future__ import annotations
 
 import calendar
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -437,15 +438,37 @@ def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
     return None
 
 
+def _stale(pack: Pack, as_of: date) -> list[Reason | None]:
+    """Why each compiled rule of the pack is out of force on a date (None: in force), as the
+    pack's shared objects (see `_shared`): computed once per pack and date, not per match."""
+    key = ("stale", as_of)
+    held = pack.memo.get(key)
+    if held is None:
+        held = []
+        for cr in pack.compiled:
+            why = _in_force(cr.rule, as_of)
+            held.append(_shared(pack, ("stale", cr.index, as_of), why) if why else None)
+        if len(pack.memo) < _MEMO_LIMIT:
+            pack.memo[key] = held
+    return held
+
+
 def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleResult:
-    """Evaluate one compiled rule in a context (no stacking). With `pack`, a reason that
-    depends on the rule and date alone is the pack's shared object (see `_shared`)."""
-    rule = cr.rule
-    stale = _in_force(rule, ctx.as_of)
+    """Evaluate one compiled rule in a context (no stacking). With `pack` (whose compiled rule
+    `cr` is), a reason that depends on the rule and date alone is the pack's shared object
+    (see `_shared`)."""
+    compiled = pack.compiled if pack is not None else ()
+    if cr.index < len(compiled) and compiled[cr.index] is cr:
+        stale = _stale(pack, ctx.as_of)[cr.index]  # type: ignore[arg-type]
+    else:
+        stale = _in_force(cr.rule, ctx.as_of)
     if stale:
-        if pack is not None:
-            stale = _shared(pack, ("stale", cr.index, ctx.as_of), stale)
-        return RuleResult(rule, cr.index, NOT_IN_FORCE, reason=stale)
+        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
+    return _evaluate_in_force(cr, ctx)
+
+
+def _evaluate_in_force(cr: CompiledRule, ctx: Ctx) -> RuleResult:
+    rule = cr.rule
     for ex, fn in cr.exclusions:
         ctx.missing = []
         if fn(ctx, ()) is True:
@@ -673,8 +696,9 @@ class MatchReport:
                 total += r.amount
         return total, low, high
 
-    def next_questions(self) -> list[dict[str, Any]]:
-        """The unanswered variables that would decide the most undetermined rules, best first."""
+    def next_questions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The unanswered variables that would decide the most undetermined rules, best first
+        (the first `limit` of them)."""
         rules_by_var: dict[str, list[str]] = defaultdict(list)
         for r in self.results:
             if r.status == UNDETERMINED:
@@ -685,9 +709,14 @@ class MatchReport:
             order = self.pack.memo["variable_order"] = {
                 n: i for i, n in enumerate(self.pack.variables)
             }
-        ranked = sorted(
-            rules_by_var.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0], 1 << 30))
-        )
+
+        def rank(kv: tuple[str, list[str]]) -> tuple[int, int]:
+            return (-len(kv[1]), order.get(kv[0], 1 << 30))
+
+        if limit is None or limit >= len(rules_by_var):
+            ranked = sorted(rules_by_var.items(), key=rank)
+        else:  # the same first `limit`, without sorting the rest
+            ranked = heapq.nsmallest(limit, rules_by_var.items(), key=rank)
         return [{**_question(self.pack, n), "decides": len(ids), "rules": ids} for n, ids in ranked]
 
     def to_dict(self, trace: bool = True) -> dict[str, Any]:
@@ -716,12 +745,8 @@ def review_bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
     return amount, amount
 
 
-def _not_for(cr: CompiledRule, applicant: str, pack: Pack, as_of: date) -> RuleResult:
+def _not_for(cr: CompiledRule, applicant: str, pack: Pack) -> RuleResult:
     """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
-    stale = _in_force(cr.rule, as_of)
-    if stale:  # out of force says more than "not for you"
-        stale = _shared(pack, ("stale", cr.index, as_of), stale)
-        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
     key = ("not_for", cr.index, applicant)
     reason = pack.memo.get(key)
     if reason is None:
@@ -761,11 +786,15 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     # Every rule of the composed packs is evaluated: a rule bound to where the applicant is
     # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
     # 我市企业, a project located in the city), so the place is never a blanket filter.
+    applicant = profile.applicant
     results = [
-        evaluate_rule(cr, ctx, pack)
-        if profile.applicant is None or profile.applicant in cr.rule.beneficiary
-        else _not_for(cr, profile.applicant, pack, as_of)
-        for cr in pack.compiled
+        # out of force says more than "not for you"
+        RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
+        if stale is not None
+        else _evaluate_in_force(cr, ctx)
+        if applicant is None or applicant in cr.rule.beneficiary
+        else _not_for(cr, applicant, pack)
+        for cr, stale in zip(pack.compiled, _stale(pack, as_of), strict=True)
     ]
     apply_stacking(results, profile.received, pack)
     report = MatchReport(as_of, profile.label, results, pack)

@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..engine.profile import Problem
 from . import ask_api, service
-from .match_json import MatchError, MatchResponse, dumps, encode_slim
+from .match_json import NEXT_QUESTIONS, MatchError, MatchResponse, dumps, encode_slim
 from .service import ApiError
 
 router = APIRouter(prefix="/api")
 
 MAX_QUERY_CHARS = 500  # as `huiqi search`
 MAX_FILTER_CHARS = 200
+MAX_NEXT_QUESTIONS = 1000  # more than any pack has variables: "all of them"
 
 Filter = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]
 
@@ -136,18 +137,23 @@ async def post_match(
         Literal["slim", "full"], Query(description="slim：精简结果（默认）；full：完整结果")
     ] = "slim",
     questions: Annotated[bool, Query(description="精简结果中附上每条规则待回答的问题")] = False,
+    next_questions: Annotated[
+        int,
+        Query(ge=0, le=MAX_NEXT_QUESTIONS, description="精简结果给出的下一个问题数（默认 10）"),
+    ] = NEXT_QUESTIONS,
     pack: Filter = None,
 ) -> Response:
     """按画像评估全部规则：符合的奖励与金额、算式、待确定事项与下一个问题。
 
     默认为精简结果：符合的规则和待确定且涉及金额的规则给出全部字段，其余规则只给出状态、
-    原因与依据；申报信息（applies）每种只写一次，由各规则的 apply 引用。
+    原因与依据；申报信息（applies）每种只写一次，由各规则的 apply 引用；下一个问题默认给出
+    最能帮助判定的前 10 个（?next_questions=N 调整）。
     ?detail=full 或 ?trace=true 返回与 huiqi match --json 相同的完整结果（另附 packs）。"""
     report = await _match_report(request, pack)
     if trace or detail == "full":
         body = dumps({**report.to_dict(trace=trace), "packs": report.packs})
     else:
-        body = encode_slim(report, questions=questions)
+        body = encode_slim(report, questions=questions, next_questions=next_questions)
     return Response(body, media_type="application/json")
 
 

@@ -59,7 +59,7 @@ class _Fixed:
     """What the slim document takes from a rule alone, built once per pack: the fields of a
     detailed entry that do not depend on the applicant, the apply block and its identity."""
 
-    __slots__ = ("apply", "briefs", "fields", "pays", "sig")
+    __slots__ = ("apply", "briefs", "encoded", "fields", "key", "pays", "sig")
 
     def __init__(self, rule: Any, sigs: dict[tuple, int]) -> None:
         self.fields = rule_fields(rule)
@@ -73,9 +73,13 @@ class _Fixed:
             tuple(a["steps"]),
         )
         self.sig = sigs.setdefault(sig, len(sigs))  # equal blocks share one number
+        self.key = f"a{self.sig + 1}"  # its key in `applies`: the same in every document
         self.pays = rule.amount.type not in ("none", "unstated")
         # id(reason) -> (reason, its brief entry encoded), for the pack's shared reasons
         self.briefs: dict[int, tuple[Any, orjson.Fragment]] = {}
+        # (status, missing[, period]) -> the entry encoded, for entries that depend on
+        # nothing else (see `slim_report`)
+        self.encoded: dict[tuple, orjson.Fragment] = {}
 
 
 #: id(pack) -> (pack, rule id -> _Fixed); the pack is held so that its id stays its own.
@@ -103,63 +107,96 @@ _SHARED_REASONS = frozenset({"not_for_applicant", "repealed", "expired", "not_ye
 _MAX_BRIEFS = 8  # per rule: one per applicant type or date in use
 
 
-def encode_slim(report: MatchReport, questions: bool = False) -> bytes:
-    """The slim document as JSON bytes (`dumps(slim_report(...))`, with each constant brief
-    entry spliced in already encoded)."""
+#: How many next questions the slim document gives unless asked for more: a client asks one
+#: or a few at a time (the result page shows 5); the full list is up to a hundred entries,
+#: each with the rules it decides, a fifth of the document.
+NEXT_QUESTIONS = 10
+
+
+def encode_slim(
+    report: MatchReport, questions: bool = False, next_questions: int | None = NEXT_QUESTIONS
+) -> bytes:
+    """The slim document as JSON bytes (`dumps(slim_report(...))`, with the entries that
+    repeat from one match to the next spliced in already encoded)."""
     try:
         return orjson.dumps(
-            slim_report(report, questions, fragments=True),
+            slim_report(report, questions, fragments=True, next_questions=next_questions),
             default=_default,
             option=orjson.OPT_NON_STR_KEYS,
         )
     except TypeError:  # beyond orjson (integers over 64 bits): the plain path
-        return dumps(slim_report(report, questions))
+        return dumps(slim_report(report, questions, next_questions=next_questions))
 
 
 def slim_report(
-    report: MatchReport, questions: bool = False, fragments: bool = False
+    report: MatchReport,
+    questions: bool = False,
+    fragments: bool = False,
+    next_questions: int | None = NEXT_QUESTIONS,
 ) -> dict[str, Any]:
     """The default /api/match document (see the module docstring). `fragments`: brief entries
     that depend on the rule and a shared reason alone come as `orjson.Fragment`s, cached per
-    rule (about half the rules of a match: out of force, or for another kind of applicant)."""
+    rule (about half the rules of a match: out of force, or for another kind of applicant).
+    `next_questions`: how many of the best next questions (None: all)."""
     pack = report.pack
     fixed = _fixed(pack)
     applies: dict[str, dict[str, Any]] = {}
-    keys: dict[int, str] = {}
-    rules: list[dict[str, Any]] = []
+    rules: list[Any] = []
+    append = rules.append
     for r in report.results:
+        status = r.status
         f = fixed.get(r.rule.id)
         if f is None:  # a rule outside the pack's compiled list: no shared fields
             f = _Fixed(r.rule, {})
-        if not (r.status == ELIGIBLE or (r.status == UNDETERMINED and f.pays)):
+        if not (status == ELIGIBLE or (status == UNDETERMINED and f.pays)):
             reason = r.reason
-            if (
-                fragments
-                and reason is not None
-                and reason.code in _SHARED_REASONS
-                and r._cr is None  # no condition values: no gaps
-                and not r.missing
-            ):
+            if not fragments:
+                append(_brief(r, pack))
+            elif reason is None:
+                if status == UNDETERMINED or _no_gaps(r):
+                    # a failed condition without a threshold, or unknown inputs: the rule's
+                    # own fields and what is missing
+                    key = (status, r.missing)
+                    hit = f.encoded.get(key)
+                    if hit is None:
+                        hit = _remember(f, key, _brief(r, pack))
+                    append(hit)
+                else:
+                    append(_brief(r, pack))
+            elif reason.code in _SHARED_REASONS and r._cr is None and not r.missing:
                 held = f.briefs.get(id(reason))
                 if held is None or held[0] is not reason:
                     if len(f.briefs) >= _MAX_BRIEFS:
                         f.briefs.clear()
                     held = f.briefs[id(reason)] = (reason, orjson.Fragment(dumps(_brief(r, pack))))
-                rules.append(held[1])
-                continue
-            rules.append(_brief(r, pack))
+                append(held[1])
+            else:
+                append(_brief(r, pack))
             continue
-        entry = r.to_dict(pack if questions else None, trace=False, fixed=f.fields)
-        if not questions:
-            del entry["questions"]
-        del entry["apply"]
-        key = keys.get(f.sig)
-        if key is None:
-            key = keys[f.sig] = f"a{len(keys) + 1}"
-            applies[key] = f.apply
-        entry["apply"] = key
-        entry["detail"] = True
-        rules.append(entry)
+        if f.key not in applies:
+            applies[f.key] = f.apply
+        if (
+            fragments
+            and not questions
+            and status == UNDETERMINED
+            and r.reason is None
+            and r.amount is None
+            and r.amount_min is None
+            and r.amount_max is None
+            and r.gross is None
+            and not r.steps
+            and r.key is None
+            and r.set_aside_by is None
+            and r.stacking_note is None
+        ):
+            # an undetermined rule that pays: the rule's fields, the period and what is missing
+            key = (status, r.missing, report.as_of)
+            hit = f.encoded.get(key)
+            if hit is None:
+                hit = _remember(f, key, _detail(r, f, None))
+            append(hit)
+            continue
+        append(_detail(r, f, pack if questions else None))
     total, low, high = report.sums()
     return {
         "as_of": report.as_of.isoformat(),
@@ -168,10 +205,37 @@ def slim_report(
         "total_min": plain(total + low),
         "total_max": plain(total + high),
         "packs": report.packs,
-        "next_questions": report.next_questions(),
+        "next_questions": report.next_questions(next_questions),
         "rules": rules,
         "applies": applies,
     }
+
+
+def _detail(r: RuleResult, f: _Fixed, pack: Any) -> dict[str, Any]:
+    """A detailed entry: every field, the apply block by its key (`pack`: with questions)."""
+    entry = r.to_dict(pack, trace=False, fixed=f.fields)
+    if pack is None:
+        del entry["questions"]
+    del entry["apply"]
+    entry["apply"] = f.key
+    entry["detail"] = True
+    return entry
+
+
+_MAX_ENCODED = 32  # per rule: the combinations of unknown inputs seen most recently
+
+
+def _remember(f: _Fixed, key: tuple, entry: dict[str, Any]) -> orjson.Fragment:
+    """An entry encoded and kept for the next document with the same key."""
+    if len(f.encoded) >= _MAX_ENCODED:
+        f.encoded.pop(next(iter(f.encoded)))  # the oldest
+    hit = f.encoded[key] = orjson.Fragment(dumps(entry))
+    return hit
+
+
+def _no_gaps(r: RuleResult) -> bool:
+    """A not-eligible rule without a threshold condition: no gap, never a near miss."""
+    return r._cr is None or not r._cr.trace_failure
 
 
 def _brief(r: RuleResult, pack: Any) -> dict[str, Any]:
