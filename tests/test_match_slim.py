@@ -85,3 +85,34 @@ def test_next_questions_out_of_range_is_422(client: TestClient, value: str) -> N
     r = client.post(f"/api/match?next_questions={value}", content=_body("hightech_enterprise"))
     assert r.status_code == 422
     assert r.json()["errors"][0]["path"] == "next_questions"
+
+
+def test_fast_path_answers_as_the_routed_endpoint(client: TestClient) -> None:
+    """POST /api/match without parameters skips FastAPI's routing (web/app.MatchFastPath):
+    the same bytes as the routed endpoint, the same headers, the same errors."""
+    body = _body("science_sme")
+    fast = client.post("/api/match", content=body)
+    routed = client.post("/api/match?next_questions=10", content=body)
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    for header in ("content-type", "content-security-policy", "x-content-type-options"):
+        assert fast.headers[header] == routed.headers[header]
+    bad = b'{"profile": {"applicant": "enterprise", "employees": "many"}}'
+    fast, routed = (client.post(u, content=bad) for u in ("/api/match", "/api/match?pack="))
+    assert fast.status_code == routed.status_code == 422
+    assert fast.json() == routed.json()
+    assert fast.json()["errors"][0]["path"] == "profile.employees"
+
+
+def test_fast_path_crash_is_a_chinese_500(monkeypatch) -> None:
+    from huiqi.web import service
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(service, "match", boom)
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    r = client.post("/api/match", content=_body("science_sme"))
+    assert r.status_code == 500
+    assert r.json()["message"] == "服务器内部错误，请稍后再试"
+    assert "secret" not in r.text and "Traceback" not in r.text

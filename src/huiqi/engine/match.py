@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import heapq
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -47,7 +48,9 @@ class RuleResult:
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     gross: Decimal | None = None  # before stacking
-    steps: list[Step] = field(default_factory=list)  # the arithmetic, as data
+    # the arithmetic, as data; an empty tuple until computed (a shared default, not a new list
+    # per result: a match makes one result per rule)
+    steps: Sequence[Step] = ()
     missing: tuple[str, ...] = ()
     reason: Reason | None = None  # why not in force / not eligible / not computed
     key: Any = None

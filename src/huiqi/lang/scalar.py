@@ -129,7 +129,12 @@ def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
             if name in derived:
 
                 def dvar(ctx, items):
-                    return ctx.derived(name)
+                    hit = ctx.memo.get(name)  # Ctx.derived's memo hit, without its call
+                    if hit is None:
+                        return ctx.derived(name)
+                    if hit[0] is UNKNOWN:
+                        ctx.missing.extend(hit[1])
+                    return hit[0]
 
                 return dvar
 

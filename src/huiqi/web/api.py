@@ -159,7 +159,12 @@ async def post_match(
 
 async def _match_report(request: Request, pack: str | None) -> Any:
     """The body of a match request, validated and evaluated (one path for JSON and Excel)."""
-    data = service.parse_body(await request.body())
+    return match_report(await request.body(), pack)
+
+
+def match_report(raw: bytes, pack: str | None = None) -> Any:
+    """A match request's body, validated and evaluated (raises ApiError)."""
+    data = service.parse_body(raw)
     try:
         body = MatchRequest.model_validate(data)
     except ValidationError as exc:
