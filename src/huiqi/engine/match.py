@@ -748,23 +748,31 @@ def review_bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
     return amount, amount
 
 
-def _not_for(cr: CompiledRule, applicant: str, pack: Pack) -> RuleResult:
-    """A benefit for another kind of applicant (a park asking about a talent subsidy)."""
-    key = ("not_for", cr.index, applicant)
-    reason = pack.memo.get(key)
-    if reason is None:
-        reason = _shared(
-            pack,
-            key,
-            Reason(
+def _not_for(pack: Pack, applicant: str | None) -> list[Reason | None]:
+    """Per compiled rule: why it is not for this kind of applicant (a park asking about a
+    talent subsidy), or None when it is (or the kind is unknown). One list per pack and kind,
+    of the pack's shared objects (see `_shared`)."""
+    if applicant is None:
+        return [None] * len(pack.compiled)
+    key = ("not_for", applicant)
+    held = pack.memo.get(key)
+    if held is None:
+        held = []
+        for cr in pack.compiled:
+            if applicant in cr.rule.beneficiary:
+                held.append(None)
+                continue
+            reason = Reason(
                 "not_for_applicant",
                 {
                     "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
                     "applicant": pack.entities.get(applicant, applicant),
                 },
-            ),
-        )
-    return RuleResult(cr.rule, cr.index, NOT_ELIGIBLE, reason=reason)
+            )
+            held.append(_shared(pack, ("not_for", cr.index, applicant), reason))
+        if len(pack.memo) < _MEMO_LIMIT:
+            pack.memo[key] = held
+    return held
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
@@ -789,15 +797,16 @@ def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
     # Every rule of the composed packs is evaluated: a rule bound to where the applicant is
     # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
     # 我市企业, a project located in the city), so the place is never a blanket filter.
-    applicant = profile.applicant
     results = [
         # out of force says more than "not for you"
         RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
         if stale is not None
         else _evaluate_in_force(cr, ctx)
-        if applicant is None or applicant in cr.rule.beneficiary
-        else _not_for(cr, applicant, pack)
-        for cr, stale in zip(pack.compiled, _stale(pack, as_of), strict=True)
+        if other is None
+        else RuleResult(cr.rule, cr.index, NOT_ELIGIBLE, reason=other)
+        for cr, stale, other in zip(
+            pack.compiled, _stale(pack, as_of), _not_for(pack, profile.applicant), strict=True
+        )
     ]
     apply_stacking(results, profile.received, pack)
     report = MatchReport(as_of, profile.label, results, pack)
