@@ -12,6 +12,9 @@ run against the same server:
 2. search:   GET /api/search?q=… (a few queries in turn);
 3. match, old path: POST /api/match?detail=full (the full report, as the endpoint returned
    before the slim default);
+3b. match, varied: POST /api/match over 2,000 distinct profiles (examples with a random third
+   of their facts left out and other dates), so that few answers repeat: what the slim
+   document keeps encoded between requests helps little here;
 4. match:    POST /api/match (the slim default) for `--duration` seconds (default 120), the
    examples/*.yaml profiles in turn.
 
@@ -62,11 +65,39 @@ def _requests(kind: str) -> list[tuple[str, str, bytes | None]]:
 
         return [("GET", f"/api/search?q={quote(q)}", None) for q in QUERIES]
     url = "/api/match?detail=full" if kind == "match_full" else "/api/match"
+    examples = [
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "examples").glob("*.yaml"))
+    ]
+    profiles = examples if kind != "match_varied" else _varied(examples, VARIED)
+    return [
+        ("POST", url, json.dumps({"profile": p}, ensure_ascii=False, default=str).encode())
+        for p in profiles
+    ]
+
+
+VARIED = 2000  # distinct profiles of the varied match phase
+
+
+def _varied(examples: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """`n` distinct profiles: an example with a seeded random third of its facts left out and
+    its date moved by up to three years, so that what is missing, the statuses and the periods
+    differ from one request to the next (the server keeps no two alike for long: a stream of
+    new applicants, not the same eleven again)."""
+    import random
+    from datetime import date
+
+    rnd = random.Random(20261129)
     out = []
-    for path in sorted((ROOT / "examples").glob("*.yaml")):
-        profile = yaml.safe_load(path.read_text(encoding="utf-8"))
-        body = json.dumps({"profile": profile}, ensure_ascii=False, default=str).encode()
-        out.append(("POST", url, body))
+    for k in range(n):
+        base = examples[k % len(examples)]
+        keep = {"applicant", "label", "as_of"}
+        profile = {key: value for key, value in base.items() if key in keep or rnd.random() > 1 / 3}
+        when = base.get("as_of")
+        if isinstance(when, date):
+            profile["as_of"] = when.replace(year=when.year + rnd.randint(-1, 2))
+        profile["label"] = f"{base.get('label', '')} #{k}"
+        out.append(profile)
     return out
 
 
@@ -361,6 +392,7 @@ def main() -> None:
             ("GET /healthz (baseline)", "healthz"),
             ("GET /api/search", "search"),
             ("POST /api/match?detail=full", "match_full"),
+            (f"POST /api/match, {VARIED} varied", "match_varied"),
         ]:
             print(
                 _line(
