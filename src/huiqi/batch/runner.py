@@ -13,7 +13,12 @@ from ..packs.loader import CompiledRule, Pack
 from .compile import CompiledBatch, compile_rules
 
 RESULT = "result"
-NOT_WORTH_IT = "projection_placement"
+# projection_placement: superlinear in the size of a whole pack's query (~2 s of planning
+# for 449 rules), nothing measurable gained in execution here. partial_aggregate_pushdown:
+# on the forecast's GROUP BY over the wide rows it inlines the stacking layer's expressions
+# into the aggregates' inputs, and common_subexpressions then spends 30-50 s per chunk of
+# tax rules undoing it (planning a chunk of 25 rules: 53 s with it, 0.2 s without).
+NOT_WORTH_IT = "projection_placement,partial_aggregate_pushdown"
 
 
 def connect(
@@ -29,9 +34,8 @@ def connect(
     con = duckdb.connect()
     spill = exp.Literal.string(str(Path(tempfile.gettempdir()) / "huiqi-duckdb")).sql("duckdb")
     con.execute(f"SET temp_directory = {spill}")
-    # This optimizer pass is superlinear in the size of a whole pack's query (~2 s of planning
-    # for 449 rules) and gains nothing measurable in execution here. (Disabling statistics
-    # propagation too saved planning but made the whole pack at 1M 45% slower.)
+    # (Disabling statistics propagation too saved planning but made the whole pack at 1M 45%
+    # slower.)
     con.execute(f"SET disabled_optimizers = '{NOT_WORTH_IT}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
