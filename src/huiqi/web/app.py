@@ -142,7 +142,7 @@ class SecurityHeaders:
 class MatchFastPath:
     """POST /api/match without query parameters (the slim default, nearly every match request)
     answered by the endpoint's own functions without FastAPI's routing, parameter solving and
-    exception middleware, about a tenth of a match's CPU. Anything else (a parameter, another
+    exception middleware (about 4% of a match's instructions). Anything else (a parameter, another
     path) goes through the app as usual; the body limit and the headers still apply (this sits
     inside them), and an unexpected error still reaches the app's 500 handler."""
 

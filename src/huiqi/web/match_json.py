@@ -77,7 +77,7 @@ class _Fixed:
         self.pays = rule.amount.type not in ("none", "unstated")
         # id(reason) -> (reason, its brief entry encoded), for the pack's shared reasons
         self.briefs: dict[int, tuple[Any, orjson.Fragment]] = {}
-        # (status, missing[, period]) -> the entry encoded, for entries that depend on
+        # (status, missing inputs[, date]) -> the entry encoded, for entries that depend on
         # nothing else (see `slim_report`)
         self.encoded: dict[tuple, orjson.Fragment] = {}
 
@@ -134,10 +134,12 @@ def slim_report(
     fragments: bool = False,
     next_questions: int | None = NEXT_QUESTIONS,
 ) -> dict[str, Any]:
-    """The default /api/match document (see the module docstring). `fragments`: brief entries
-    that depend on the rule and a shared reason alone come as `orjson.Fragment`s, cached per
-    rule (about half the rules of a match: out of force, or for another kind of applicant).
-    `next_questions`: how many of the best next questions (None: all)."""
+    """The default /api/match document (see the module docstring). `fragments`: entries that
+    depend on the rule and little else come as `orjson.Fragment`s kept per rule: a brief entry
+    under a shared reason (out of force, for another kind of applicant), a brief entry under
+    its status and missing inputs, a detailed undetermined entry under its missing inputs and
+    date (tests/test_match_slim.py: equal to building them afresh). `next_questions`: how many
+    of the best next questions (None: all)."""
     pack = report.pack
     fixed = _fixed(pack)
     applies: dict[str, dict[str, Any]] = {}
