@@ -881,12 +881,11 @@ def _forecast(
     names = ("rule_idx", "status", "fact", "n", "amount", "amount_min", "amount_max")
     casts = ("BIGINT", types["status"], None, "BIGINT", None, None, None)
 
-    def field(name: str, value: str, to: str | None) -> str:
-        return f"CAST({value} AS {to})" if to else value
-
     structs = []
     for item in items:
-        fields = [(n, field(n, v, t)) for n, v, t in zip(names, item, casts, strict=True)]
+        fields = [
+            (n, f"CAST({v} AS {t})" if t else v) for n, v, t in zip(names, item, casts, strict=True)
+        ]
         if spark:
             structs.append("named_struct(" + ", ".join(f"'{n}', {v}" for n, v in fields) + ")")
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 import heapq
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -441,19 +441,25 @@ def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
     return None
 
 
-def _stale(pack: Pack, as_of: date) -> list[Reason | None]:
-    """Why each compiled rule of the pack is out of force on a date (None: in force), as the
-    pack's shared objects (see `_shared`): computed once per pack and date, not per match."""
-    key = ("stale", as_of)
+def _per_rule(
+    pack: Pack, key: tuple, why: Callable[[CompiledRule], Reason | None]
+) -> list[Reason | None]:
+    """`why` of each compiled rule of the pack (None: no such reason), as the pack's shared
+    objects (see `_shared`): computed once per pack and key, not per match."""
     held = pack.memo.get(key)
     if held is None:
         held = []
         for cr in pack.compiled:
-            why = _in_force(cr.rule, as_of)
-            held.append(_shared(pack, ("stale", cr.index, as_of), why) if why else None)
+            reason = why(cr)
+            held.append(None if reason is None else _shared(pack, (*key, cr.index), reason))
         if len(pack.memo) < _MEMO_LIMIT:
             pack.memo[key] = held
     return held
+
+
+def _stale(pack: Pack, as_of: date) -> list[Reason | None]:
+    """Why each compiled rule is out of force on a date (None: in force)."""
+    return _per_rule(pack, ("stale", as_of), lambda cr: _in_force(cr.rule, as_of))
 
 
 def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleResult:
@@ -750,29 +756,23 @@ def review_bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
 
 def _not_for(pack: Pack, applicant: str | None) -> list[Reason | None]:
     """Per compiled rule: why it is not for this kind of applicant (a park asking about a
-    talent subsidy), or None when it is (or the kind is unknown). One list per pack and kind,
-    of the pack's shared objects (see `_shared`)."""
+    talent subsidy), or None when it is (or the kind is unknown)."""
     if applicant is None:
         return [None] * len(pack.compiled)
-    key = ("not_for", applicant)
-    held = pack.memo.get(key)
-    if held is None:
-        held = []
-        for cr in pack.compiled:
-            if applicant in cr.rule.beneficiary:
-                held.append(None)
-                continue
-            reason = Reason(
-                "not_for_applicant",
-                {
-                    "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
-                    "applicant": pack.entities.get(applicant, applicant),
-                },
-            )
-            held.append(_shared(pack, ("not_for", cr.index, applicant), reason))
-        if len(pack.memo) < _MEMO_LIMIT:
-            pack.memo[key] = held
-    return held
+    who = pack.entities.get(applicant, applicant)
+
+    def why(cr: CompiledRule) -> Reason | None:
+        if applicant in cr.rule.beneficiary:
+            return None
+        return Reason(
+            "not_for_applicant",
+            {
+                "beneficiaries": [pack.entities.get(b, b) for b in cr.rule.beneficiary],
+                "applicant": who,
+            },
+        )
+
+    return _per_rule(pack, ("not_for", applicant), why)
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
