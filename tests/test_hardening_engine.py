@@ -501,3 +501,16 @@ def test_rule_file_reader_never_crashes(text):
     assert rfile is not None or problems
     for p in problems:
         assert str(p)
+
+
+def test_a_context_entry_that_is_not_a_mapping_is_named() -> None:
+    """Found by the fuzz test above: `context: [5]` crashed the reader."""
+    from huiqi.packs.yamlio import _Loader
+
+    text = (
+        "document: 测试文件\nrules:\n  - id: jz.kjjl.x_y\n    title: 标题\n    clause: 第一条\n"
+        "    quote: 原文\n    when: 'true'\n    context: [{quote: 相关原文}, 5]\n"
+    )
+    _, problems = load_rule_file(load_yaml_text(text, "bad.yaml", loader=_Loader), "bad.yaml")
+    named = [str(p) for p in problems if "context" in str(p)]
+    assert named == ["bad.yaml:3 jz.kjjl.x_y context[1]: context 的每一项须写明 quote（相关条款的原文）"]

@@ -368,15 +368,21 @@ def _read_rule(
         r.fail(f"未知字段 {'、'.join(sorted(unknown))}", rid, None, line)
 
     clause = str(raw.get("clause") or "")
-    context = tuple(
-        Quote(
+    context_raw = raw.get("context") or []
+    if not isinstance(context_raw, list):  # (reported by the shape check: 应为列表)
+        context_raw = []
+    context = []
+    for i, c in enumerate(context_raw):
+        if not isinstance(c, dict):
+            r.fail("context 的每一项须写明 quote（相关条款的原文）", rid, f"context[{i}]", line)
+            continue
+        quote = Quote(
             str(c.get("clause") or clause),
             str(c.get("quote") or ""),
             c.line,
             str(c.get("document") or ""),
         )
-        for c in raw.get("context") or []
-    )
+        context.append(quote)
 
     # Condition: a string, or a list of parts each {expr, clause?, label?}.
     parts: list[Part] = []
@@ -506,7 +512,7 @@ def _read_rule(
         doc=str(raw.get("document") or doc),
         clause=clause,
         quote=str(raw["quote"]).strip(),
-        context=context,
+        context=tuple(context),
         beneficiary=beneficiary,
         when=tuple(parts),
         amount=amount,
