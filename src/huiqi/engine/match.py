@@ -21,6 +21,7 @@ from ..lang.scalar import UNKNOWN, Ctx, compile_expr, money, plain
 from ..packs.loader import CompiledRule, Pack
 from ..packs.rules import DETERMINATIONS, KINDS, Rule
 from .profile import Profile, validate_profile
+from .recall import recall
 from .stacking import apply_stacking
 
 ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED, NOT_IN_FORCE, OVERDUE = (
@@ -60,6 +61,9 @@ class RuleResult:
     _values: list[Any] | None = field(default=None, repr=False)
     _cr: CompiledRule | None = field(default=None, repr=False)
     _ctx: Ctx | None = field(default=None, repr=False)
+    # an object shared by every result that reads alike (what `Recall` keeps of the evaluation,
+    # or the shared result's own): a service may key what it renders from the result by it
+    _kept: Any = field(default=None, repr=False)
 
     # stacking hooks
     def set_aside(self, by: str, why: Reason) -> None:
@@ -442,24 +446,32 @@ def _late_only(cr: CompiledRule, values: list[Any]) -> str | None:
 
 
 def _per_rule(
-    pack: Pack, key: tuple, why: Callable[[CompiledRule], Reason | None]
-) -> list[Reason | None]:
-    """`why` of each compiled rule of the pack (None: no such reason), as the pack's shared
-    objects (see `_shared`): computed once per pack and key, not per match."""
+    pack: Pack, key: tuple, status: str, why: Callable[[CompiledRule], Reason | None]
+) -> list[RuleResult | None]:
+    """Per compiled rule of the pack, its result with `status` for the reason `why` gives
+    (None: no such reason), computed once per pack and key, not per match. The results are
+    the pack's shared objects, as their reasons are (see `_shared`): nothing changes a
+    result that is not eligible after evaluation (stacking reads only eligible ones)."""
     held = pack.memo.get(key)
     if held is None:
         held = []
         for cr in pack.compiled:
             reason = why(cr)
-            held.append(None if reason is None else _shared(pack, (*key, cr.index), reason))
+            if reason is None:
+                held.append(None)
+                continue
+            reason = _shared(pack, (*key, cr.index), reason)
+            result = RuleResult(cr.rule, cr.index, status, reason=reason)
+            result._kept = (status, reason)  # its own: what renders it is kept once
+            held.append(result)
         if len(pack.memo) < _MEMO_LIMIT:
             pack.memo[key] = held
     return held
 
 
-def _stale(pack: Pack, as_of: date) -> list[Reason | None]:
-    """Why each compiled rule is out of force on a date (None: in force)."""
-    return _per_rule(pack, ("stale", as_of), lambda cr: _in_force(cr.rule, as_of))
+def _stale(pack: Pack, as_of: date) -> list[RuleResult | None]:
+    """Each compiled rule's result when it is out of force on a date (None: in force)."""
+    return _per_rule(pack, ("stale", as_of), NOT_IN_FORCE, lambda cr: _in_force(cr.rule, as_of))
 
 
 def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleResult:
@@ -469,10 +481,10 @@ def evaluate_rule(cr: CompiledRule, ctx: Ctx, pack: Pack | None = None) -> RuleR
     compiled = pack.compiled if pack is not None else ()
     if cr.index < len(compiled) and compiled[cr.index] is cr:
         stale = _stale(pack, ctx.as_of)[cr.index]  # type: ignore[arg-type]
-    else:
-        stale = _in_force(cr.rule, ctx.as_of)
-    if stale:
-        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
+        return _evaluate_in_force(cr, ctx) if stale is None else stale
+    reason = _in_force(cr.rule, ctx.as_of)
+    if reason:
+        return RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=reason)
     return _evaluate_in_force(cr, ctx)
 
 
@@ -754,9 +766,9 @@ def review_bounds(r: RuleResult) -> tuple[Decimal, Decimal]:
     return amount, amount
 
 
-def _not_for(pack: Pack, applicant: str | None) -> list[Reason | None]:
-    """Per compiled rule: why it is not for this kind of applicant (a park asking about a
-    talent subsidy), or None when it is (or the kind is unknown)."""
+def _not_for(pack: Pack, applicant: str | None) -> list[RuleResult | None]:
+    """Per compiled rule: its result when it is not for this kind of applicant (a park
+    asking about a talent subsidy), or None when it is (or the kind is unknown)."""
     if applicant is None:
         return [None] * len(pack.compiled)
     who = pack.entities.get(applicant, applicant)
@@ -772,7 +784,7 @@ def _not_for(pack: Pack, applicant: str | None) -> list[Reason | None]:
             },
         )
 
-    return _per_rule(pack, ("not_for", applicant), why)
+    return _per_rule(pack, ("not_for", applicant), NOT_ELIGIBLE, why)
 
 
 def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
@@ -789,25 +801,47 @@ def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
     return [n for n in names if n in chain]
 
 
-def evaluate_profile(pack: Pack, profile: Profile, as_of: date) -> MatchReport:
+def evaluate_profile(
+    pack: Pack, profile: Profile, as_of: date, remember: bool = True
+) -> MatchReport:
     """Evaluate the rules that apply to a validated profile's place; stacking applied
-    across every jurisdiction that applies."""
+    across every jurisdiction that applies. With `remember`, a rule evaluated before under
+    the same date and the same values of what it reads is not evaluated again (see
+    `recall`): the results are the same either way."""
     ctx = pack.new_ctx(profile.facts, as_of)
     packs = set(applicable_packs(pack, profile))
+    kept = recall(pack)
+    token = kept.tokens(profile.facts).get
+    results: list[RuleResult] = []
+    add = results.append
     # Every rule of the composed packs is evaluated: a rule bound to where the applicant is
     # registered says so itself (local(registered_place)), and some are not (外地企业兼并重组
     # 我市企业, a project located in the city), so the place is never a blanket filter.
-    results = [
-        # out of force says more than "not for you"
-        RuleResult(cr.rule, cr.index, NOT_IN_FORCE, reason=stale)
-        if stale is not None
-        else _evaluate_in_force(cr, ctx)
-        if other is None
-        else RuleResult(cr.rule, cr.index, NOT_ELIGIBLE, reason=other)
-        for cr, stale, other in zip(
-            pack.compiled, _stale(pack, as_of), _not_for(pack, profile.applicant), strict=True
-        )
-    ]
+    for cr, stale, other, reads, held in zip(
+        pack.compiled,
+        _stale(pack, as_of),
+        _not_for(pack, profile.applicant),
+        kept.reads,
+        kept.held,
+        strict=True,
+    ):
+        if stale is not None:  # out of force says more than "not for you"
+            add(stale)
+        elif other is not None:
+            add(other)
+        elif not remember:
+            add(_evaluate_in_force(cr, ctx))
+        else:
+            key = (as_of, *map(token, reads))
+            hit = held.get(key)
+            if hit is None:
+                result = _evaluate_in_force(cr, ctx)
+                result._kept = kept.keep(held, key, result)
+                add(result)
+            elif hit[0]:  # traced again on demand, in this match's context (it reads the same)
+                add(RuleResult(cr.rule, cr.index, *hit[1], cr, ctx, hit))
+            else:
+                add(RuleResult(cr.rule, cr.index, *hit[1], None, None, hit))
     apply_stacking(results, profile.received, pack)
     report = MatchReport(as_of, profile.label, results, pack)
     report.packs = [n for n in pack.pack_names if n in packs]

@@ -59,7 +59,7 @@ class _Fixed:
     """What the slim document takes from a rule alone, built once per pack: the fields of a
     detailed entry that do not depend on the applicant, the apply block and its identity."""
 
-    __slots__ = ("apply", "briefs", "encoded", "fields", "key", "pays", "sig")
+    __slots__ = ("apply", "briefs", "by_kept", "encoded", "fields", "key", "pays", "sig")
 
     def __init__(self, rule: Any, sigs: dict[tuple, int]) -> None:
         self.fields = rule_fields(rule)
@@ -80,6 +80,8 @@ class _Fixed:
         # (status, missing inputs[, date]) -> the entry encoded, for entries that depend on
         # nothing else (see `slim_report`)
         self.encoded: dict[tuple, orjson.Fragment] = {}
+        # id(what Recall kept of a result) -> (it, the entry encoded, detailed?)
+        self.by_kept: dict[int, tuple[Any, orjson.Fragment, bool]] = {}
 
 
 #: id(pack) -> (pack, rule id -> _Fixed); the pack is held so that its id stays its own.
@@ -146,59 +148,31 @@ def slim_report(
     rules: list[Any] = []
     append = rules.append
     for r in report.results:
-        status = r.status
         f = fixed.get(r.rule.id)
         if f is None:  # a rule outside the pack's compiled list: no shared fields
             f = _Fixed(r.rule, {})
-        if not (status == ELIGIBLE or (status == UNDETERMINED and f.pays)):
-            reason = r.reason
-            if not fragments:
-                append(_brief(r, pack))
-            elif reason is None:
-                if status == UNDETERMINED or _no_gaps(r):
-                    # a failed condition without a threshold, or unknown inputs: the rule's
-                    # own fields and what is missing
-                    key = (status, r.missing)
-                    hit = f.encoded.get(key)
-                    if hit is None:
-                        hit = _remember(f, key, _brief(r, pack))
-                    append(hit)
-                else:
-                    append(_brief(r, pack))
-            elif reason.code in _SHARED_REASONS and r._cr is None and not r.missing:
-                held = f.briefs.get(id(reason))
-                if held is None or held[0] is not reason:
-                    if len(f.briefs) >= _MAX_BRIEFS:
-                        f.briefs.clear()
-                    held = f.briefs[id(reason)] = (reason, orjson.Fragment(dumps(_brief(r, pack))))
-                append(held[1])
-            else:
-                append(_brief(r, pack))
-            continue
-        if f.key not in applies:
-            applies[f.key] = f.apply
+        kept = r._kept
         if (
             fragments
+            and kept is not None
             and not questions
-            and status == UNDETERMINED
-            and r.reason is None
-            and r.amount is None
-            and r.amount_min is None
-            and r.amount_max is None
-            and r.gross is None
-            and not r.steps
-            and r.key is None
             and r.set_aside_by is None
             and r.stacking_note is None
         ):
-            # an undetermined rule that pays: the rule's fields, the period and what is missing
-            key = (status, r.missing, report.as_of)
-            hit = f.encoded.get(key)
-            if hit is None:
-                hit = _remember(f, key, _detail(r, f, None))
-            append(hit)
+            # evaluated under the same date and facts as an earlier result, and left as
+            # evaluated by stacking: its entry is the earlier one's
+            held = f.by_kept.get(id(kept))
+            if held is None or held[0] is not kept:
+                entry, detailed = _entry(r, f, report, fragments, questions)
+                held = _keep_entry(f, kept, entry, detailed)
+            if held[2] and f.key not in applies:
+                applies[f.key] = f.apply
+            append(held[1])
             continue
-        append(_detail(r, f, pack if questions else None))
+        entry, detailed = _entry(r, f, report, fragments, questions)
+        if detailed and f.key not in applies:
+            applies[f.key] = f.apply
+        append(entry)
     total, low, high = report.sums()
     return {
         "as_of": report.as_of.isoformat(),
@@ -213,6 +187,68 @@ def slim_report(
     }
 
 
+def _entry(
+    r: RuleResult, f: _Fixed, report: MatchReport, fragments: bool, questions: bool
+) -> tuple[Any, bool]:
+    """One rule's entry of the slim document (a dict, or an `orjson.Fragment` kept per
+    rule), and whether it is a detailed entry (its apply block goes in `applies`)."""
+    pack = report.pack
+    status = r.status
+    if not (status == ELIGIBLE or (status == UNDETERMINED and f.pays)):
+        reason = r.reason
+        if not fragments:
+            return _brief(r, pack), False
+        if reason is None:
+            if status == UNDETERMINED or _no_gaps(r):
+                # a failed condition without a threshold, or unknown inputs: the rule's own
+                # fields and what is missing
+                key = (status, r.missing)
+                hit = f.encoded.get(key)
+                if hit is None:
+                    hit = _remember(f, key, _brief(r, pack))
+                return hit, False
+            return _brief(r, pack), False
+        if reason.code in _SHARED_REASONS and r._cr is None and not r.missing:
+            held = f.briefs.get(id(reason))
+            if held is None or held[0] is not reason:
+                if len(f.briefs) >= _MAX_BRIEFS:
+                    f.briefs.clear()
+                held = f.briefs[id(reason)] = (reason, orjson.Fragment(dumps(_brief(r, pack))))
+            return held[1], False
+        return _brief(r, pack), False
+    if (
+        fragments
+        and not questions
+        and status == UNDETERMINED
+        and r.reason is None
+        and r.amount is None
+        and r.amount_min is None
+        and r.amount_max is None
+        and r.gross is None
+        and not r.steps
+        and r.key is None
+        and r.set_aside_by is None
+        and r.stacking_note is None
+    ):
+        # an undetermined rule that pays: the rule's fields, the period and what is missing
+        key = (status, r.missing, report.as_of)
+        hit = f.encoded.get(key)
+        if hit is None:
+            hit = _remember(f, key, _detail(r, f, None))
+        return hit, True
+    return _detail(r, f, pack if questions else None), True
+
+
+def _keep_entry(f: _Fixed, kept: Any, entry: Any, detailed: bool) -> tuple[Any, Any, bool]:
+    """An entry kept encoded under what `Recall` kept of its result (held, so that its id
+    stays its own)."""
+    if len(f.by_kept) >= _MAX_BY_KEPT:
+        f.by_kept.pop(next(iter(f.by_kept)))  # the oldest
+    fragment = entry if isinstance(entry, orjson.Fragment) else orjson.Fragment(dumps(entry))
+    held = f.by_kept[id(kept)] = (kept, fragment, detailed)
+    return held
+
+
 def _detail(r: RuleResult, f: _Fixed, pack: Any) -> dict[str, Any]:
     """A detailed entry: every field, the apply block by its key (`pack`: with questions)."""
     entry = r.to_dict(pack, trace=False, fixed=f.fields)
@@ -225,6 +261,7 @@ def _detail(r: RuleResult, f: _Fixed, pack: Any) -> dict[str, Any]:
 
 
 _MAX_ENCODED = 32  # per rule: the combinations of unknown inputs seen most recently
+_MAX_BY_KEPT = 64  # per rule: as many as `Recall` keeps
 
 
 def _remember(f: _Fixed, key: tuple, entry: dict[str, Any]) -> orjson.Fragment:
