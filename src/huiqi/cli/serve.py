@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from .console import console
+
+APP = "huiqi.web.app:app"
 
 
 def register(app: typer.Typer) -> None:
@@ -25,16 +27,26 @@ def serve(
     """启动网页与接口服务（政策检索、政策文件、待遇目录、政策体检，以及 /api）。"""
     import uvicorn
 
+    from ..web.workers import port_free, reuse_port_supported, run_workers
+
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    console.print(f"惠企服务已启动：在浏览器中打开 http://{shown}:{port}/ （接口文档：/docs）")
-    uvicorn.run(
-        "huiqi.web.app:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=access_log,
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "access_log": access_log,
         # http and loop stay "auto": httptools and uvloop (dependencies) where they install.
-        proxy_headers=False,
-        server_header=False,
-    )
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if workers > 1 and reuse_port_supported():
+        # a listening socket per worker, so the kernel spreads connections over them
+        if not port_free(host, port):
+            console.print(f"[red]端口 {port} 已被占用，请用 --port 换一个端口。[/red]")
+            raise typer.Exit(1)
+        console.print(f"惠企服务已启动：在浏览器中打开 http://{shown}:{port}/ （接口文档：/docs）")
+        status = run_workers(APP, host, port, workers, options)
+        if status:
+            console.print("[red]服务未能启动，详见上方的错误信息。[/red]")
+            raise typer.Exit(status)
+        return
+    console.print(f"惠企服务已启动：在浏览器中打开 http://{shown}:{port}/ （接口文档：/docs）")
+    uvicorn.run(APP, host=host, port=port, workers=workers, **options)
