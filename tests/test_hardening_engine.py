@@ -513,4 +513,6 @@ def test_a_context_entry_that_is_not_a_mapping_is_named() -> None:
     )
     _, problems = load_rule_file(load_yaml_text(text, "bad.yaml", loader=_Loader), "bad.yaml")
     named = [str(p) for p in problems if "context" in str(p)]
-    assert named == ["bad.yaml:3 jz.kjjl.x_y context[1]: context 的每一项须写明 quote（相关条款的原文）"]
+    assert named == [
+        "bad.yaml:3 jz.kjjl.x_y context[1]: context 的每一项须写明 quote（相关条款的原文）"
+    ]
