@@ -13,9 +13,10 @@ run against the same server:
 3. match, old path: POST /api/match?detail=full (the full report, as the endpoint returned
    before the slim default);
 3b. match, varied: POST /api/match over 20,000 distinct profiles (examples with a random
-   third of their facts left out and other dates), more than the phase sends, so that no
-   request repeats an earlier one: what the server keeps between requests (a rule's result
-   under the facts it reads, entries encoded) helps only where rules read alike;
+   third of their facts left out, amounts scaled, other dates), more than the phase sends,
+   so that no request repeats an earlier one: what the server keeps between requests (a
+   rule's result under the facts it reads, entries encoded) helps only where rules read
+   alike;
 4. match:    POST /api/match (the slim default) for `--duration` seconds (default 120), the
    examples/*.yaml profiles in turn.
 
@@ -81,19 +82,26 @@ VARIED = 20_000  # distinct profiles of the varied match phase: more than a phas
 
 
 def _varied(examples: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """`n` distinct profiles: an example with a seeded random third of its facts left out and
-    its date moved by up to three years, so that what is missing, the statuses and the periods
-    differ from one request to the next (the server keeps no two alike for long: a stream of
-    new applicants, not the same eleven again)."""
+    """`n` distinct profiles: an example with a seeded random third of its facts left out,
+    every amount of money scaled by a random factor (0.3–3×, to the 元), and its date moved
+    by up to three years, so that what is missing, the amounts, the statuses and the periods
+    differ from one request to the next: a stream of new applicants, not the same eleven
+    again, and few rules that read an amount see the same one twice."""
     import random
     from datetime import date
 
+    from huiqi.packs.loader import bundled_pack
+
+    money = {name for name, v in bundled_pack().variables.items() if v.type == "money"}
     rnd = random.Random(20261129)
     out = []
     for k in range(n):
         base = examples[k % len(examples)]
         keep = {"applicant", "label", "as_of"}
         profile = {key: value for key, value in base.items() if key in keep or rnd.random() > 1 / 3}
+        for key, value in profile.items():
+            if key in money and isinstance(value, int | float) and not isinstance(value, bool):
+                profile[key] = round(value * rnd.uniform(0.3, 3))
         when = base.get("as_of")
         if isinstance(when, date):
             profile["as_of"] = when.replace(year=when.year + rnd.randint(-1, 2))
