@@ -14,10 +14,12 @@ evaluation date when the header has none (said in Registry.notes).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.profile import MAX_MONEY, Problem, _scalar
-from ..ingest.decode import IngestError, decode_bytes
+from ..ingest.decode import BOMS, CONTROL_RE, plausible
+from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
 from .compile import RID
@@ -77,8 +80,10 @@ class WideItem:
 
 @dataclass
 class Registry:
+    # the records read (when `read_registry` has no sink: else they were handed on)
     records: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)  # by _rid
+    places: list[Any] = field(default_factory=list)  # the registration place, by _rid
     rows_in: int = 0
     rejected_rows: set[int] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
@@ -94,12 +99,21 @@ class Registry:
 
 
 DUCKDB_FILES = (".duckdb", ".ddb")
+#: Rows read before the records made from them are handed on (`read_registry`'s `sink`).
+CHUNK_ROWS = 50_000
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of a CSV (UTF-8 ± BOM, GBK, GB18030), XLSX or Parquet file, or of a
     table of a DuckDB database file (`registry.duckdb:schema.table`; `registry.duckdb` alone
-    when it holds one table)."""
+    when it holds one table), all in memory (see `open_table`)."""
+    header, rows = open_table(path)
+    return header, list(rows)
+
+
+def open_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+    """Header and an iterator over the rows of a table file (as `read_table`), read as they
+    are consumed, so that a registry larger than memory passes through in pieces."""
     label = str(path)
     base, table = label, ""
     if any(f"{ext}:" in label for ext in DUCKDB_FILES):
@@ -110,44 +124,118 @@ def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
         raise ReadError(f"{label}：文件不存在")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        try:
-            text, _ = decode_bytes(path.read_bytes(), label, chinese=False)
-        except IngestError as exc:
-            raise ReadError(str(exc)) from None
-        rows = list(csv.reader(io.StringIO(text)))
-        rows = [r for r in rows if any(c.strip() for c in r)] if rows else []
-        if not rows:
-            raise ReadError(f"{label}：文件为空")
-        return [h.strip().lstrip("\ufeff") for h in rows[0]], rows[1:]
+        return _csv_table(path)
     if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds
-            raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
-        sheet = wb.worksheets[0]
-        all_rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        wb.close()
-        if not all_rows:
-            raise ReadError(f"{label}：文件为空")
-        header = ["" if h is None else str(h).strip() for h in all_rows[0]]
-        return header, all_rows[1:]
+        return _xlsx_table(path)
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise ReadError(f"{label}：无法读取 Parquet 文件（{type(exc).__name__}）") from None
-        cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
-        return list(table.column_names), [list(r) for r in zip(*cols, strict=True)]
+        return _parquet_table(path)
     raise ReadError(
         f"{label}：不支持的文件类型 {suffix}（可用 .csv .xlsx .parquet，或 DuckDB 数据库文件中的表）"
     )
 
 
-def _duckdb_table(path: Path, table: str) -> tuple[list[str], list[list[Any]]]:
+_BLOCK = 1 << 20  # bytes read at a time
+
+
+def _csv_encoding(path: Path) -> str:
+    """The encoding of a CSV file, decided as `decode_bytes` decides for a whole text (a BOM's,
+    else UTF-8, else GB18030, a superset of GBK, when its start reads as text), checking that
+    every byte decodes block by block: the file is never held in memory at once."""
+    label = str(path)
+    with path.open("rb") as f:
+        head = f.read(_BLOCK)
+        if not head.strip():
+            raise ReadError(f"{label}：文件为空")
+        bom = next((enc for mark, enc in BOMS if head.startswith(mark)), None)
+        if bom is None and b"\x00" in head[:4096]:
+            raise ReadError(f"{label}：不是文本文件（含二进制内容）")
+        for encoding in [bom] if bom else ["utf-8", "gb18030"]:
+            f.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                start = decoder.decode(head)
+                while block := f.read(_BLOCK):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                continue
+            # strict UTF-8 or a BOM is trusted; GB18030 decodes almost anything: the start
+            # must read as text
+            if plausible(start, chinese=False, trusted=encoding != "gb18030"):
+                return encoding
+    raise ReadError(
+        f"{label}：无法识别文件编码（支持 UTF-8、UTF-16（带字节顺序标记）、GBK、GB18030）"
+    )
+
+
+def _csv_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+    label = str(path)
+    encoding = _csv_encoding(path)
+
+    def rows() -> Iterator[list[Any]]:
+        with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
+            # control characters go, as decode_bytes removes them from a text
+            lines = (CONTROL_RE.sub("", line) for line in f)
+            try:
+                for row in csv.reader(lines):
+                    if any(c.strip() for c in row):
+                        yield row
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise ReadError(f"{label}：无法读取 CSV 文件（{exc}）") from None
+
+    it = rows()
+    header = next(it, None)
+    if header is None:
+        raise ReadError(f"{label}：文件为空")
+    return [h.strip().lstrip("\ufeff") for h in header], it
+
+
+def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+    from openpyxl import load_workbook
+
+    label = str(path)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds
+        raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
+
+    def rows() -> Iterator[list[Any]]:
+        try:
+            for row in wb.worksheets[0].iter_rows(values_only=True):
+                yield list(row)
+        except Exception as exc:  # a damaged part of the sheet, found while reading it
+            raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
+        finally:
+            wb.close()
+
+    it = rows()
+    first = next(it, None)
+    if first is None:
+        raise ReadError(f"{label}：文件为空")
+    return ["" if h is None else str(h).strip() for h in first], it
+
+
+def _parquet_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+    import pyarrow.parquet as pq
+
+    label = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:
+        raise ReadError(f"{label}：无法读取 Parquet 文件（{type(exc).__name__}）") from None
+
+    def rows() -> Iterator[list[Any]]:
+        try:
+            for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
+                cols = [c.to_pylist() for c in batch.columns]
+                yield from (list(r) for r in zip(*cols, strict=True))
+        except Exception as exc:
+            raise ReadError(f"{label}：无法读取 Parquet 文件（{type(exc).__name__}）") from None
+
+    return list(parquet.schema_arrow.names), rows()
+
+
+def _duckdb_table(path: Path, table: str) -> tuple[list[str], Iterator[list[Any]]]:
     """A table of a DuckDB database file, opened read-only; the name is checked against the
     file's catalogue and quoted as an identifier (it never becomes SQL text of its own)."""
     import duckdb
@@ -178,10 +266,18 @@ def _duckdb_table(path: Path, table: str) -> tuple[list[str], list[list[Any]]]:
         ref = exp.table_(name, db=schema_name, quoted=True).sql("duckdb")
         cur = con.execute(f"SELECT * FROM {ref}")
         header = [d[0] for d in cur.description]
-        rows = [list(r) for r in cur.fetchall()]
-    finally:
+    except BaseException:
         con.close()
-    return header, rows
+        raise
+
+    def rows() -> Iterator[list[Any]]:
+        try:
+            while batch := cur.fetchmany(10_000):
+                yield from (list(r) for r in batch)
+        finally:
+            con.close()
+
+    return header, rows()
 
 
 def split_header(header: str) -> tuple[str, Decimal | None]:
@@ -294,10 +390,20 @@ def parse_cell(value: Any, spec: FieldSpec, factor: Decimal | None) -> tuple[Any
     return out, None
 
 
-def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry:
+def read_registry(
+    path: Path,
+    pack: Pack,
+    as_of: date | None = None,
+    sink: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> Registry:
     """Read the registry; `as_of` (the evaluation date) gives the year of a yearly column
-    whose header names none (上年度); without it such a column is not used."""
-    header, rows = read_table(path)
+    whose header names none (上年度); without it such a column is not used.
+
+    With `sink`, the records are handed to it `CHUNK_ROWS` at a time as the file is read (at
+    least once, perhaps with none) and not kept: a registry larger than memory passes
+    through. Without, they are kept in `records`, with what `read_events` needs to add an
+    events file to them."""
+    header, rows = open_table(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
     labels = {v.label: n for n, v in pack.variables.items() if n in specs}
@@ -328,8 +434,9 @@ def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry
     out.year_fields.update({lname: year_field for lname, (year_field, _) in windows.items()})
     entities = {**{k: k for k in pack.entities}, **{v: k for k, v in pack.entities.items()}}
     seen: dict[str, int] = {}
-    out.rows_in = len(rows)
+    chunk: list[dict[str, Any]] = []
     for n, row in enumerate(rows, start=2):
+        out.rows_in += 1
         problems: list[Rejection] = []
         cells = list(row) + [None] * (len(header) - len(row))
         key = cells[id_col]
@@ -374,11 +481,22 @@ def read_registry(path: Path, pack: Pack, as_of: date | None = None) -> Registry
                 given = items.get((lname, year_field, year), {})
                 item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
                 facts.setdefault(lname, []).append(item)
-                sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
-                out.yearly[(rid, lname, year)] = WideItem(item, sources)
-        out.records.append({RID: rid, "applicant": applicant, "facts": facts})
+                if sink is None:  # for an events file's items of the same year
+                    sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
+                    out.yearly[(rid, lname, year)] = WideItem(item, sources)
+        record = {RID: rid, "applicant": applicant, "facts": facts}
         out.ids.append(key)
         out.rows.append(n)
+        out.places.append(facts.get(PLACE_VARIABLE))
+        if sink is None:
+            out.records.append(record)
+            continue
+        chunk.append(record)
+        if len(chunk) >= CHUNK_ROWS:
+            sink(chunk)
+            chunk = []
+    if sink is not None:
+        sink(chunk)
     return out
 
 

@@ -31,12 +31,15 @@ def _column(values: list[Any], type_: str) -> pa.Array:
     return pa.array(values, type=ARROW[type_])
 
 
-def write_tables(con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict]) -> None:
+def write_tables(
+    con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict], append: bool = False
+) -> None:
     """records: {"_rid": int, "applicant": str|None, "facts": {variable: value},
     "received": [{rule, amount, year, key}] (optional)}; an event list present in facts
-    (possibly empty) is known, absent is unknown."""
+    (possibly empty) is known, absent is unknown. `append`: add to the tables an earlier
+    call made (a registry written in pieces as it is read)."""
     for name, table in arrow_tables(sch, records).items():
-        _create(con, name, table)
+        _create(con, name, table, append)
 
 
 def has_received(records: list[dict]) -> bool:
@@ -90,10 +93,13 @@ def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
     return out
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, append: bool) -> None:
     view = f"arrow_{name}"
     con.register(view, table)
-    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}"')
+    if append:
+        con.execute(f'INSERT INTO "{name}" SELECT * FROM "{view}"')
+    else:
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}"')
     con.unregister(view)
 
 

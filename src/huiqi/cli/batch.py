@@ -58,7 +58,7 @@ def batch_command(
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
     from ..batch.compile import RuleCompileError, compile_rules, schema
-    from ..batch.read import ReadError, read_events, read_registry
+    from ..batch.read import CHUNK_ROWS, ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
     from ..batch.tables import arrow_tables, has_received, write_tables
@@ -104,9 +104,24 @@ def batch_command(
             err.print(f"[red]{escape(message)}[/red]")
             return typer.Exit(code)
 
+        con = connect(memory_limit=memory_limit)
+        sch = schema(the_pack)
+        # Into DuckDB as it is read, a piece at a time, unless the records must be held
+        # (an events file is matched against them; Spark takes them whole)
+        streamed = engine == "duckdb" and events is None
+        pieces = 0
+
+        def into_duckdb(records: list[dict]) -> None:
+            nonlocal pieces
+            write_tables(con, sch, records, append=pieces > 0)
+            pieces += 1
+            read = (pieces - 1) * CHUNK_ROWS + len(records)
+            progress.update(task, description=f"读取登记表（已读入约 {read:,} 家）…")
+
         if not in_spark:
             try:
-                registry = read_registry(Path(input), the_pack, as_of=when)
+                sink = into_duckdb if streamed else None
+                registry = read_registry(Path(input), the_pack, as_of=when, sink=sink)
                 if events is not None:
                     read_events(events, the_pack, registry)
             except ReadError as exc:
@@ -117,8 +132,6 @@ def batch_command(
             batch = compile_rules(the_pack, when, engine, received=received)
         except RuleCompileError as exc:
             raise fail(str(exc), 1) from None
-        con = connect(memory_limit=memory_limit)
-        sch = schema(the_pack)
         progress.update(
             task, advance=1, description=f"载入 {'Spark' if engine == 'spark' else 'DuckDB'}…"
         )
@@ -128,7 +141,7 @@ def batch_command(
             session = sp.session(spark_master)
             if registry is not None:
                 sp.load_arrow(session, arrow_tables(sch, registry.records))
-                rids, keys, places = None, registry.ids, _places(registry)
+                rids, keys, places = None, registry.ids, registry.places
             else:
                 try:
                     loaded = sp.load_source(session, input, the_pack, sch)
@@ -144,8 +157,9 @@ def batch_command(
                 raise fail(f"Spark 评估失败：{type(exc).__name__}：{str(exc)[:500]}", 1) from None
         else:
             assert registry is not None
-            write_tables(con, sch, registry.records)
-            rids, keys, places = None, registry.ids, _places(registry)
+            if not streamed:
+                write_tables(con, sch, registry.records)
+            rids, keys, places = None, registry.ids, registry.places
             progress.update(task, advance=1, description=f"评估 {len(batch.rules)} 条规则…")
             n_rules = len(batch.rules)
 
@@ -175,7 +189,7 @@ def batch_command(
     if registry is None:
         console.print(f"评估企业：{len(keys)} 家")
         return
-    evaluated = len(registry.records)
+    evaluated = len(registry.ids)
     rejected = len(registry.rejected_rows)
     if events is not None:
         console.print(
@@ -183,10 +197,6 @@ def batch_command(
             f" + 拒绝 {registry.events_rejected}"
         )
     console.print(f"行数：读入 {registry.rows_in} = 评估 {evaluated} + 拒绝 {rejected}")
-
-
-def _places(registry) -> list[str | None]:
-    return [r["facts"].get("registered_place") for r in registry.records]
 
 
 def _summary(con, console: Console) -> None:

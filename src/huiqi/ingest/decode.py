@@ -21,7 +21,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 CONTROL_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
 )
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 @dataclass
@@ -45,7 +45,7 @@ def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
     """Decode a file's bytes; raise IngestError naming the file and the reason."""
     if not data.strip():
         raise IngestError(f"{name}：文件为空")
-    bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
+    bom = next((enc for mark, enc in BOMS if data.startswith(mark)), None)
     if bom is None and b"\x00" in data[:4096]:
         raise IngestError(f"{name}：不是文本文件（含二进制内容）")
     # GB18030 is a superset of GBK, so one attempt covers both.
@@ -60,7 +60,7 @@ def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
         # Strictly valid UTF-8 (or a BOM) is trusted; GB18030 decodes almost any byte
         # sequence, so there the control characters decide whether it is text at all.
         trusted = bom is not None or encoding == "utf-8"
-        if not _plausible(text, chinese, trusted):
+        if not plausible(text, chinese, trusted):
             continue
         clean, removed = CONTROL_RE.subn("", text)
         if not clean.strip():
@@ -73,7 +73,7 @@ def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
     )
 
 
-def _plausible(text: str, chinese: bool, trusted: bool) -> bool:
+def plausible(text: str, chinese: bool, trusted: bool) -> bool:
     """Decoded text has few control characters (and, for policy text, Chinese characters)."""
     if not text.strip():
         return False

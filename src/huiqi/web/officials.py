@@ -149,8 +149,7 @@ def officials_run(
     con = connect()
     write_tables(con, schema(pack), reg.records)
     evaluate(con, pack, when, batch=batch)
-    places = [r["facts"].get("registered_place") for r in reg.records]
-    label_tables(con, batch.rules, reg.ids, pack, places)
+    label_tables(con, batch.rules, reg.ids, pack, reg.places)
     if len(reg.records) * len(batch.rules) <= XLSX_MAX_ROWS:
         write_result(con, run / "result.xlsx", html=False)
     write_result(con, run / "result.csv")

@@ -1,0 +1,107 @@
+"""Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (the
+records handed on 50,000 at a time, what `huiqi batch` does with DuckDB and no events file)
+against read whole (records kept, as with an events file or Spark), each in its own process
+so that its peak memory (max RSS) is its own. The registry: the synthetic one (every input
+variable of the pack as a column, about a quarter of the cells empty), written as a UTF-8
+CSV with variable names as headers.
+
+    uv run python bench/bench_read.py [--sizes 20000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+AS_OF = date(2019, 3, 1)
+
+
+def write_csv(n: int, path: Path) -> int:
+    """The synthetic registry of `n` enterprises as a CSV; returns its column count."""
+    from huiqi.batch.runner import connect
+    from huiqi.batch.synthetic import generate
+    from huiqi.packs.loader import bundled_pack
+
+    pack = bundled_pack()
+    con = connect(2)
+    generate(con, pack, n, seed=7, as_of=AS_OF)
+    cols = [r[0] for r in con.execute("DESCRIBE registry").fetchall()]
+    keep = [c for c in cols if c in pack.variables and pack.variables[c].type != "events"]
+    select = ", ".join(f'"{c}"' for c in keep)
+    con.execute(
+        f"COPY (SELECT 'X' || lpad(CAST(_rid AS VARCHAR), 17, '0') AS id, applicant, {select} "
+        f"FROM registry) TO '{path}' (HEADER)"
+    )
+    return len(keep) + 2
+
+
+def read_once(path: Path, streamed: bool) -> dict:
+    import duckdb
+
+    from huiqi.batch.compile import schema
+    from huiqi.batch.read import read_registry
+    from huiqi.batch.tables import write_tables
+    from huiqi.packs.loader import bundled_pack
+
+    pack = bundled_pack()
+    sch = schema(pack)
+    con = duckdb.connect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    t0 = time.perf_counter()
+    if streamed:
+        pieces = []
+
+        def sink(records: list[dict]) -> None:
+            write_tables(con, sch, records, append=bool(pieces))
+            pieces.append(len(records))
+
+        reg = read_registry(path, pack, as_of=AS_OF, sink=sink)
+    else:
+        reg = read_registry(path, pack, as_of=AS_OF)
+        write_tables(con, sch, reg.records)
+    seconds = time.perf_counter() - t0
+    rows = con.execute("SELECT count(*) FROM registry").fetchone()[0]
+    assert rows == len(reg.ids) == reg.rows_in - len(reg.rejected_rows)
+    return {
+        "mode": "streamed" if streamed else "whole",
+        "rows": rows,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds),
+        "rss_before_mb": before,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="20000,100000")
+    ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(read_once(Path(a.one[0]), a.one[1] == "streamed")))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in a.sizes.split(",")):
+            path = Path(tmp) / f"registry{n}.csv"
+            cols = write_csv(n, path)
+            size = path.stat().st_size / 1e6
+            print(f"{n:,} enterprises x {cols} columns, {size:.0f} MB", flush=True)
+            for mode in ("streamed", "whole"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", str(path), mode],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                print(" ", out.stdout.strip().splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()

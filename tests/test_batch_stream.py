@@ -1,0 +1,169 @@
+"""The registry read in pieces (`read_registry(..., sink=...)`, what `huiqi batch` does with
+DuckDB): the same records and rejections as reading it whole, from every kind of file, and a
+CSV's encoding decided from all of its bytes without holding them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import deque
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from openpyxl import Workbook
+
+import huiqi.batch.read as read_module
+from huiqi.batch.compile import schema
+from huiqi.batch.read import ReadError, open_table, read_registry
+from huiqi.batch.tables import write_tables
+from huiqi.packs.loader import bundled_pack
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+def _label(type_: str) -> str:
+    return next(
+        v.label
+        for v in pack().variables.values()
+        if v.type == type_ and not v.derived and v.spec is not None
+    )
+
+
+def _rows() -> list[list[str]]:
+    """Seven enterprises, two of them rejected (a bad amount, a repeated code)."""
+    header = ["统一社会信用代码", f"{_label('money')}（万元）", _label("bool"), "注册地"]
+    body = [
+        ["A1", "120.5", "是", "焦作市"],
+        ["A2", "", "否", "修武县"],
+        ["A3", "十二", "是", ""],  # not a number: rejected
+        ["A4", "3", "", "温县"],
+        ["A1", "7", "否", ""],  # the code again: rejected
+        ["A5", "0", "是", "孟州市"],
+        ["A6", "8.25", "否", "焦作市"],
+    ]
+    return [header, *body]
+
+
+def _csv(path: Path, rows: list[list[str]], encoding: str) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def _xlsx(path: Path, rows: list[list[str]]) -> Path:
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    return path
+
+
+def _parquet(path: Path, rows: list[list[str]]) -> Path:
+    cols = list(zip(*rows[1:], strict=True))
+    pq.write_table(pa.table({h: list(c) for h, c in zip(rows[0], cols, strict=True)}), path)
+    return path
+
+
+def _duckdb(path: Path, rows: list[list[str]]) -> Path:
+    con = duckdb.connect(str(path))
+    cols = list(zip(*rows[1:], strict=True))
+    table = pa.table({h: list(c) for h, c in zip(rows[0], cols, strict=True)})
+    con.register("t", table)
+    con.execute('CREATE TABLE "登记表" AS SELECT * FROM t')
+    con.close()
+    return path
+
+
+FILES = {
+    "utf-8.csv": lambda p, rows: _csv(p, rows, "utf-8"),
+    "bom.csv": lambda p, rows: _csv(p, rows, "utf-8-sig"),
+    "gbk.csv": lambda p, rows: _csv(p, rows, "gbk"),
+    "gb18030.csv": lambda p, rows: _csv(p, rows, "gb18030"),
+    "r.xlsx": _xlsx,
+    "r.parquet": _parquet,
+    "r.duckdb": _duckdb,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_pieces_equal_the_whole(tmp_path, monkeypatch, name):
+    """Pieces of 2 records: 5 records come as 2 + 2 + 1, the same as read whole; the ids,
+    places, rows and rejections are kept either way."""
+    path = FILES[name](tmp_path / name, _rows())
+    whole = read_registry(path, pack())
+    monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    pieces: list[list[dict]] = []
+    streamed = read_registry(path, pack(), sink=pieces.append)
+    assert [len(p) for p in pieces] == [2, 2, 1]
+    assert [r for p in pieces for r in p] == whole.records and not streamed.records
+    assert streamed.ids == whole.ids == ["A1", "A2", "A4", "A5", "A6"]
+    assert streamed.places == whole.places == ["焦作市", "修武县", "温县", "孟州市", "焦作市"]
+    assert streamed.rows == whole.rows == [2, 3, 5, 7, 8]
+    assert streamed.rejections == whole.rejections
+    assert sorted(whole.rejected_rows) == [4, 6]
+    assert streamed.rows_in == whole.rows_in == 7  # rows in = 5 evaluated + 2 rejected
+
+
+def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkeypatch):
+    path = _csv(tmp_path / "r.csv", _rows(), "gbk")
+    sch = schema(pack())
+    whole = duckdb.connect()
+    write_tables(whole, sch, read_registry(path, pack()).records)
+    monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    con = duckdb.connect()
+    calls = []
+
+    def sink(records: list[dict]) -> None:
+        write_tables(con, sch, records, append=bool(calls))
+        calls.append(len(records))
+
+    read_registry(path, pack(), sink=sink)
+    assert calls == [2, 2, 1]
+    query = "SELECT * FROM registry ORDER BY _rid"
+    assert con.execute(query).fetchall() == whole.execute(query).fetchall()
+
+
+def test_no_valid_row_still_makes_the_tables(tmp_path):
+    """Every row rejected: the sink is called once, with nothing, so the tables exist."""
+    rows = [_rows()[0], ["", "1", "是", "焦作市"]]
+    got: list[list[dict]] = []
+    reg = read_registry(_csv(tmp_path / "r.csv", rows, "utf-8"), pack(), sink=got.append)
+    assert got == [[]] and reg.rows_in == 1 and reg.rejected_rows == {2}
+
+
+def test_gbk_after_a_first_megabyte_of_ascii(tmp_path):
+    """The first megabyte is plain ASCII (valid UTF-8), a GBK name comes after it: the whole
+    file decides, so the name reads right instead of failing half-way."""
+    filler = [[f"B{k:07d}", "1"] for k in range(120_000)]
+    rows = [["id", "registered_place"], *filler, ["C1", "焦作市"]]
+    path = _csv(tmp_path / "r.csv", rows, "gbk")
+    data = path.read_bytes()
+    assert len(data) > 1 << 20 and data[: 1 << 20].isascii()
+    header, it = open_table(path)
+    (last,) = deque(it, maxlen=1)
+    assert header == ["id", "registered_place"] and last == ["C1", "焦作市"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "文件为空"),
+        (b"  \r\n\r\n", "文件为空"),
+        (b"\x00\x01\x02binary", "不是文本文件"),
+        (b"id,x\r\nA1,\x81\x30\x81\x30\xff\xff\xff\r\n", "无法识别文件编码"),
+    ],
+)
+def test_unreadable_csv_is_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(ReadError, match=message) as err:
+        open_table(path)
+    assert str(path) in str(err.value)
