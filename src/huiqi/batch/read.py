@@ -99,8 +99,9 @@ class Registry:
 
 
 DUCKDB_FILES = (".duckdb", ".ddb")
-#: Rows read before the records made from them are handed on (`read_registry`'s `sink`).
-CHUNK_ROWS = 50_000
+#: Rows read before the records made from them are handed on (`read_registry`'s `sink`):
+#: a record of a few hundred columns takes about 10–20 kB in Python.
+CHUNK_ROWS = 10_000
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
