@@ -167,3 +167,23 @@ def test_unreadable_csv_is_a_clear_error(tmp_path, content, message):
     with pytest.raises(ReadError, match=message) as err:
         open_table(path)
     assert str(path) in str(err.value)
+
+
+def test_a_repeated_text_is_read_alike_and_equal_values_of_other_types_are_not(tmp_path):
+    """Texts a column repeats are parsed once: a bad one is rejected on every row it is on.
+    From a spreadsheet, 1 and TRUE are equal in Python but not as cells: an amount of 1 is
+    1 元, TRUE in an amount column is rejected."""
+    money = next(
+        v.label
+        for v in pack().variables.values()
+        if v.type == "money" and not v.derived and v.spec is not None
+    )
+    rows = [["统一社会信用代码", money], ["A1", "十二"], ["A2", "十二"], ["A3", 1], ["A4", True]]
+    reg = read_registry(_xlsx(tmp_path / "r.xlsx", rows), pack())
+    assert sorted(reg.rejected_rows) == [2, 3, 5]
+    assert reg.rejections[0].reason == reg.rejections[1].reason
+    assert reg.ids == ["A3"] and reg.records[0]["facts"][_name(money)] == 1
+
+
+def _name(label: str) -> str:
+    return next(n for n, v in pack().variables.items() if v.label == label)

@@ -102,6 +102,8 @@ DUCKDB_FILES = (".duckdb", ".ddb")
 #: Rows read before the records made from them are handed on (`read_registry`'s `sink`):
 #: a record of a few hundred columns takes about 10–20 kB in Python.
 CHUNK_ROWS = 10_000
+#: Distinct texts of a column kept parsed (text -> value, reason); parsed values are immutable.
+SEEN_CELLS = 4_096
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
@@ -413,7 +415,7 @@ def read_registry(
     if id_col is None:
         raise ReadError(f"{label}：缺少“统一社会信用代码”（或 id）列")
     app_col = next((i for i, h in enumerate(header) if h in APPLICANT_COLUMNS), None)
-    columns: list[tuple[int, str, str, Decimal | None]] = []
+    columns: list[tuple[int, str, str, Decimal | None, dict[str, tuple[Any, str | None]]]] = []
     yearly: list[tuple[int, str, YearlyField, int, Decimal | None]] = []
     by_name = yearly_fields(pack)
     for i, h in enumerate(header):
@@ -424,7 +426,7 @@ def read_registry(
         if var is not None:
             if var == _lookup(specs, labels, h):
                 factor = None  # the whole header is the name (no unit)
-            columns.append((i, h, var, factor))
+            columns.append((i, h, var, factor, {}))
             continue
         column = _yearly_column(h, by_name, pack, as_of, out.notes)
         if column is None:
@@ -451,8 +453,16 @@ def read_registry(
                 )
             )
         facts: dict[str, Any] = {}
-        for i, h, var, factor in columns:
-            value, why = parse_cell(cells[i], specs[var], factor)
+        for i, h, var, factor, seen_cells in columns:
+            cell = cells[i]
+            # A column repeats its values (是/否, places, years, 0): each text parsed once.
+            # Only text: 1, 1.0 and True are equal keys but not equal cells.
+            hit = seen_cells.get(cell) if type(cell) is str else None
+            if hit is None:
+                hit = parse_cell(cell, specs[var], factor)
+                if type(cell) is str and len(seen_cells) < SEEN_CELLS:
+                    seen_cells[cell] = hit
+            value, why = hit
             if why:
                 problems.append(Rejection(label, n, h, why))
             elif value is not None:
