@@ -46,6 +46,7 @@ from ..lang.sql import (
     not_null,
     paren,
     select,
+    some_null,
     to_sql,
     typed_column,
 )
@@ -598,7 +599,7 @@ def _assemble(
         sel = select(
             alias(col(RID, "ev"), RID),
             *[alias(t.sql, name) for name, _, t in items],
-            *[alias(exp.LogicalOr(this=is_null(col(f, "ev"))), flag) for flag, f in flags],
+            *[alias(some_null(col(f, "ev")), flag) for flag, f in flags],
         ).from_(copy=False, expression=alias(exp.to_table(events_table(source)), "ev", table=True))
         if source in b.aggs.joins_registry:
             sel = sel.join(

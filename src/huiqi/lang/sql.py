@@ -161,11 +161,6 @@ def case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression 
     return c.else_(default if default is not None else exp.null(), copy=False)
 
 
-def count_if(cond: exp.Expression) -> exp.Expression:
-    """SUM(CASE WHEN cond THEN 1 ELSE 0 END): portable across dialects."""
-    return exp.Sum(this=case((cond, exp.Literal.number(1)), default=exp.Literal.number(0)))
-
-
 class Env:
     """What names mean in one compilation context (row of the registry, or event of a list)."""
 
@@ -322,44 +317,43 @@ class ExprCompiler:
     # --- aggregates (compiled in the context of one event row `ev`) --------------------------
 
     def aggregate(self, node: Aggregate, env: Env) -> Typed:
-        """The aggregate over the non-empty group of one enterprise's events."""
+        """The aggregate over the non-empty group of one enterprise's events. Unknowns are
+        counted as count(*) - count(x) (count skips NULL): no CASE per event row."""
         where = self.compile(node.where, env).sql if node.where is not None else None
-        unknown_where = count_if(is_null(where.copy())) if where is not None else None
-        hit = is_true(where.copy()) if where is not None else exp.true()
         zero = _num(0)
-        if node.func == "any":
-            if where is None:
-                return Typed(exp.true(), "bool")
+        if where is not None and node.func in ("any", "all"):
+            # bool_or / bool_and skip NULLs: decisive when some event is TRUE (any) / FALSE (all)
+            decided = (
+                exp.LogicalOr(this=where)
+                if node.func == "any"
+                else is_false(exp.LogicalAnd(this=where))
+            )
             sql = case(
-                (exp.GT(this=count_if(hit), expression=zero), exp.true()),
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=exp.false(),
+                (decided, exp.Boolean(this=node.func == "any")),
+                (some_null(where.copy()), exp.null()),
+                default=exp.Boolean(this=node.func == "all"),
             )
             return Typed(sql, "bool")
-        if node.func == "all":
-            if where is None:
-                return Typed(exp.true(), "bool")
-            sql = case(
-                (exp.GT(this=count_if(is_false(where)), expression=zero), exp.false()),
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=exp.true(),
-            )
-            return Typed(sql, "bool")
+        if node.func in ("any", "all"):
+            return Typed(exp.true(), "bool")
         if node.func == "count":
             if where is None:
                 return Typed(cast(exp.Count(this=exp.Star()), "BIGINT"), "int")
-            sql = case(
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=count_if(hit),
-            )
+            sql = case((some_null(where), exp.null()), default=exp.CountIf(this=where.copy()))
             return Typed(cast(sql, "BIGINT"), "int")
         if node.value is None:
             raise SqlCompileError(f"{node.func}(…) over {node.source} needs a value")
         value = self.compile(node.value, env)
-        unknown = exp.GT(this=count_if(exp.and_(paren(hit), is_null(value.sql))), expression=zero)
-        if unknown_where is not None:
-            unknown = exp.or_(exp.GT(this=unknown_where, expression=zero), unknown, copy=False)
-        picked = case((hit, value.sql))
+        if where is None:
+            unknown = some_null(value.sql.copy())
+            picked = value.sql
+        else:
+            # an event that matches with its value unknown, or one whose match is unknown
+            missing = exp.CountIf(this=exp.and_(paren(where.copy()), is_null(value.sql.copy())))
+            unknown = exp.or_(
+                some_null(where.copy()), exp.GT(this=missing, expression=zero), copy=False
+            )
+            picked = case((is_true(where), value.sql))
         cls = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[node.func]
         total = exp.Coalesce(this=cls(this=picked), expressions=[zero])
         if value.kind == "dec":
@@ -376,6 +370,11 @@ class ExprCompiler:
         if kind.kind == "dec":
             return cast(_num(0), dec_type(kind.scale))
         return _num(0)
+
+
+def some_null(e: exp.Expression) -> exp.Expression:
+    """In an aggregate: some row of the group has `e` NULL."""
+    return exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Count(this=paren(e)))
 
 
 def align(*items: Typed) -> list[exp.Expression]:
