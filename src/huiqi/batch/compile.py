@@ -108,6 +108,26 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table)
 
 
+# Statuses in the wide rows (s_i) as small integers: the forecast compares and counts them
+# per row and rule, which is cheaper on integers than on strings; the long result names them.
+STATUS_CODES = {ELIGIBLE: 0, NOT_ELIGIBLE: 1, UNDETERMINED: 2, OVERDUE: 3, NOT_IN_FORCE: 4}
+
+
+def code(status: str) -> exp.Literal:
+    return exp.Literal.number(STATUS_CODES[status])
+
+
+def is_status(i: int, status: str, table: str | None = None) -> exp.Expression:
+    """s_i (of `table`) is `status`."""
+    return exp.EQ(this=col(f"s_{i}", table), expression=code(status))
+
+
+def status_name(column: str) -> str:
+    """SQL text: the status named from its code (for the long result)."""
+    whens = " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATUS_CODES.items())
+    return f"CASE {column} {whens} END"
+
+
 @dataclass
 class RuleInfo:
     """What the result rows refer to: rule_idx -> rule and its document."""
@@ -319,7 +339,6 @@ class _Builder:
 
     def rule_columns(self, cr: CompiledRule, i: int) -> list[tuple[str, exp.Expression]]:
         rule = cr.rule
-        status_lit = {s: exp.Literal.string(s) for s in (ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED)}
         null = exp.null()
         # No blanket jurisdiction gate: like the scalar evaluator, a rule bound to where the
         # applicant is registered says so itself (local(registered_place)).
@@ -372,7 +391,7 @@ class _Builder:
             raise SqlCompileError(f"amount form {a.type}")
         # 逾期未申请, as the scalar engine decides it: a time-limit part (deadline: true) that is
         # the first false part, or conditions met after a binding window closed (as_of is fixed)
-        overdue_lit = exp.Literal.string(OVERDUE)
+        overdue_lit = code(OVERDUE)
         late_parts = []
         if rule.apply.late_refused:
             for d, part in enumerate(rule.when):
@@ -394,15 +413,15 @@ class _Builder:
             else []
         )
         status = case(
-            *[(g, status_lit[NOT_ELIGIBLE]) for g in gates],
+            *[(g, code(NOT_ELIGIBLE)) for g in gates],
             *late_branch,
-            (exp.Is(this=cond, expression=exp.false()), status_lit[NOT_ELIGIBLE]),
-            (is_null(cond), status_lit[UNDETERMINED]),
+            (exp.Is(this=cond, expression=exp.false()), code(NOT_ELIGIBLE)),
+            (is_null(cond), code(UNDETERMINED)),
             *window_branch,
-            (exp.Not(this=paren(amount_ok)), status_lit[UNDETERMINED]),
-            default=status_lit[ELIGIBLE],
+            (exp.Not(this=paren(amount_ok)), code(UNDETERMINED)),
+            default=code(ELIGIBLE),
         )
-        eligible = exp.EQ(this=col(f"s_{i}"), expression=status_lit[ELIGIBLE])
+        eligible = is_status(i, ELIGIBLE)
         key: exp.Expression = null
         if cr.key_node is not None:
             key = cast(self.expr(cr.key_node).sql, "VARCHAR")
@@ -431,11 +450,11 @@ class _Builder:
             if pieces
             else exp.Literal.string("")
         )
-        undetermined = exp.EQ(this=col(f"s_{i}"), expression=status_lit[UNDETERMINED])
+        undetermined = is_status(i, UNDETERMINED)
         # compiled above even when out of force, so that an untranslatable rule is an error
         if _in_force(rule, self.as_of) is not None:
             self.shapes[i] = _Shape((NOT_IN_FORCE,), [])
-            out = [(f"s_{i}", exp.Literal.string(NOT_IN_FORCE))]
+            out = [(f"s_{i}", code(NOT_IN_FORCE))]
             return out + [(f"{p}_{i}", null) for p in ("a", "lo", "hi", "k", "m")]
         statuses = [ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED]
         if late_branch or window_branch:
@@ -690,7 +709,7 @@ def _stacking(infos: list[RuleInfo], rules: list[CompiledRule]) -> list[tuple[st
         )
 
     def eligible(i: int) -> exp.Expression:
-        return exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
+        return is_status(i, ELIGIBLE)
 
     def key(i: int) -> exp.Expression:
         return exp.Coalesce(this=col(f"k_{i}"), expressions=[exp.Literal.string("")])
@@ -772,7 +791,7 @@ def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> st
         i = info.idx
         values = {
             "rule_idx": str(i),
-            "status": f"s_{i}",
+            "status": status_name(f"s_{i}"),
             "amount": paid.amount(i),
             "amount_min": paid.bound(i, "lo"),
             "amount_max": paid.bound(i, "hi"),
@@ -862,7 +881,7 @@ def _forecast(
         # statuses partition the rows: the last one is what the others leave
         counts = [f"n_{i}_{k}" for k in range(len(shape.statuses))]
         for k, status in enumerate(shape.statuses[:-1]):
-            aggs.append(f"sum(CAST(s_{i} = {lit(status)} AS INT)) AS {counts[k]}")
+            aggs.append(f"sum(CAST(s_{i} = {STATUS_CODES[status]} AS INT)) AS {counts[k]}")
         counts[-1] = "n - " + " - ".join(["0", *(f"coalesce({c}, 0)" for c in counts[:-1])])
         for k, status in enumerate(shape.statuses):
             if status == ELIGIBLE:
@@ -1049,7 +1068,7 @@ def _received(
             return case((no_key.copy(), col(f"all_{kind}", g)), default=keyed)
 
         winner = exp.and_(
-            exp.EQ(this=col(f"s_{i}", "sx"), expression=lit(ELIGIBLE)),
+            is_status(i, ELIGIBLE, "sx"),
             exp.Not(this=col(f"x_{i}", "sx")),
             exp.GT(this=exp.Coalesce(this=matched("n"), expressions=[num(0)]), expression=num(0)),
             copy=False,
