@@ -16,6 +16,7 @@ names that are NULL, for undetermined rows).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -162,21 +163,17 @@ class CompiledBatch:
         return "\nUNION ALL\n".join(f"SELECT * FROM ({q}) q{i}" for i, q in enumerate(self.sqls))
 
 
-# unknown facts per INTEGER bit mask (mb_i_<g>): 30 bits, so that the forecast's sum of one
-# bit over a place stays a BIGINT in Spark for up to 2^33 enterprises
-MASK_BITS = 30
-
-
 @dataclass
 class _Shape:
     """What the forecast counts and sums of a rule: the statuses its CASE can give, whether
-    it has a certain amount (a_i) and a range (lo_i/hi_i) at all, and the facts its
-    `missing` may name, in bit order of mb_i_<g>."""
+    it has a certain amount (a_i) and a range (lo_i/hi_i) at all, the facts its `missing`
+    may name and the wide row's column telling each unknown (`_Builder.fact_column`)."""
 
     statuses: tuple[str, ...]
     facts: list[str]
     amount: bool = False
     range: bool = False
+    fact_cols: list[str] = field(default_factory=list)
 
 
 class _Aggs:
@@ -206,6 +203,9 @@ class _RowEnv(Env):
 
     def aggregate(self, node: Aggregate) -> Typed:
         return self.b.register_aggregate(node)
+
+    def shared(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        return self.b.hoist(node, build)
 
 
 class _EventEnv(Env):
@@ -255,6 +255,8 @@ class _Builder:
         self._compiling: set[str] = set()
         self.used: set[str] = set()  # input columns the query reads (the others stay out)
         self.shapes: dict[int, _Shape] = {}  # rule_idx -> what the forecast counts of it
+        self.hoisted: dict[Node, tuple[str, exp.Expression]] = {}  # `in` tests, layer lh
+        self.fact_cols: dict[str, tuple[str, exp.Expression]] = {}  # fact -> (column, test)
 
     # --- aggregates and derived variables ----------------------------------------------------
 
@@ -269,6 +271,26 @@ class _Builder:
         self.aggs.by_node[node] = (name, typed)
         self.aggs.by_source.setdefault(node.source, []).append((name, node, typed))
         return Typed(col(name), typed.kind, typed.scale)
+
+    def fact_column(self, fact: str, test: exp.Expression) -> str:
+        """A column of the wide row: this fact is unknown (TRUE or FALSE), one per fact and
+        chunk, which the forecast counts per rule where the rule is undetermined."""
+        if fact not in self.fact_cols:
+            self.fact_cols[fact] = (f"u__{len(self.fact_cols)}", test.copy())
+        return self.fact_cols[fact][0]
+
+    def hoist(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        """An `in` test of input variables as a column computed once per chunk (layer lh):
+        DuckDB does not share a repeated one between rules, and `local(registered_place)`, a
+        test against 11 strings that most rules make, cost a third of a rule's row time."""
+        if any(isinstance(n, (Aggregate, Field)) for n in walk(node)) or not all(
+            n in self.schema.inputs for n in names_read(node)
+        ):
+            return build()
+        hit = self.hoisted.get(node)
+        if hit is None:
+            hit = self.hoisted[node] = (f"in_{len(self.hoisted)}", build().sql)
+        return Typed(col(hit[0]), "bool")
 
     def derived(self, name: str) -> Typed:
         """A derived variable as a column of the derived layers, compiled on first use (only
@@ -460,22 +482,12 @@ class _Builder:
         if late_branch or window_branch:
             statuses.append(OVERDUE)
         self.shapes[i] = _Shape(
-            tuple(statuses), [f for f, _ in unknown], amt is not null, hi is not null
+            tuple(statuses),
+            [f for f, _ in unknown],
+            amt is not null,
+            hi is not null,
+            [self.fact_column(f, test) for f, test in unknown],
         )
-        # the unknown facts again as bits of integers (mb_i_0, mb_i_1, …), for the forecast:
-        # summing bits is far cheaper than splitting and grouping the `missing` strings.
-        # Arithmetic, not CASE: each test is TRUE or FALSE, never NULL.
-        bits = []
-        for g in range(0, len(unknown), MASK_BITS):
-            terms = [
-                exp.Mul(this=cast(paren(test), "INT"), expression=exp.Literal.number(1 << k))
-                for k, (_, test) in enumerate(unknown[g : g + MASK_BITS])
-            ]
-            total: exp.Expression = terms[0]
-            for t in terms[1:]:
-                total = exp.Add(this=total, expression=t)
-            mask = cast(total, "INT")
-            bits.append((f"mb_{i}_{g // MASK_BITS}", ("after", case((undetermined.copy(), mask)))))
         return [
             (f"s_{i}", status),
             # amounts and key read the status column of the same row (second projection)
@@ -484,7 +496,6 @@ class _Builder:
             (f"hi_{i}", ("after", case((eligible, hi)))),
             (f"k_{i}", ("after", case((eligible, key)))),
             (f"m_{i}", ("after", case((undetermined, missing)))),
-            *bits,
         ]  # type: ignore[list-item]
 
 
@@ -660,6 +671,9 @@ def _assemble(
         )
     ctes.append(("l0", base))
     prev = "l0"
+    if b.hoisted:
+        ctes.append(("lh", _select(list(b.hoisted.values()), prev)))
+        prev = "lh"
     for k, layer in enumerate(b.layers, start=1):
         ctes.append((f"l{k}", _select(layer, prev)))
         prev = f"l{k}"
@@ -674,6 +688,7 @@ def _assemble(
                 *([exp.column(PLACE)] if PLACE in b.used else []),
                 *[exp.column(n) for n, _ in first],
                 *[alias(e, n) for n, e in second],
+                *[alias(test, name) for name, test in b.fact_cols.values()],
             ).from_(copy=False, expression="st"),
         )
     )
@@ -841,15 +856,16 @@ def _forecast(
 
     Aggregated first, unpivoted last: one GROUP BY place over the wide rows with, per rule,
     a count per status its CASE can give (but the last: what the others leave), the money
-    sums it has (amount, range; NULL unless eligible, so they sum the eligible rows) and the
-    sum of each bit of mb_i_<g> (the unknown facts; divided by the bit's value afterwards);
-    then the few rows per place are unnested into forecast rows, those with n = 0 dropped.
-    This replaced unnesting a struct per rule and row, unnesting its split `missing` list
-    again and grouping those 20–30M rows per chunk on four keys: at 1M enterprises (kjjl)
-    that took ~55% of a chunk's CPU time. Plain arithmetic in the aggregates, no CASE or
-    FILTER per row: `count(*) FILTER (…)` per status and fact made the GROUP BY ~20× slower
-    (DuckDB 2.0), `count(CASE …)` left ~5 s of CASE projections per chunk. Built as text:
-    every name in it is one of ours."""
+    sums it has (amount, range; NULL unless eligible, so they sum the eligible rows) and a
+    count per fact it may name (undetermined and that fact unknown: u__k, one column per
+    fact and chunk); then the few rows per place are unnested into forecast rows, those with
+    n = 0 dropped. This replaced unnesting a struct per rule and row, unnesting its split
+    `missing` list again and grouping those 20–30M rows per chunk on four keys: at 1M
+    enterprises (kjjl) that took ~55% of a chunk's CPU time. No CASE or FILTER per row:
+    `count(*) FILTER (…)` per status and fact made the GROUP BY ~20× slower (DuckDB 2.0),
+    `count(CASE …)` left ~5 s of CASE projections per chunk; count_if of a comparison is
+    ~3× cheaper than summing bits of a per-rule mask of unknowns (the way before). Built as
+    text: every name in it is one of ours."""
     types = dict(FORECAST_COLUMNS)
     spark = dialect == "spark"
     if spark:
@@ -864,7 +880,6 @@ def _forecast(
     money = types["amount"]
     zero = f"CAST(0 AS {money})"
     no_money = f"CAST(NULL AS {money})"
-    shift = "div" if spark else "//"  # exact integer division
     aggs: list[str] = ["count(*) AS n"]
     items: list[tuple[str, str, str, str, str, str, str]] = []
     for info in infos:
@@ -881,7 +896,7 @@ def _forecast(
         # statuses partition the rows: the last one is what the others leave
         counts = [f"n_{i}_{k}" for k in range(len(shape.statuses))]
         for k, status in enumerate(shape.statuses[:-1]):
-            aggs.append(f"sum(CAST(s_{i} = {STATUS_CODES[status]} AS INT)) AS {counts[k]}")
+            aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {counts[k]}")
         counts[-1] = "n - " + " - ".join(["0", *(f"coalesce({c}, 0)" for c in counts[:-1])])
         for k, status in enumerate(shape.statuses):
             if status == ELIGIBLE:
@@ -892,11 +907,10 @@ def _forecast(
                 c = r = h = zero
             n = f"coalesce({counts[k]}, 0)" if k < len(counts) - 1 else counts[k]
             items.append((str(i), lit(status), f"CAST(NULL AS {types['fact']})", n, c, r, h))
-        for j, fact in enumerate(shape.facts):
-            g, bit = divmod(j, MASK_BITS)
-            # the sum of one bit over the place is its count times the bit's value
-            aggs.append(f"sum(mb_{i}_{g} & {1 << bit}) AS f_{i}_{j}")
-            n = f"coalesce(f_{i}_{j}, 0) {shift} {1 << bit}"
+        undetermined = STATUS_CODES[UNDETERMINED]
+        for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
+            aggs.append(f"count_if(s_{i} = {undetermined} AND {unknown}) AS f_{i}_{j}")
+            n = f"coalesce(f_{i}_{j}, 0)"
             items.append((str(i), lit(UNDETERMINED), lit(fact), n, no_money, no_money, no_money))
     names = ("rule_idx", "status", "fact", "n", "amount", "amount_min", "amount_max")
     casts = ("BIGINT", types["status"], None, "BIGINT", None, None, None)

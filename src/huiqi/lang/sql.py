@@ -173,6 +173,10 @@ class Env:
     def aggregate(self, node: Aggregate) -> Typed:
         raise SqlCompileError(f"nested aggregate over {node.source} is not supported in SQL")
 
+    def shared(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        """A subexpression the context may compute once for all its uses (default: inline)."""
+        return build()
+
 
 class ExprCompiler:
     """Compiles one resolved tree in an `Env`, for one evaluation date and one dialect."""
@@ -241,17 +245,20 @@ class ExprCompiler:
             )
             return Typed(sql, kind, scale)
         if isinstance(node, In):
-            item = c(node.item)
-            first, *options = align(item, *[c(o) for o in node.options])
-            sql: exp.Expression = exp.In(this=paren(first), expressions=options)
-            if node.negated:
-                sql = exp.Not(this=exp.Paren(this=sql))
-            return Typed(sql, "bool")
+            return env.shared(node, lambda: self._in(node, env))
         if isinstance(node, Call):
             return self._call(node, [c(a) for a in node.args])
         if isinstance(node, Aggregate):
             return env.aggregate(node)
         raise SqlCompileError(f"cannot compile {type(node).__name__}")
+
+    def _in(self, node: In, env: Env) -> Typed:
+        item = self.compile(node.item, env)
+        first, *options = align(item, *[self.compile(o, env) for o in node.options])
+        sql: exp.Expression = exp.In(this=paren(first), expressions=options)
+        if node.negated:
+            sql = exp.Not(this=exp.Paren(this=sql))
+        return Typed(sql, "bool")
 
     def _binary(self, op: str, a: Typed, b: Typed) -> Typed:
         if op == "/":
