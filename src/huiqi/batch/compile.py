@@ -255,7 +255,7 @@ class _Builder:
         self._compiling: set[str] = set()
         self.used: set[str] = set()  # input columns the query reads (the others stay out)
         self.shapes: dict[int, _Shape] = {}  # rule_idx -> what the forecast counts of it
-        self.hoisted: dict[Node, tuple[str, exp.Expression]] = {}  # `in` tests, layer lh
+        self.hoisted: dict[object, tuple[str, exp.Expression]] = {}  # `in` tests, layer lh
         self.fact_cols: dict[str, tuple[str, exp.Expression]] = {}  # fact -> (column, test)
 
     # --- aggregates and derived variables ----------------------------------------------------
@@ -287,10 +287,15 @@ class _Builder:
             n in self.schema.inputs for n in names_read(node)
         ):
             return build()
-        hit = self.hoisted.get(node)
+        return Typed(self.share(node, lambda: build().sql), "bool")
+
+    def share(self, key: object, sql: exp.Expression | Callable[[], exp.Expression]) -> exp.Column:
+        """The column of layer lh computing `sql` (built on first use) for every use of `key`."""
+        hit = self.hoisted.get(key)
         if hit is None:
-            hit = self.hoisted[node] = (f"in_{len(self.hoisted)}", build().sql)
-        return Typed(col(hit[0]), "bool")
+            value = sql() if callable(sql) else sql
+            hit = self.hoisted[key] = (f"in_{len(self.hoisted)}", value)
+        return col(hit[0])
 
     def derived(self, name: str) -> Typed:
         """A derived variable as a column of the derived layers, compiled on first use (only
@@ -365,17 +370,16 @@ class _Builder:
         # No blanket jurisdiction gate: like the scalar evaluator, a rule bound to where the
         # applicant is registered says so itself (local(registered_place)).
         gates: list[exp.Expression] = []
-        gates.append(
-            exp.and_(
-                not_null(col("applicant")),
-                exp.Not(
-                    this=exp.In(
-                        this=col("applicant"),
-                        expressions=[exp.Literal.string(b) for b in rule.beneficiary],
-                    )
-                ),
-            )
+        not_for = exp.and_(
+            not_null(col("applicant")),
+            exp.Not(
+                this=exp.In(
+                    this=col("applicant"),
+                    expressions=[exp.Literal.string(b) for b in rule.beneficiary],
+                )
+            ),
         )
+        gates.append(self.share(("applicant", frozenset(rule.beneficiary)), not_for))
         gates += [is_true(self.expr(n).sql) for n in cr.exclusion_nodes]
         parts = [paren(self.expr(node).sql) for node, _ in cr.parts]
         cond = exp.Paren(this=exp.and_(*parts, copy=False)) if parts else exp.true()
@@ -386,6 +390,8 @@ class _Builder:
         amount_ok = exp.and_(*known, copy=False) if known else exp.true()
 
         def cents(t: Typed) -> exp.Expression:
+            if t.kind in ("int", "null") or (t.kind == "dec" and t.scale <= 2):
+                return cast(t.sql, dec_type(2))  # exact: rounding to cents would not change it
             return cast(
                 exp.Round(this=cast(t.sql, dec_type(12)), decimals=exp.Literal.number(2)),
                 dec_type(2),
