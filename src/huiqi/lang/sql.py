@@ -279,6 +279,11 @@ class ExprCompiler:
             den = exp.Nullif(this=cast(b.sql, dec_type(DIV_SCALE)), expression=_num(0))
             sql = cast(exp.Div(this=num, expression=den), dec_type(DIV_SCALE))
             return Typed(sql, "dec", DIV_SCALE)
+        inverse = _inverse(b, DIV_SCALE - (a.scale if a.kind == "dec" else 0))
+        if inverse is not None and a.kind in ("int", "dec"):
+            # x / 2 as x * 0.5: exact, and no 128-bit division per row
+            product = exp.Mul(this=paren(a.sql), expression=inverse)
+            return Typed(cast(product, dec_type(DIV_SCALE)), "dec", DIV_SCALE)
         factor = _num(10**DIV_SCALE)
         num = cast(exp.Mul(this=paren(a.sql), expression=factor), "HUGEINT")
         den = cast(exp.Mul(this=paren(b.sql), expression=factor), "HUGEINT")
@@ -377,6 +382,19 @@ class ExprCompiler:
         if kind.kind == "dec":
             return cast(_num(0), dec_type(kind.scale))
         return _num(0)
+
+
+def _inverse(b: Typed, decimals: int) -> exp.Expression | None:
+    """1/d as an exact DECIMAL literal, for a literal integer divisor d > 0 whose inverse has
+    at most `decimals` decimals (d = 2^i 5^j), else None."""
+    if b.kind != "int" or not isinstance(b.sql, exp.Literal) or b.sql.is_string:
+        return None
+    d = int(b.sql.this)
+    for k in range(max(decimals, -1) + 1):
+        if d > 0 and 10**k % d == 0:
+            text = format(Decimal(10**k // d).scaleb(-k), "f")
+            return cast(exp.Literal.string(text), dec_type(k))
+    return None
 
 
 def some_null(e: exp.Expression) -> exp.Expression:
