@@ -16,6 +16,7 @@ names that are NULL, for undetermined rows).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -46,6 +47,7 @@ from ..lang.sql import (
     not_null,
     paren,
     select,
+    some_null,
     to_sql,
     typed_column,
 )
@@ -107,6 +109,26 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table)
 
 
+# Statuses in the wide rows (s_i) as small integers: the forecast compares and counts them
+# per row and rule, which is cheaper on integers than on strings; the long result names them.
+STATUS_CODES = {ELIGIBLE: 0, NOT_ELIGIBLE: 1, UNDETERMINED: 2, OVERDUE: 3, NOT_IN_FORCE: 4}
+
+
+def code(status: str) -> exp.Literal:
+    return exp.Literal.number(STATUS_CODES[status])
+
+
+def is_status(i: int, status: str, table: str | None = None) -> exp.Expression:
+    """s_i (of `table`) is `status`."""
+    return exp.EQ(this=col(f"s_{i}", table), expression=code(status))
+
+
+def status_name(column: str) -> str:
+    """SQL text: the status named from its code (for the long result)."""
+    whens = " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATUS_CODES.items())
+    return f"CASE {column} {whens} END"
+
+
 @dataclass
 class RuleInfo:
     """What the result rows refer to: rule_idx -> rule and its document."""
@@ -141,21 +163,17 @@ class CompiledBatch:
         return "\nUNION ALL\n".join(f"SELECT * FROM ({q}) q{i}" for i, q in enumerate(self.sqls))
 
 
-# unknown facts per INTEGER bit mask (mb_i_<g>): 30 bits, so that the forecast's sum of one
-# bit over a place stays a BIGINT in Spark for up to 2^33 enterprises
-MASK_BITS = 30
-
-
 @dataclass
 class _Shape:
     """What the forecast counts and sums of a rule: the statuses its CASE can give, whether
-    it has a certain amount (a_i) and a range (lo_i/hi_i) at all, and the facts its
-    `missing` may name, in bit order of mb_i_<g>."""
+    it has a certain amount (a_i) and a range (lo_i/hi_i) at all, the facts its `missing`
+    may name and the wide row's column telling each unknown (`_Builder.fact_column`)."""
 
     statuses: tuple[str, ...]
     facts: list[str]
     amount: bool = False
     range: bool = False
+    fact_cols: list[str] = field(default_factory=list)
 
 
 class _Aggs:
@@ -185,6 +203,9 @@ class _RowEnv(Env):
 
     def aggregate(self, node: Aggregate) -> Typed:
         return self.b.register_aggregate(node)
+
+    def shared(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        return self.b.hoist(node, build)
 
 
 class _EventEnv(Env):
@@ -234,6 +255,8 @@ class _Builder:
         self._compiling: set[str] = set()
         self.used: set[str] = set()  # input columns the query reads (the others stay out)
         self.shapes: dict[int, _Shape] = {}  # rule_idx -> what the forecast counts of it
+        self.hoisted: dict[object, tuple[str, exp.Expression]] = {}  # `in` tests, layer lh
+        self.fact_cols: dict[str, tuple[str, exp.Expression]] = {}  # fact -> (column, test)
 
     # --- aggregates and derived variables ----------------------------------------------------
 
@@ -248,6 +271,31 @@ class _Builder:
         self.aggs.by_node[node] = (name, typed)
         self.aggs.by_source.setdefault(node.source, []).append((name, node, typed))
         return Typed(col(name), typed.kind, typed.scale)
+
+    def fact_column(self, fact: str, test: exp.Expression) -> str:
+        """A column of the wide row: this fact is unknown (TRUE or FALSE), one per fact and
+        chunk, which the forecast counts per rule where the rule is undetermined."""
+        if fact not in self.fact_cols:
+            self.fact_cols[fact] = (f"u__{len(self.fact_cols)}", test.copy())
+        return self.fact_cols[fact][0]
+
+    def hoist(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        """An `in` test of input variables as a column computed once per chunk (layer lh):
+        DuckDB does not share a repeated one between rules, and `local(registered_place)`, a
+        test against 11 strings that most rules make, cost a third of a rule's row time."""
+        if any(isinstance(n, (Aggregate, Field)) for n in walk(node)) or not all(
+            n in self.schema.inputs for n in names_read(node)
+        ):
+            return build()
+        return Typed(self.share(node, lambda: build().sql), "bool")
+
+    def share(self, key: object, sql: exp.Expression | Callable[[], exp.Expression]) -> exp.Column:
+        """The column of layer lh computing `sql` (built on first use) for every use of `key`."""
+        hit = self.hoisted.get(key)
+        if hit is None:
+            value = sql() if callable(sql) else sql
+            hit = self.hoisted[key] = (f"in_{len(self.hoisted)}", value)
+        return col(hit[0])
 
     def derived(self, name: str) -> Typed:
         """A derived variable as a column of the derived layers, compiled on first use (only
@@ -318,22 +366,20 @@ class _Builder:
 
     def rule_columns(self, cr: CompiledRule, i: int) -> list[tuple[str, exp.Expression]]:
         rule = cr.rule
-        status_lit = {s: exp.Literal.string(s) for s in (ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED)}
         null = exp.null()
         # No blanket jurisdiction gate: like the scalar evaluator, a rule bound to where the
         # applicant is registered says so itself (local(registered_place)).
         gates: list[exp.Expression] = []
-        gates.append(
-            exp.and_(
-                not_null(col("applicant")),
-                exp.Not(
-                    this=exp.In(
-                        this=col("applicant"),
-                        expressions=[exp.Literal.string(b) for b in rule.beneficiary],
-                    )
-                ),
-            )
+        not_for = exp.and_(
+            not_null(col("applicant")),
+            exp.Not(
+                this=exp.In(
+                    this=col("applicant"),
+                    expressions=[exp.Literal.string(b) for b in rule.beneficiary],
+                )
+            ),
         )
+        gates.append(self.share(("applicant", frozenset(rule.beneficiary)), not_for))
         gates += [is_true(self.expr(n).sql) for n in cr.exclusion_nodes]
         parts = [paren(self.expr(node).sql) for node, _ in cr.parts]
         cond = exp.Paren(this=exp.and_(*parts, copy=False)) if parts else exp.true()
@@ -344,6 +390,8 @@ class _Builder:
         amount_ok = exp.and_(*known, copy=False) if known else exp.true()
 
         def cents(t: Typed) -> exp.Expression:
+            if t.kind in ("int", "null") or (t.kind == "dec" and t.scale <= 2):
+                return cast(t.sql, dec_type(2))  # exact: rounding to cents would not change it
             return cast(
                 exp.Round(this=cast(t.sql, dec_type(12)), decimals=exp.Literal.number(2)),
                 dec_type(2),
@@ -371,7 +419,7 @@ class _Builder:
             raise SqlCompileError(f"amount form {a.type}")
         # 逾期未申请, as the scalar engine decides it: a time-limit part (deadline: true) that is
         # the first false part, or conditions met after a binding window closed (as_of is fixed)
-        overdue_lit = exp.Literal.string(OVERDUE)
+        overdue_lit = code(OVERDUE)
         late_parts = []
         if rule.apply.late_refused:
             for d, part in enumerate(rule.when):
@@ -393,15 +441,15 @@ class _Builder:
             else []
         )
         status = case(
-            *[(g, status_lit[NOT_ELIGIBLE]) for g in gates],
+            *[(g, code(NOT_ELIGIBLE)) for g in gates],
             *late_branch,
-            (exp.Is(this=cond, expression=exp.false()), status_lit[NOT_ELIGIBLE]),
-            (is_null(cond), status_lit[UNDETERMINED]),
+            (exp.Is(this=cond, expression=exp.false()), code(NOT_ELIGIBLE)),
+            (is_null(cond), code(UNDETERMINED)),
             *window_branch,
-            (exp.Not(this=paren(amount_ok)), status_lit[UNDETERMINED]),
-            default=status_lit[ELIGIBLE],
+            (exp.Not(this=paren(amount_ok)), code(UNDETERMINED)),
+            default=code(ELIGIBLE),
         )
-        eligible = exp.EQ(this=col(f"s_{i}"), expression=status_lit[ELIGIBLE])
+        eligible = is_status(i, ELIGIBLE)
         key: exp.Expression = null
         if cr.key_node is not None:
             key = cast(self.expr(cr.key_node).sql, "VARCHAR")
@@ -430,32 +478,22 @@ class _Builder:
             if pieces
             else exp.Literal.string("")
         )
-        undetermined = exp.EQ(this=col(f"s_{i}"), expression=status_lit[UNDETERMINED])
+        undetermined = is_status(i, UNDETERMINED)
         # compiled above even when out of force, so that an untranslatable rule is an error
         if _in_force(rule, self.as_of) is not None:
             self.shapes[i] = _Shape((NOT_IN_FORCE,), [])
-            out = [(f"s_{i}", exp.Literal.string(NOT_IN_FORCE))]
+            out = [(f"s_{i}", code(NOT_IN_FORCE))]
             return out + [(f"{p}_{i}", null) for p in ("a", "lo", "hi", "k", "m")]
         statuses = [ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED]
         if late_branch or window_branch:
             statuses.append(OVERDUE)
         self.shapes[i] = _Shape(
-            tuple(statuses), [f for f, _ in unknown], amt is not null, hi is not null
+            tuple(statuses),
+            [f for f, _ in unknown],
+            amt is not null,
+            hi is not null,
+            [self.fact_column(f, test) for f, test in unknown],
         )
-        # the unknown facts again as bits of integers (mb_i_0, mb_i_1, …), for the forecast:
-        # summing bits is far cheaper than splitting and grouping the `missing` strings.
-        # Arithmetic, not CASE: each test is TRUE or FALSE, never NULL.
-        bits = []
-        for g in range(0, len(unknown), MASK_BITS):
-            terms = [
-                exp.Mul(this=cast(paren(test), "INT"), expression=exp.Literal.number(1 << k))
-                for k, (_, test) in enumerate(unknown[g : g + MASK_BITS])
-            ]
-            total: exp.Expression = terms[0]
-            for t in terms[1:]:
-                total = exp.Add(this=total, expression=t)
-            mask = cast(total, "INT")
-            bits.append((f"mb_{i}_{g // MASK_BITS}", ("after", case((undetermined.copy(), mask)))))
         return [
             (f"s_{i}", status),
             # amounts and key read the status column of the same row (second projection)
@@ -464,7 +502,6 @@ class _Builder:
             (f"hi_{i}", ("after", case((eligible, hi)))),
             (f"k_{i}", ("after", case((eligible, key)))),
             (f"m_{i}", ("after", case((undetermined, missing)))),
-            *bits,
         ]  # type: ignore[list-item]
 
 
@@ -598,7 +635,7 @@ def _assemble(
         sel = select(
             alias(col(RID, "ev"), RID),
             *[alias(t.sql, name) for name, _, t in items],
-            *[alias(exp.LogicalOr(this=is_null(col(f, "ev"))), flag) for flag, f in flags],
+            *[alias(some_null(col(f, "ev")), flag) for flag, f in flags],
         ).from_(copy=False, expression=alias(exp.to_table(events_table(source)), "ev", table=True))
         if source in b.aggs.joins_registry:
             sel = sel.join(
@@ -640,6 +677,9 @@ def _assemble(
         )
     ctes.append(("l0", base))
     prev = "l0"
+    if b.hoisted:
+        ctes.append(("lh", _select(list(b.hoisted.values()), prev)))
+        prev = "lh"
     for k, layer in enumerate(b.layers, start=1):
         ctes.append((f"l{k}", _select(layer, prev)))
         prev = f"l{k}"
@@ -654,6 +694,7 @@ def _assemble(
                 *([exp.column(PLACE)] if PLACE in b.used else []),
                 *[exp.column(n) for n, _ in first],
                 *[alias(e, n) for n, e in second],
+                *[alias(test, name) for name, test in b.fact_cols.values()],
             ).from_(copy=False, expression="st"),
         )
     )
@@ -689,7 +730,7 @@ def _stacking(infos: list[RuleInfo], rules: list[CompiledRule]) -> list[tuple[st
         )
 
     def eligible(i: int) -> exp.Expression:
-        return exp.EQ(this=col(f"s_{i}"), expression=exp.Literal.string(ELIGIBLE))
+        return is_status(i, ELIGIBLE)
 
     def key(i: int) -> exp.Expression:
         return exp.Coalesce(this=col(f"k_{i}"), expressions=[exp.Literal.string("")])
@@ -771,7 +812,7 @@ def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> st
         i = info.idx
         values = {
             "rule_idx": str(i),
-            "status": f"s_{i}",
+            "status": status_name(f"s_{i}"),
             "amount": paid.amount(i),
             "amount_min": paid.bound(i, "lo"),
             "amount_max": paid.bound(i, "hi"),
@@ -821,15 +862,16 @@ def _forecast(
 
     Aggregated first, unpivoted last: one GROUP BY place over the wide rows with, per rule,
     a count per status its CASE can give (but the last: what the others leave), the money
-    sums it has (amount, range; NULL unless eligible, so they sum the eligible rows) and the
-    sum of each bit of mb_i_<g> (the unknown facts; divided by the bit's value afterwards);
-    then the few rows per place are unnested into forecast rows, those with n = 0 dropped.
-    This replaced unnesting a struct per rule and row, unnesting its split `missing` list
-    again and grouping those 20–30M rows per chunk on four keys: at 1M enterprises (kjjl)
-    that took ~55% of a chunk's CPU time. Plain arithmetic in the aggregates, no CASE or
-    FILTER per row: `count(*) FILTER (…)` per status and fact made the GROUP BY ~20× slower
-    (DuckDB 2.0), `count(CASE …)` left ~5 s of CASE projections per chunk. Built as text:
-    every name in it is one of ours."""
+    sums it has (amount, range; NULL unless eligible, so they sum the eligible rows) and a
+    count per fact it may name (undetermined and that fact unknown: u__k, one column per
+    fact and chunk); then the few rows per place are unnested into forecast rows, those with
+    n = 0 dropped. This replaced unnesting a struct per rule and row, unnesting its split
+    `missing` list again and grouping those 20–30M rows per chunk on four keys: at 1M
+    enterprises (kjjl) that took ~55% of a chunk's CPU time. No CASE or FILTER per row:
+    `count(*) FILTER (…)` per status and fact made the GROUP BY ~20× slower (DuckDB 2.0),
+    `count(CASE …)` left ~5 s of CASE projections per chunk; count_if of a comparison is
+    ~3× cheaper than summing bits of a per-rule mask of unknowns (the way before). Built as
+    text: every name in it is one of ours."""
     types = dict(FORECAST_COLUMNS)
     spark = dialect == "spark"
     if spark:
@@ -844,7 +886,6 @@ def _forecast(
     money = types["amount"]
     zero = f"CAST(0 AS {money})"
     no_money = f"CAST(NULL AS {money})"
-    shift = "div" if spark else "//"  # exact integer division
     aggs: list[str] = ["count(*) AS n"]
     items: list[tuple[str, str, str, str, str, str, str]] = []
     for info in infos:
@@ -861,7 +902,7 @@ def _forecast(
         # statuses partition the rows: the last one is what the others leave
         counts = [f"n_{i}_{k}" for k in range(len(shape.statuses))]
         for k, status in enumerate(shape.statuses[:-1]):
-            aggs.append(f"sum(CAST(s_{i} = {lit(status)} AS INT)) AS {counts[k]}")
+            aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {counts[k]}")
         counts[-1] = "n - " + " - ".join(["0", *(f"coalesce({c}, 0)" for c in counts[:-1])])
         for k, status in enumerate(shape.statuses):
             if status == ELIGIBLE:
@@ -872,11 +913,10 @@ def _forecast(
                 c = r = h = zero
             n = f"coalesce({counts[k]}, 0)" if k < len(counts) - 1 else counts[k]
             items.append((str(i), lit(status), f"CAST(NULL AS {types['fact']})", n, c, r, h))
-        for j, fact in enumerate(shape.facts):
-            g, bit = divmod(j, MASK_BITS)
-            # the sum of one bit over the place is its count times the bit's value
-            aggs.append(f"sum(mb_{i}_{g} & {1 << bit}) AS f_{i}_{j}")
-            n = f"coalesce(f_{i}_{j}, 0) {shift} {1 << bit}"
+        undetermined = STATUS_CODES[UNDETERMINED]
+        for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
+            aggs.append(f"count_if(s_{i} = {undetermined} AND {unknown}) AS f_{i}_{j}")
+            n = f"coalesce(f_{i}_{j}, 0)"
             items.append((str(i), lit(UNDETERMINED), lit(fact), n, no_money, no_money, no_money))
     names = ("rule_idx", "status", "fact", "n", "amount", "amount_min", "amount_max")
     casts = ("BIGINT", types["status"], None, "BIGINT", None, None, None)
@@ -1048,7 +1088,7 @@ def _received(
             return case((no_key.copy(), col(f"all_{kind}", g)), default=keyed)
 
         winner = exp.and_(
-            exp.EQ(this=col(f"s_{i}", "sx"), expression=lit(ELIGIBLE)),
+            is_status(i, ELIGIBLE, "sx"),
             exp.Not(this=col(f"x_{i}", "sx")),
             exp.GT(this=exp.Coalesce(this=matched("n"), expressions=[num(0)]), expression=num(0)),
             copy=False,

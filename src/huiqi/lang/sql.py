@@ -161,11 +161,6 @@ def case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression 
     return c.else_(default if default is not None else exp.null(), copy=False)
 
 
-def count_if(cond: exp.Expression) -> exp.Expression:
-    """SUM(CASE WHEN cond THEN 1 ELSE 0 END): portable across dialects."""
-    return exp.Sum(this=case((cond, exp.Literal.number(1)), default=exp.Literal.number(0)))
-
-
 class Env:
     """What names mean in one compilation context (row of the registry, or event of a list)."""
 
@@ -177,6 +172,10 @@ class Env:
 
     def aggregate(self, node: Aggregate) -> Typed:
         raise SqlCompileError(f"nested aggregate over {node.source} is not supported in SQL")
+
+    def shared(self, node: Node, build: Callable[[], Typed]) -> Typed:
+        """A subexpression the context may compute once for all its uses (default: inline)."""
+        return build()
 
 
 class ExprCompiler:
@@ -246,17 +245,20 @@ class ExprCompiler:
             )
             return Typed(sql, kind, scale)
         if isinstance(node, In):
-            item = c(node.item)
-            first, *options = align(item, *[c(o) for o in node.options])
-            sql: exp.Expression = exp.In(this=paren(first), expressions=options)
-            if node.negated:
-                sql = exp.Not(this=exp.Paren(this=sql))
-            return Typed(sql, "bool")
+            return env.shared(node, lambda: self._in(node, env))
         if isinstance(node, Call):
             return self._call(node, [c(a) for a in node.args])
         if isinstance(node, Aggregate):
             return env.aggregate(node)
         raise SqlCompileError(f"cannot compile {type(node).__name__}")
+
+    def _in(self, node: In, env: Env) -> Typed:
+        item = self.compile(node.item, env)
+        first, *options = align(item, *[self.compile(o, env) for o in node.options])
+        sql: exp.Expression = exp.In(this=paren(first), expressions=options)
+        if node.negated:
+            sql = exp.Not(this=exp.Paren(this=sql))
+        return Typed(sql, "bool")
 
     def _binary(self, op: str, a: Typed, b: Typed) -> Typed:
         if op == "/":
@@ -277,6 +279,11 @@ class ExprCompiler:
             den = exp.Nullif(this=cast(b.sql, dec_type(DIV_SCALE)), expression=_num(0))
             sql = cast(exp.Div(this=num, expression=den), dec_type(DIV_SCALE))
             return Typed(sql, "dec", DIV_SCALE)
+        inverse = _inverse(b, DIV_SCALE - (a.scale if a.kind == "dec" else 0))
+        if inverse is not None and a.kind in ("int", "dec"):
+            # x / 2 as x * 0.5: exact, and no 128-bit division per row
+            product = exp.Mul(this=paren(a.sql), expression=inverse)
+            return Typed(cast(product, dec_type(DIV_SCALE)), "dec", DIV_SCALE)
         factor = _num(10**DIV_SCALE)
         num = cast(exp.Mul(this=paren(a.sql), expression=factor), "HUGEINT")
         den = cast(exp.Mul(this=paren(b.sql), expression=factor), "HUGEINT")
@@ -322,44 +329,43 @@ class ExprCompiler:
     # --- aggregates (compiled in the context of one event row `ev`) --------------------------
 
     def aggregate(self, node: Aggregate, env: Env) -> Typed:
-        """The aggregate over the non-empty group of one enterprise's events."""
+        """The aggregate over the non-empty group of one enterprise's events. Unknowns are
+        counted as count(*) - count(x) (count skips NULL): no CASE per event row."""
         where = self.compile(node.where, env).sql if node.where is not None else None
-        unknown_where = count_if(is_null(where.copy())) if where is not None else None
-        hit = is_true(where.copy()) if where is not None else exp.true()
         zero = _num(0)
-        if node.func == "any":
-            if where is None:
-                return Typed(exp.true(), "bool")
+        if where is not None and node.func in ("any", "all"):
+            # bool_or / bool_and skip NULLs: decisive when some event is TRUE (any) / FALSE (all)
+            decided = (
+                exp.LogicalOr(this=where)
+                if node.func == "any"
+                else is_false(exp.LogicalAnd(this=where))
+            )
             sql = case(
-                (exp.GT(this=count_if(hit), expression=zero), exp.true()),
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=exp.false(),
+                (decided, exp.Boolean(this=node.func == "any")),
+                (some_null(where.copy()), exp.null()),
+                default=exp.Boolean(this=node.func == "all"),
             )
             return Typed(sql, "bool")
-        if node.func == "all":
-            if where is None:
-                return Typed(exp.true(), "bool")
-            sql = case(
-                (exp.GT(this=count_if(is_false(where)), expression=zero), exp.false()),
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=exp.true(),
-            )
-            return Typed(sql, "bool")
+        if node.func in ("any", "all"):
+            return Typed(exp.true(), "bool")
         if node.func == "count":
             if where is None:
                 return Typed(cast(exp.Count(this=exp.Star()), "BIGINT"), "int")
-            sql = case(
-                (exp.GT(this=unknown_where, expression=zero), exp.null()),
-                default=count_if(hit),
-            )
+            sql = case((some_null(where), exp.null()), default=exp.CountIf(this=where.copy()))
             return Typed(cast(sql, "BIGINT"), "int")
         if node.value is None:
             raise SqlCompileError(f"{node.func}(…) over {node.source} needs a value")
         value = self.compile(node.value, env)
-        unknown = exp.GT(this=count_if(exp.and_(paren(hit), is_null(value.sql))), expression=zero)
-        if unknown_where is not None:
-            unknown = exp.or_(exp.GT(this=unknown_where, expression=zero), unknown, copy=False)
-        picked = case((hit, value.sql))
+        if where is None:
+            unknown = some_null(value.sql.copy())
+            picked = value.sql
+        else:
+            # an event that matches with its value unknown, or one whose match is unknown
+            missing = exp.CountIf(this=exp.and_(paren(where.copy()), is_null(value.sql.copy())))
+            unknown = exp.or_(
+                some_null(where.copy()), exp.GT(this=missing, expression=zero), copy=False
+            )
+            picked = case((is_true(where), value.sql))
         cls = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[node.func]
         total = exp.Coalesce(this=cls(this=picked), expressions=[zero])
         if value.kind == "dec":
@@ -376,6 +382,24 @@ class ExprCompiler:
         if kind.kind == "dec":
             return cast(_num(0), dec_type(kind.scale))
         return _num(0)
+
+
+def _inverse(b: Typed, decimals: int) -> exp.Expression | None:
+    """1/d as an exact DECIMAL literal, for a literal integer divisor d > 0 whose inverse has
+    at most `decimals` decimals (d = 2^i 5^j), else None."""
+    if b.kind != "int" or not isinstance(b.sql, exp.Literal) or b.sql.is_string:
+        return None
+    d = int(b.sql.this)
+    for k in range(max(decimals, -1) + 1):
+        if d > 0 and 10**k % d == 0:
+            text = format(Decimal(10**k // d).scaleb(-k), "f")
+            return cast(exp.Literal.string(text), dec_type(k))
+    return None
+
+
+def some_null(e: exp.Expression) -> exp.Expression:
+    """In an aggregate: some row of the group has `e` NULL."""
+    return exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Count(this=paren(e)))
 
 
 def align(*items: Typed) -> list[exp.Expression]:
