@@ -1,9 +1,9 @@
 """Load benchmark of `huiqi serve` on loopback.
 
-The server runs as a subprocess (`huiqi serve --workers W`, uvicorn); the load generator runs in a
-second process (this script with `--generate`): `--concurrency` keep-alive connections, each
-sending the next request as soon as the last one is answered (closed loop), bounded in time and
-count. The client is wrk (Debian's package `wrk`, C, about a tenth of a CPU millisecond per
+The server runs as a subprocess (`huiqi serve --workers W`; uvicorn itself when `--http` or
+`--loop` is chosen); the load generator runs in a second process (this script with
+`--generate`): `--concurrency` keep-alive connections, each sending the next request as soon as
+the last one is answered (closed loop), bounded in time and count. The client is wrk (Debian's package `wrk`, C, about a tenth of a CPU millisecond per
 request) when it is installed, else an httpx async client (`--client httpx`: 2–3 CPU ms per
 request, so on 2 cores the generator itself takes a good part of the machine). Phases, in one
 run against the same server:
@@ -358,23 +358,14 @@ def main() -> None:
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "huiqi.web.app:app",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.workers),
-        "--http",
-        args.http,
-        "--loop",
-        args.loop,
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    if args.http == "auto" and args.loop == "auto":
+        # the command users run (on Linux with 2+ workers: a listening socket per worker)
+        cmd = [sys.executable, "-m", "huiqi.cli", "serve", "--port", str(port)]
+        cmd += ["--workers", str(args.workers), "--no-access-log"]
+    else:  # a chosen HTTP parser or event loop: uvicorn itself, with its shared socket
+        cmd = [sys.executable, "-m", "uvicorn", "huiqi.web.app:app", "--port", str(port)]
+        cmd += ["--workers", str(args.workers), "--http", args.http, "--loop", args.loop]
+        cmd += ["--no-access-log", "--log-level", "warning"]
     server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         for _ in range(600):
