@@ -59,8 +59,8 @@ def test_a_match_from_kept_results_equals_a_fresh_one(
             data.pop(key)
     when = date(year, month, 1)
     fresh = _full(evaluate_profile(pack, _profile(pack, data), when, remember=False))
-    first = evaluate_profile(pack, _profile(pack, data), when)
-    again = evaluate_profile(pack, _profile(pack, data), when)
+    first = evaluate_profile(pack, _profile(pack, data), when, remember=True)
+    again = evaluate_profile(pack, _profile(pack, data), when, remember=True)
     assert _full(first) == _full(again) == fresh
     # the second match found every rule it evaluated kept
     assert all(r._kept is not None for r in again.results if r.status != NOT_ELIGIBLE)
@@ -122,7 +122,7 @@ def test_memory_stays_bounded_and_results_stay_right(pack, monkeypatch) -> None:
         facts = sorted(f for f in data if f not in FIXED)
         data.pop(facts[k % len(facts)])
         when = date(2018 + k % 5, 3, 1)
-        kept = evaluate_profile(pack, _profile(pack, data), when)
+        kept = evaluate_profile(pack, _profile(pack, data), when, remember=True)
         fresh = evaluate_profile(pack, _profile(pack, data), when, remember=False)
         assert _full(kept) == _full(fresh), k
     held = recall(pack).held

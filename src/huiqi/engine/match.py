@@ -802,16 +802,19 @@ def applicable_packs(pack: Pack, profile: Profile) -> list[str]:
 
 
 def evaluate_profile(
-    pack: Pack, profile: Profile, as_of: date, remember: bool = True
+    pack: Pack, profile: Profile, as_of: date, remember: bool = False
 ) -> MatchReport:
     """Evaluate the rules that apply to a validated profile's place; stacking applied
     across every jurisdiction that applies. With `remember`, a rule evaluated before under
     the same date and the same values of what it reads is not evaluated again (see
-    `recall`): the results are the same either way."""
+    `recall`): the results are the same either way. For a service answering applicants (the
+    next step of a questionnaire repeats most facts), not for a loop over a registry: there
+    every key is new, and the results kept only make Python's garbage collector work (a loop
+    over 2,000 synthetic enterprises ran at 236/s remembering, 408–434/s not)."""
     ctx = pack.new_ctx(profile.facts, as_of)
     packs = set(applicable_packs(pack, profile))
     kept = recall(pack)
-    token = kept.tokens(profile.facts).get
+    token = kept.tokens(profile.facts).get if remember else None
     results: list[RuleResult] = []
     add = results.append
     # Every rule of the composed packs is evaluated: a rule bound to where the applicant is
@@ -832,7 +835,7 @@ def evaluate_profile(
         elif not remember:
             add(_evaluate_in_force(cr, ctx))
         else:
-            key = (as_of, *map(token, reads))
+            key = (as_of, *map(token, reads))  # type: ignore[arg-type]
             hit = held.get(key)
             if hit is None:
                 result = _evaluate_in_force(cr, ctx)

@@ -167,7 +167,8 @@ class Questionnaire:
         return validate_profile(data, self.pack.variables, set(self.pack.by_id), self.pack.entities)
 
     def report(self, state: State) -> MatchReport:
-        return evaluate_profile(self.pack, self.profile(state), self.as_of)
+        # each step repeats the answers so far: rules reading none of the new one are kept
+        return evaluate_profile(self.pack, self.profile(state), self.as_of, remember=True)
 
     def next_question(self, state: State, report: MatchReport | None = None) -> Question | None:
         asked = set(state.answers) | set(state.unknown)

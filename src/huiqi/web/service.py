@@ -362,7 +362,7 @@ def match(profile_data: Any, as_of: date | None, pack: Pack) -> MatchReport:
         ]
         raise ApiError(422, f"画像有 {len(problems)} 处问题，未评估", problems) from None
     when = as_of or prof.as_of or date.today()
-    return evaluate_profile(pack, prof, when)
+    return evaluate_profile(pack, prof, when, remember=True)
 
 
 def summary(report: MatchReport) -> dict[str, Any]:
