@@ -154,6 +154,14 @@ def run_scalar(scope: str, n: int) -> dict:
     }
 
 
+def _cause(stderr: str) -> str:
+    """The lines of a failed case's output that say what failed (a Java stack trace's
+    `...Exception: message` lines, a Python error's last line), not the trace's tail."""
+    lines = [x.strip() for x in stderr.splitlines() if x.strip()]
+    said = [x for x in lines if ("Exception" in x or "Error" in x) and not x.startswith("at ")]
+    return " | ".join(dict.fromkeys(said[:3] + lines[-1:]))[:1500]
+
+
 def _child(args: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--one", *args], capture_output=True, text=True, check=True
@@ -196,7 +204,7 @@ def main() -> None:
                             "engine": engine,
                             "scope": scope,
                             "enterprises": n,
-                            "error": exc.stderr[-500:],
+                            "error": _cause(exc.stderr),
                         },
                         ensure_ascii=False,
                     ),
