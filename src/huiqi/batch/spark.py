@@ -43,14 +43,25 @@ def session(master: str | None = None, partitions: int | None = None) -> SparkSe
         builder = builder.master(master)
     if master is None or master.startswith("local"):
         # local mode computes in the driver's JVM, whose default heap (1 GB) does not hold a
-        # 100k-enterprise registry; a cluster's driver memory is the cluster's configuration
-        memory = os.environ.get("HUIQI_SPARK_DRIVER_MEMORY", "4g")
+        # 100k-enterprise registry, and at 4 GB the whole pack's forecast over 100k ran out of
+        # aggregation memory (AGGREGATE_OUT_OF_MEMORY); a cluster's driver memory is the
+        # cluster's configuration
+        memory = os.environ.get("HUIQI_SPARK_DRIVER_MEMORY") or _local_memory()
         builder = builder.config("spark.driver.memory", memory)
     if partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _local_memory() -> str:
+    """Half of the machine's memory, between 1 and 8 GB, for the local driver's heap."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return "4g"
+    return f"{max(1, min(8, total // 2**31))}g"
 
 
 def load_arrow(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
