@@ -69,18 +69,35 @@ def _pids(port: int, connections: int = 40, wait: float = 30) -> set[int]:
             time.sleep(0.2)
 
 
+def _listening_sockets(port: int) -> int:
+    """Sockets listening on the port (/proc/net/tcp: state 0A), one per worker with
+    SO_REUSEPORT, one in all with a shared socket."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for x in lines if x.split()[1].endswith(f":{port:04X}") and x.split()[3] == "0A")
+
+
+def _both_serving(port: int, wait: float = 60) -> set[int]:
+    """The pids that answer once both workers listen (they start one after the other)."""
+    deadline = time.monotonic() + wait
+    while _listening_sockets(port) < 2:
+        assert time.monotonic() < deadline, "the second worker did not start"
+        time.sleep(0.2)
+    return _pids(port)
+
+
 def test_workers_share_the_port_and_a_dead_worker_is_replaced(tmp_path: Path) -> None:
     port = _free_port()
     parent = _supervisor(tmp_path, "pidapp:app", port)
     try:
-        first = _pids(port)
+        first = _both_serving(port)
+        assert _listening_sockets(port) == 2  # a socket per worker
         # 40 connections over two sockets by a hash: both workers get some (all on one: 2^-39)
         assert len(first) == 2
         assert not port_free("127.0.0.1", port)
         os.kill(min(first), signal.SIGKILL)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:  # the parent starts a new worker in its place
-            now = _pids(port)
+            now = _both_serving(port)
             if len(now) == 2 and min(first) not in now:
                 break
             assert time.monotonic() < deadline, now

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.profile import MAX_MONEY, Problem, _scalar
-from ..ingest.decode import BOMS, CONTROL_RE, plausible
+from ..ingest.decode import CONTROL_RE, IngestError, candidates, plausible
 from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
@@ -147,12 +147,11 @@ def _csv_encoding(path: Path) -> str:
     label = str(path)
     with path.open("rb") as f:
         head = f.read(_BLOCK)
-        if not head.strip():
-            raise ReadError(f"{label}：文件为空")
-        bom = next((enc for mark, enc in BOMS if head.startswith(mark)), None)
-        if bom is None and b"\x00" in head[:4096]:
-            raise ReadError(f"{label}：不是文本文件（含二进制内容）")
-        for encoding in [bom] if bom else ["utf-8", "gb18030"]:
+        try:
+            encodings = candidates(head, label)
+        except IngestError as exc:
+            raise ReadError(str(exc)) from None
+        for encoding in encodings:
             f.seek(0)
             decoder = codecs.getincrementaldecoder(encoding)()
             try:

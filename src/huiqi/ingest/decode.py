@@ -41,15 +41,23 @@ def decode_bytes(data: bytes, name: str, *, chinese: bool = True) -> tuple[str, 
     return decoded.text, decoded.encoding
 
 
+def candidates(head: bytes, name: str) -> list[str]:
+    """The encodings to try, in order, for a file that starts with `head`: its BOM's, else
+    UTF-8 then GB18030 (a superset of GBK, so one attempt covers both). Raises IngestError
+    for an empty or binary file."""
+    if not head.strip():
+        raise IngestError(f"{name}：文件为空")
+    bom = next((enc for mark, enc in BOMS if head.startswith(mark)), None)
+    if bom is None and b"\x00" in head[:4096]:
+        raise IngestError(f"{name}：不是文本文件（含二进制内容）")
+    return [bom] if bom else ["utf-8", "gb18030"]
+
+
 def decode(data: bytes, name: str, *, chinese: bool = True) -> Decoded:
     """Decode a file's bytes; raise IngestError naming the file and the reason."""
-    if not data.strip():
-        raise IngestError(f"{name}：文件为空")
-    bom = next((enc for mark, enc in BOMS if data.startswith(mark)), None)
-    if bom is None and b"\x00" in data[:4096]:
-        raise IngestError(f"{name}：不是文本文件（含二进制内容）")
-    # GB18030 is a superset of GBK, so one attempt covers both.
-    for encoding in [bom] if bom else ["utf-8", "gb18030"]:
+    encodings = candidates(data, name)
+    bom = encodings[0] if len(encodings) == 1 else None
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
