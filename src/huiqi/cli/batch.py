@@ -58,7 +58,7 @@ def batch_command(
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
     from ..batch.compile import RuleCompileError, compile_rules, schema
-    from ..batch.read import CHUNK_ROWS, ReadError, read_events, read_registry
+    from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
     from ..batch.tables import arrow_tables, has_received, write_tables
@@ -109,14 +109,12 @@ def batch_command(
         # Into DuckDB as it is read, a piece at a time, unless the records must be held
         # (an events file is matched against them; Spark takes them whole)
         streamed = engine == "duckdb" and events is None
-        pieces = 0
+        written: list[int] = []  # records per piece
 
         def into_duckdb(records: list[dict]) -> None:
-            nonlocal pieces
-            write_tables(con, sch, records, append=pieces > 0)
-            pieces += 1
-            read = (pieces - 1) * CHUNK_ROWS + len(records)
-            progress.update(task, description=f"读取登记表（已读入约 {read:,} 家）…")
+            write_tables(con, sch, records, append=bool(written))
+            written.append(len(records))
+            progress.update(task, description=f"读取登记表（已读入 {sum(written):,} 家）…")
 
         if not in_spark:
             try:

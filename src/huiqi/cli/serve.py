@@ -37,16 +37,16 @@ def serve(
         "proxy_headers": False,
         "server_header": False,
     }
-    if workers > 1 and reuse_port_supported():
-        # a listening socket per worker, so the kernel spreads connections over them
-        if not port_free(host, port):
-            console.print(f"[red]端口 {port} 已被占用，请用 --port 换一个端口。[/red]")
-            raise typer.Exit(1)
-        console.print(f"惠企服务已启动：在浏览器中打开 http://{shown}:{port}/ （接口文档：/docs）")
-        status = run_workers(APP, host, port, workers, options)
-        if status:
-            console.print("[red]服务未能启动，详见上方的错误信息。[/red]")
-            raise typer.Exit(status)
-        return
+    # several workers on Linux: a listening socket each, so the kernel spreads connections
+    own_sockets = workers > 1 and reuse_port_supported()
+    if own_sockets and not port_free(host, port):
+        console.print(f"[red]端口 {port} 已被占用，请用 --port 换一个端口。[/red]")
+        raise typer.Exit(1)
     console.print(f"惠企服务已启动：在浏览器中打开 http://{shown}:{port}/ （接口文档：/docs）")
-    uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+    if not own_sockets:
+        uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+        return
+    status = run_workers(APP, host, port, workers, options)
+    if status:
+        console.print("[red]服务未能启动，详见上方的错误信息。[/red]")
+        raise typer.Exit(status)

@@ -21,7 +21,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 CONTROL_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
 )
-BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
 @dataclass
@@ -47,7 +47,7 @@ def candidates(head: bytes, name: str) -> list[str]:
     for an empty or binary file."""
     if not head.strip():
         raise IngestError(f"{name}：文件为空")
-    bom = next((enc for mark, enc in BOMS if head.startswith(mark)), None)
+    bom = next((enc for mark, enc in _BOMS if head.startswith(mark)), None)
     if bom is None and b"\x00" in head[:4096]:
         raise IngestError(f"{name}：不是文本文件（含二进制内容）")
     return [bom] if bom else ["utf-8", "gb18030"]

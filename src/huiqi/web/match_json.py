@@ -59,7 +59,7 @@ class _Fixed:
     """What the slim document takes from a rule alone, built once per pack: the fields of a
     detailed entry that do not depend on the applicant, the apply block and its identity."""
 
-    __slots__ = ("apply", "briefs", "by_kept", "encoded", "fields", "key", "pays", "sig")
+    __slots__ = ("apply", "by_kept", "encoded", "fields", "key", "pays", "sig")
 
     def __init__(self, rule: Any, sigs: dict[tuple, int]) -> None:
         self.fields = rule_fields(rule)
@@ -75,8 +75,6 @@ class _Fixed:
         self.sig = sigs.setdefault(sig, len(sigs))  # equal blocks share one number
         self.key = f"a{self.sig + 1}"  # its key in `applies`: the same in every document
         self.pays = rule.amount.type not in ("none", "unstated")
-        # id(reason) -> (reason, its brief entry encoded), for the pack's shared reasons
-        self.briefs: dict[int, tuple[Any, orjson.Fragment]] = {}
         # (status, missing inputs[, date]) -> the entry encoded, for entries that depend on
         # nothing else (see `slim_report`)
         self.encoded: dict[tuple, orjson.Fragment] = {}
@@ -101,12 +99,6 @@ def _fixed(pack: Any) -> dict[str, _Fixed]:
             {cr.rule.id: _Fixed(cr.rule, sigs) for cr in pack.compiled},
         )
     return held[1]
-
-
-#: The reasons whose brief entry is the same whenever the reason object is: the engine
-#: shares one object per rule (and date) for them (see engine.match._shared).
-_SHARED_REASONS = frozenset({"not_for_applicant", "repealed", "expired", "not_yet_in_force"})
-_MAX_BRIEFS = 8  # per rule: one per applicant type or date in use
 
 
 #: How many next questions the slim document gives unless asked for more: a client asks one
@@ -195,26 +187,15 @@ def _entry(
     pack = report.pack
     status = r.status
     if not (status == ELIGIBLE or (status == UNDETERMINED and f.pays)):
-        reason = r.reason
-        if not fragments:
-            return _brief(r, pack), False
-        if reason is None:
-            if status == UNDETERMINED or _no_gaps(r):
-                # a failed condition without a threshold, or unknown inputs: the rule's own
-                # fields and what is missing
-                key = (status, r.missing)
-                hit = f.encoded.get(key)
-                if hit is None:
-                    hit = _remember(f, key, _brief(r, pack))
-                return hit, False
-            return _brief(r, pack), False
-        if reason.code in _SHARED_REASONS and r._cr is None and not r.missing:
-            held = f.briefs.get(id(reason))
-            if held is None or held[0] is not reason:
-                if len(f.briefs) >= _MAX_BRIEFS:
-                    f.briefs.clear()
-                held = f.briefs[id(reason)] = (reason, orjson.Fragment(dumps(_brief(r, pack))))
-            return held[1], False
+        if fragments and r.reason is None and (status == UNDETERMINED or _no_gaps(r)):
+            # a failed condition without a threshold, or unknown inputs: the rule's own
+            # fields and what is missing (a result with a reason, such as out of force, is
+            # kept by what it carries in `_kept`: see `slim_report`)
+            key = (status, r.missing)
+            hit = f.encoded.get(key)
+            if hit is None:
+                hit = _remember(f, key, _brief(r, pack))
+            return hit, False
         return _brief(r, pack), False
     if (
         fragments
