@@ -33,7 +33,7 @@ def kjjl_rules():
     return [cr for cr in pack().compiled if cr.rule.doc_title == KJJL]
 
 
-def disagreements(con, rules, records, as_of) -> list[tuple]:
+def disagreements(con, rules, records, as_of, p=None) -> list[tuple]:
     """(rule, enterprise, sql, scalar) for every rule result where the back ends differ."""
     rows = {
         (r[0], r[1]): r[2:]
@@ -41,7 +41,7 @@ def disagreements(con, rules, records, as_of) -> list[tuple]:
             f"SELECT {RID}, rule_idx, status, amount, amount_min, amount_max FROM {RESULT}"
         ).fetchall()
     }
-    p = pack()
+    p = p or pack()
     chosen = {cr.rule.id for cr in rules}
     out = []
     for rec in records:
@@ -51,7 +51,7 @@ def disagreements(con, rules, records, as_of) -> list[tuple]:
         )
         mine = [r for r in report.results if r.rule.id in chosen]
         if len(mine) != len(p.compiled):  # stacking among the chosen rules only
-            mine = _restack(mine, rec, as_of)
+            mine = _restack(mine, rec, as_of, p)
         for idx, r in enumerate(mine):
             want = (r.status, r.amount, r.amount_min, r.amount_max)
             got = rows[(rec[RID], idx)]
@@ -60,12 +60,11 @@ def disagreements(con, rules, records, as_of) -> list[tuple]:
     return out
 
 
-def _restack(results, rec, as_of):
+def _restack(results, rec, as_of, p):
     """Re-evaluate the chosen rules without the others, so stacking sees the same rivals."""
     from huiqi.engine.match import evaluate_rule
     from huiqi.engine.stacking import apply_stacking
 
-    p = pack()
     ctx = p.new_ctx(rec["facts"], as_of)
     fresh = [evaluate_rule(p.by_id[r.rule.id], ctx) for r in results]
     for f, r in zip(fresh, results, strict=True):
@@ -143,6 +142,55 @@ def test_benefits_already_received_agree():
         f"SELECT count(*) FROM {RESULT} WHERE amount < amount_gross AND amount > 0"
     ).fetchall()[0][0]
     assert aside > 0 and topped > 0
+
+
+def test_stacking_keys_compared_per_enterprise(tmp_path):
+    """Rivals whose keys differ per enterprise: the provincial contest awards keyed on where
+    the enterprise is registered, the national ones on two different constants. The compiler
+    compares keys in SQL only where it cannot decide them (the bundled pack's groups all can:
+    the same key expression, or two literals); here rivals with different keys are both paid."""
+    from conftest import copy_policies
+
+    from huiqi.packs.loader import load_pack
+
+    root = copy_policies(tmp_path) / "jiaozuo"
+    path = root / "rules" / "kjjl.yaml"
+    text = path.read_text(encoding="utf-8")
+    national = "stacking: &contest_stack {group: contest, policy: highest, key: last_year,"
+    assert national in text
+    text = text.replace(national, national.replace("key: last_year", "key: '\"焦作市\"'"))
+    head, tail = text.split("  - id: jz.kjjl.contest_prov_1st", 1)
+    # national 3rd prize and merit award: another constant key than national 1st and 2nd
+    start, national_rest = head.split("  - id: jz.kjjl.contest_national_3rd", 1)
+    assert national_rest.count("stacking: *contest_stack") == 2
+    national_rest = national_rest.replace(
+        "stacking: *contest_stack", "stacking: {group: contest, policy: highest, key: '\"另一届\"'}"
+    )
+    head = start + "  - id: jz.kjjl.contest_national_3rd" + national_rest
+    assert tail.count("stacking: *contest_stack") == 4
+    tail = tail.replace(
+        "stacking: *contest_stack",
+        "stacking: {group: contest, policy: highest, key: registered_place}",
+    )
+    path.write_text(head + "  - id: jz.kjjl.contest_prov_1st" + tail, encoding="utf-8")
+    p = load_pack(root)
+    as_of = date(2019, 3, 1)
+    rules = [cr for cr in p.compiled if cr.rule.doc_title == KJJL]
+    batch = compile_rules(p, as_of, rules=rules)
+    assert any('"kk_' in w and '" = "kk_' in w for w in batch.wide_sqls)
+    con = connect()
+    generate(con, p, 3000, seed=5, as_of=as_of)
+    evaluate(con, p, as_of, rules, batch)
+    records = profiles(con, p)
+    assert disagreements(con, rules, records, as_of, p) == []
+    contest = [i for i, cr in enumerate(rules) if cr.rule.id.startswith("jz.kjjl.contest_")]
+    marks = ", ".join(map(str, contest))
+    paid_twice, aside = con.execute(
+        f"SELECT count(*) FILTER (WHERE k > 1), sum(a) FROM (SELECT count(*) FILTER (WHERE "
+        f"status = 'eligible' AND NOT set_aside) AS k, count(*) FILTER (WHERE set_aside) AS a "
+        f"FROM {RESULT} WHERE rule_idx IN ({marks}) GROUP BY {RID})"
+    ).fetchone()
+    assert paid_twice > 0 and aside > 0  # different keys both paid; same keys set aside
 
 
 # --- hypothesis: profiles drawn from the pack's metadata, on the rules of one document -----
