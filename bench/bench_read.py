@@ -66,9 +66,9 @@ def read_once(path: Path, streamed: bool) -> dict:
     if streamed:
         pieces = []
 
-        def sink(records: list[dict]) -> None:
-            write_tables(con, sch, records, append=bool(pieces))
-            pieces.append(len(records))
+        def sink(block) -> None:
+            write_tables(con, sch, block, append=bool(pieces))
+            pieces.append(len(block))
 
         reg = read_registry(path, pack, as_of=AS_OF, sink=sink)
     else:

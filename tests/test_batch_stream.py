@@ -17,6 +17,7 @@ import pytest
 from openpyxl import Workbook
 
 import huiqi.batch.read as read_module
+from huiqi.batch.columns import Block
 from huiqi.batch.compile import schema
 from huiqi.batch.read import ReadError, open_table, read_registry
 from huiqi.batch.tables import write_tables
@@ -95,15 +96,15 @@ FILES = {
 
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_pieces_equal_the_whole(tmp_path, monkeypatch, name):
-    """Pieces of 2 records: 5 records come as 2 + 2 + 1, the same as read whole; the ids,
-    places, rows and rejections are kept either way."""
+    """Pieces of 2 rows: the 7 rows (2 rejected: rows 4 and 6) give 2 + 1 + 1 + 1 records,
+    the same as read whole; the ids, places, rows and rejections are kept either way."""
     path = FILES[name](tmp_path / name, _rows())
     whole = read_registry(path, pack())
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
-    pieces: list[list[dict]] = []
+    pieces: list[Block] = []
     streamed = read_registry(path, pack(), sink=pieces.append)
-    assert [len(p) for p in pieces] == [2, 2, 1]
-    assert [r for p in pieces for r in p] == whole.records and not streamed.records
+    assert [len(p) for p in pieces] == [2, 1, 1, 1]
+    assert [r for p in pieces for r in p.records()] == whole.records and not streamed.records
     assert streamed.ids == whole.ids == ["A1", "A2", "A4", "A5", "A6"]
     assert streamed.places == whole.places == ["焦作市", "修武县", "温县", "孟州市", "焦作市"]
     assert streamed.rows == whole.rows == [2, 3, 5, 7, 8]
@@ -121,12 +122,12 @@ def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkey
     con = duckdb.connect()
     calls = []
 
-    def sink(records: list[dict]) -> None:
-        write_tables(con, sch, records, append=bool(calls))
-        calls.append(len(records))
+    def sink(block: Block) -> None:
+        write_tables(con, sch, block, append=bool(calls))
+        calls.append(len(block))
 
     read_registry(path, pack(), sink=sink)
-    assert calls == [2, 2, 1]
+    assert calls == [2, 1, 1, 1]
     query = "SELECT * FROM registry ORDER BY _rid"
     assert con.execute(query).fetchall() == whole.execute(query).fetchall()
 
@@ -134,9 +135,9 @@ def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkey
 def test_no_valid_row_still_makes_the_tables(tmp_path):
     """Every row rejected: the sink is called once, with nothing, so the tables exist."""
     rows = [_rows()[0], ["", "1", "是", "焦作市"]]
-    got: list[list[dict]] = []
+    got: list[Block] = []
     reg = read_registry(_csv(tmp_path / "r.csv", rows, "utf-8"), pack(), sink=got.append)
-    assert got == [[]] and reg.rows_in == 1 and reg.rejected_rows == {2}
+    assert [len(b) for b in got] == [0] and reg.rows_in == 1 and reg.rejected_rows == {2}
 
 
 def test_gbk_after_a_first_megabyte_of_ascii(tmp_path):

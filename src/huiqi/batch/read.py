@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from ..ingest.decode import CONTROL_RE, IngestError, candidates, plausible
 from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
-from .compile import RID
+from .columns import Block, ColumnParser
 
 ID_COLUMNS = ("统一社会信用代码", "id")
 APPLICANT_COLUMNS = ("applicant", "申请主体")
@@ -396,15 +397,15 @@ def read_registry(
     path: Path,
     pack: Pack,
     as_of: date | None = None,
-    sink: Callable[[list[dict[str, Any]]], None] | None = None,
+    sink: Callable[[Block], None] | None = None,
 ) -> Registry:
     """Read the registry; `as_of` (the evaluation date) gives the year of a yearly column
     whose header names none (上年度); without it such a column is not used.
 
-    With `sink`, the records are handed to it `CHUNK_ROWS` at a time as the file is read (at
-    least once, perhaps with none) and not kept: a registry larger than memory passes
-    through. Without, they are kept in `records`, with what `read_events` needs to add an
-    events file to them."""
+    The file is read `CHUNK_ROWS` rows at a time, column by column (`columns.ColumnParser`).
+    With `sink`, each piece's accepted rows are handed to it as a `Block` (at least once,
+    perhaps empty) and not kept: a registry larger than memory passes through. Without, they
+    are kept in `records`, with what `read_events` needs to add an events file to them."""
     header, rows = open_table(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
@@ -414,7 +415,8 @@ def read_registry(
     if id_col is None:
         raise ReadError(f"{label}：缺少“统一社会信用代码”（或 id）列")
     app_col = next((i for i, h in enumerate(header) if h in APPLICANT_COLUMNS), None)
-    columns: list[tuple[int, str, str, Decimal | None, dict[str, tuple[Any, str | None]]]] = []
+    columns: list[tuple[int, str, str]] = []  # (position, header, variable)
+    parsers: list[ColumnParser] = []
     yearly: list[tuple[int, str, YearlyField, int, Decimal | None]] = []
     by_name = yearly_fields(pack)
     for i, h in enumerate(header):
@@ -425,7 +427,8 @@ def read_registry(
         if var is not None:
             if var == _lookup(specs, labels, h):
                 factor = None  # the whole header is the name (no unit)
-            columns.append((i, h, var, factor, {}))
+            columns.append((i, h, var))
+            parsers.append(ColumnParser(specs[var], factor, parse_cell, SEEN_CELLS))
             continue
         column = _yearly_column(h, by_name, pack, as_of, out.notes)
         if column is None:
@@ -436,77 +439,110 @@ def read_registry(
     out.year_fields.update({lname: year_field for lname, (year_field, _) in windows.items()})
     entities = {**{k: k for k in pack.entities}, **{v: k for k, v in pack.entities.items()}}
     seen: dict[str, int] = {}
-    chunk: list[dict[str, Any]] = []
-    for n, row in enumerate(rows, start=2):
-        out.rows_in += 1
-        problems: list[Rejection] = []
-        cells = list(row) + [None] * (len(header) - len(row))
-        key = cells[id_col]
-        key = "" if key is None else str(key).strip()
-        if not key:
-            problems.append(Rejection(label, n, header[id_col], "缺少统一社会信用代码"))
-        elif key in seen:
-            problems.append(
-                Rejection(
-                    label, n, header[id_col], f"统一社会信用代码重复（另见第 {seen[key]} 行）"
-                )
-            )
-        facts: dict[str, Any] = {}
-        for i, h, var, factor, seen_cells in columns:
-            cell = cells[i]
-            # A column repeats its values (是/否, places, years, 0): each text parsed once.
-            # Only text: 1, 1.0 and True are equal keys but not equal cells.
-            hit = seen_cells.get(cell) if type(cell) is str else None
-            if hit is None:
-                hit = parse_cell(cell, specs[var], factor)
-                if type(cell) is str and len(seen_cells) < SEEN_CELLS:
-                    seen_cells[cell] = hit
-            value, why = hit
-            if why:
-                problems.append(Rejection(label, n, h, why))
-            elif value is not None:
-                facts[var] = value
-        items = _yearly_items(label, n, cells, yearly, pack, problems)
-        applicant = None
-        if app_col is not None and cells[app_col] not in (None, ""):
-            applicant = entities.get(str(cells[app_col]).strip())
-            if applicant is None:
+    width = len(header)
+    handed = False
+    for piece in _pieces(enumerate(rows, start=2), CHUNK_ROWS):
+        # each piece column by column: cells padded to the header's width, then transposed
+        cells_of = [
+            list(row)[:width] if len(row) >= width else list(row) + [None] * (width - len(row))
+            for _, row in piece
+        ]
+        by_column = list(zip(*cells_of, strict=True)) if cells_of else [()] * width
+        parsed: list[list[Any]] = []
+        wrong: dict[int, list[Rejection]] = {}  # position in the piece -> its cells' problems
+        for (i, h, _), parser in zip(columns, parsers, strict=True):
+            values, bad = parser.column(by_column[i])
+            parsed.append(values)
+            for k, why in bad:
+                wrong.setdefault(k, []).append(Rejection(label, piece[k][0], h, why))
+        kept: list[int] = []
+        rids: list[int] = []
+        applicants: list[str | None] = []
+        lists: list[dict[str, list[dict[str, Any]]]] = []
+        for k, (n, _) in enumerate(piece):
+            cells = cells_of[k]
+            out.rows_in += 1
+            problems: list[Rejection] = []
+            key = cells[id_col]
+            key = "" if key is None else str(key).strip()
+            if not key:
+                problems.append(Rejection(label, n, header[id_col], "缺少统一社会信用代码"))
+            elif key in seen:
                 problems.append(
                     Rejection(
-                        label,
-                        n,
-                        header[app_col],
-                        f"应为以下之一：{'、'.join(pack.entities.values())}；而不是 {cells[app_col]!r}",
+                        label, n, header[id_col], f"统一社会信用代码重复（另见第 {seen[key]} 行）"
                     )
                 )
-        if problems:
-            out.rejections.extend(problems)
-            out.rejected_rows.add(n)
-            continue
-        seen[key] = n
-        rid = len(out.ids)
-        for lname in sorted({lname for lname, _, _ in items}):
-            year_field, years = windows[lname]
-            for year in years:  # every year of the window: a figure not given is unknown
-                given = items.get((lname, year_field, year), {})
-                item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
-                facts.setdefault(lname, []).append(item)
-                if sink is None:  # for an events file's items of the same year
-                    sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
-                    out.yearly[(rid, lname, year)] = WideItem(item, sources)
-        record = {RID: rid, "applicant": applicant, "facts": facts}
-        out.ids.append(key)
-        out.rows.append(n)
-        out.places.append(facts.get(PLACE_VARIABLE))
+            problems += wrong.get(k, ())
+            items = _yearly_items(label, n, cells, yearly, pack, problems)
+            applicant = None
+            if app_col is not None and cells[app_col] not in (None, ""):
+                applicant = entities.get(str(cells[app_col]).strip())
+                if applicant is None:
+                    problems.append(
+                        Rejection(
+                            label,
+                            n,
+                            header[app_col],
+                            f"应为以下之一：{'、'.join(pack.entities.values())}；"
+                            f"而不是 {cells[app_col]!r}",
+                        )
+                    )
+            if problems:
+                out.rejections.extend(problems)
+                out.rejected_rows.add(n)
+                continue
+            seen[key] = n
+            rid = len(out.ids)
+            made: dict[str, list[dict[str, Any]]] = {}
+            for lname in sorted({lname for lname, _, _ in items}):
+                year_field, years = windows[lname]
+                for year in years:  # every year of the window: a figure not given is unknown
+                    given = items.get((lname, year_field, year), {})
+                    item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
+                    made.setdefault(lname, []).append(item)
+                    if sink is None:  # for an events file's items of the same year
+                        sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
+                        out.yearly[(rid, lname, year)] = WideItem(item, sources)
+            out.ids.append(key)
+            out.rows.append(n)
+            kept.append(k)
+            rids.append(rid)
+            applicants.append(applicant)
+            lists.append(made)
+        block = Block(rids, applicants, _merged(columns, parsed, kept, len(piece)), lists)
+        out.places.extend(block.values.get(PLACE_VARIABLE) or [None] * len(block))
         if sink is None:
-            out.records.append(record)
-            continue
-        chunk.append(record)
-        if len(chunk) >= CHUNK_ROWS:
-            sink(chunk)
-            chunk = []
-    if sink is not None:
-        sink(chunk)
+            out.records.extend(block.records())
+        else:
+            sink(block)
+            handed = True
+    if sink is not None and not handed:
+        sink(Block([], [], {}, []))  # once at least: the tables exist even when empty
+    return out
+
+
+def _pieces(rows: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    """(row number, row) in lists of `size`."""
+    while piece := list(islice(rows, size)):
+        yield piece
+
+
+def _merged(
+    columns: list[tuple[int, str, str]],
+    parsed: list[list[Any]],
+    kept: list[int],
+    rows: int,
+) -> dict[str, list[Any]]:
+    """The kept rows' values per variable; of two columns read as one variable, the later
+    one's known values win (as a record's facts were filled column by column)."""
+    out: dict[str, list[Any]] = {}
+    for (_, _, var), values in zip(columns, parsed, strict=True):
+        if len(kept) < rows:
+            values = [values[k] for k in kept]
+        if var in out:
+            values = [b if b is not None else a for a, b in zip(out[var], values, strict=True)]
+        out[var] = values
     return out
 
 

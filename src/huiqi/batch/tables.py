@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from ..lang.sql import RATIO_SCALE
+from .columns import Block
 from .compile import RECEIVED, REGISTRY, RID, Schema, events_table
 
 ARROW = {
@@ -25,21 +26,50 @@ ARROW = {
 
 def _column(values: list[Any], type_: str) -> pa.Array:
     if type_ == "money":
-        values = [None if v is None else v.quantize(_CENT) for v in values]
+        try:  # amounts read from a file are whole cents already: no rounding to do
+            return pa.array(values, type=ARROW[type_])
+        except pa.ArrowInvalid:
+            values = [None if v is None else v.quantize(_CENT) for v in values]
     elif type_ == "ratio":
         values = [None if v is None else v.quantize(_RATIO) for v in values]
     return pa.array(values, type=ARROW[type_])
 
 
 def write_tables(
-    con: duckdb.DuckDBPyConnection, sch: Schema, records: list[dict], append: bool = False
+    con: duckdb.DuckDBPyConnection,
+    sch: Schema,
+    records: list[dict] | Block,
+    append: bool = False,
 ) -> None:
     """records: {"_rid": int, "applicant": str|None, "facts": {variable: value},
     "received": [{rule, amount, year, key}] (optional)}; an event list present in facts
-    (possibly empty) is known, absent is unknown. `append`: add to the tables an earlier
-    call made (a registry written in pieces as it is read)."""
-    for name, table in arrow_tables(sch, records).items():
+    (possibly empty) is known, absent is unknown. Or a `Block` of the registry read column
+    by column. `append`: add to the tables an earlier call made (a registry written in
+    pieces as it is read)."""
+    tables = (
+        block_tables(sch, records) if isinstance(records, Block) else arrow_tables(sch, records)
+    )
+    for name, table in tables.items():
         _create(con, name, table, append)
+
+
+def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
+    """The tables of a `Block`: the registry straight from its columns; the event lists made
+    from yearly columns (few rows have them) through their records."""
+    n = len(block)
+    lists = [{RID: rid, "facts": made} for rid, made in zip(block.rids, block.lists, strict=True)]
+    out = arrow_tables(sch, [r for r in lists if r["facts"]])
+    cols: dict[str, pa.Array] = {
+        RID: pa.array(block.rids, type=pa.int64()),
+        "applicant": pa.array(block.applicants, type=pa.string()),
+    }
+    for name, type_ in sch.inputs.items():
+        values = block.values.get(name)
+        cols[name] = pa.nulls(n, ARROW[type_]) if values is None else _column(values, type_)
+    for name in sch.events:
+        cols[name] = pa.array([True if name in m else None for m in block.lists], pa.bool_())
+    out[REGISTRY] = pa.table(cols)
+    return out
 
 
 def has_received(records: list[dict]) -> bool:

@@ -57,6 +57,7 @@ def batch_command(
     ] = False,
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
+    from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
@@ -111,9 +112,9 @@ def batch_command(
         streamed = engine == "duckdb" and events is None
         written: list[int] = []  # records per piece
 
-        def into_duckdb(records: list[dict]) -> None:
-            write_tables(con, sch, records, append=bool(written))
-            written.append(len(records))
+        def into_duckdb(block: Block) -> None:
+            write_tables(con, sch, block, append=bool(written))
+            written.append(len(block))
             progress.update(task, description=f"读取登记表（已读入 {sum(written):,} 家）…")
 
         if not in_spark:
