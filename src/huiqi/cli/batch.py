@@ -57,12 +57,14 @@ def batch_command(
     ] = False,
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
+    import pyarrow as pa
+
     from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.read import ReadError, read_events, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import arrow_tables, has_received, write_tables
+    from ..batch.tables import arrow_tables, block_tables, has_received, write_tables
     from .rules import _load
 
     try:
@@ -107,19 +109,25 @@ def batch_command(
 
         con = connect(memory_limit=memory_limit)
         sch = schema(the_pack)
-        # Into DuckDB as it is read, a piece at a time, unless the records must be held
-        # (an events file is matched against them; Spark takes them whole)
-        streamed = engine == "duckdb" and events is None
+        # Handed on as it is read, a piece at a time (into DuckDB, or as Arrow tables for
+        # Spark: columns take a fraction of the memory of records), unless the records must
+        # be held: an events file is matched against them.
+        streamed = events is None
         written: list[int] = []  # records per piece
+        pieces: dict[str, list[pa.Table]] = {}  # Spark: each table's pieces
 
-        def into_duckdb(block: Block) -> None:
-            write_tables(con, sch, block, append=bool(written))
+        def into_engine(block: Block) -> None:
+            if engine == "spark":
+                for name, table in block_tables(sch, block).items():
+                    pieces.setdefault(name, []).append(table)
+            else:
+                write_tables(con, sch, block, append=bool(written))
             written.append(len(block))
             progress.update(task, description=f"读取登记表（已读入 {sum(written):,} 家）…")
 
         if not in_spark:
             try:
-                sink = into_duckdb if streamed else None
+                sink = into_engine if streamed else None
                 registry = read_registry(Path(input), the_pack, as_of=when, sink=sink)
                 if events is not None:
                     read_events(events, the_pack, registry)
@@ -139,7 +147,12 @@ def batch_command(
 
             session = sp.session(spark_master)
             if registry is not None:
-                sp.load_arrow(session, arrow_tables(sch, registry.records))
+                tables = (
+                    {name: pa.concat_tables(parts) for name, parts in pieces.items()}
+                    if streamed
+                    else arrow_tables(sch, registry.records)
+                )
+                sp.load_arrow(session, tables)
                 rids, keys, places = None, registry.ids, registry.places
             else:
                 try:
