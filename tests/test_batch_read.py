@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from huiqi.batch.read import ReadError, read_events, read_registry, split_header
+from huiqi.batch.read import ReadError, read_registry, split_header
 from huiqi.packs.loader import bundled_pack
 
 
@@ -112,7 +112,6 @@ def test_events_file(tmp_path):
     var = next(v for v in pack().variables.values() if v.type == "events" and not v.derived)
     required = [f for f, s in var.fields.items() if not s.optional]
     _write(tmp_path / "r.csv", [["id"], ["C1"], ["C2"], ["C3"]], "utf-8")
-    reg = read_registry(tmp_path / "r.csv", pack())
 
     def value(spec):
         return {
@@ -130,7 +129,7 @@ def test_events_file(tmp_path):
     empty = ["C2", var.name] + [""] * len(required)
     unknown_ent = ["ZZ", var.name, *[value(var.fields[f]) for f in required]]
     _write(tmp_path / "e.csv", [header, good, empty, unknown_ent], "utf-8")
-    read_events(tmp_path / "e.csv", pack(), reg)
+    reg = read_registry(tmp_path / "r.csv", pack(), events=tmp_path / "e.csv")
     facts = [r["facts"] for r in reg.records]
     assert len(facts[0][var.name]) == 1  # one event
     assert facts[1][var.name] == []  # known, empty
@@ -218,8 +217,7 @@ def test_benefits_already_received_from_the_events_file(tmp_path):
         ],
         "gbk",
     )
-    reg = read_registry(registry, pack())
-    read_events(events, pack(), reg)
+    reg = read_registry(registry, pack(), events=events)
     assert reg.records[0]["received"] == [
         {"rule": "jz.gxq.startup_grant", "amount": Decimal("80000"), "year": 2018, "key": None}
     ]

@@ -188,3 +188,63 @@ def test_a_repeated_text_is_read_alike_and_equal_values_of_other_types_are_not(t
 
 def _name(label: str) -> str:
     return next(n for n, v in pack().variables.items() if v.label == label)
+
+
+def test_an_events_file_is_added_as_the_registry_passes(tmp_path, monkeypatch):
+    """With an events file the registry still passes in pieces: each enterprise's events
+    (rows in any order in the file) are added as its piece is read. The rejections: the
+    registry's first, then the events file's in its own row order, as when both were read
+    whole; a list with a rejected row is unknown; a row for a rejected enterprise says so."""
+    var = next(
+        v
+        for v in pack().variables.values()
+        if v.type == "events" and not v.derived and "year" in v.fields and len(v.fields) <= 4
+    )
+    need = [f for f, s in var.fields.items() if not s.optional]
+
+    def cells(year: str) -> list[str]:
+        out = []
+        for f in need:
+            spec = var.fields[f]
+            out.append(
+                year
+                if spec.type == "year"
+                else spec.values[0]
+                if spec.type == "enum"
+                else {"bool": "是", "date": "2018-01-01"}.get(spec.type, "3")
+            )
+        return out
+
+    header = ["统一社会信用代码", "事件列表", *[var.fields[f].label for f in need]]
+    events = [
+        header,
+        ["A6", var.label, *cells("2018")],  # row 2: the last enterprise first
+        ["A3", var.label, *cells("2018")],  # row 3: A3 was rejected
+        ["A2", var.label, *cells("2017")],  # row 4
+        ["A2", var.label, *cells("1800")],  # row 5: a bad year: A2's list is unknown
+        ["A1", var.name],  # row 6: known and empty
+        ["ZZ", "没有这个列表"],  # row 7: two problems
+        ["A6", var.label, *cells("2017")],  # row 8
+    ]
+    registry = _csv(tmp_path / "r.csv", _rows(), "utf-8")
+    ev = _csv(tmp_path / "e.csv", events, "gbk")
+    whole = read_registry(registry, pack(), events=ev)
+    monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    pieces: list[Block] = []
+    streamed = read_registry(registry, pack(), sink=pieces.append, events=ev)
+    assert len(pieces) == 4
+    assert [r for p in pieces for r in p.records()] == whole.records
+    facts = {k: r["facts"] for k, r in zip(whole.ids, whole.records, strict=True)}
+    assert len(facts["A6"][var.name]) == 2 and facts["A1"][var.name] == []
+    assert var.name not in facts["A2"] and var.name not in facts["A4"]
+    where = [(r.file.endswith("e.csv"), r.row, r.column) for r in streamed.rejections]
+    assert where == [
+        (False, 4, f"{_label('money')}（万元）"),
+        (False, 6, "统一社会信用代码"),
+        (True, 3, "统一社会信用代码"),
+        (True, 5, var.fields["year"].label),
+        (True, 7, "统一社会信用代码"),
+        (True, 7, "事件列表"),
+    ]
+    assert streamed.rejections == whole.rejections
+    assert (streamed.events_in, streamed.events_rejected) == (7, 3)

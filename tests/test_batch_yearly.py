@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from huiqi.batch.read import read_events, read_registry, split_yearly
+from huiqi.batch.read import read_registry, split_yearly
 from huiqi.packs.loader import bundled_pack
 
 AS_OF = date(2021, 3, 1)  # 上年度 = 2020, 前年度 = 2019
@@ -130,8 +130,8 @@ EVENTS = [
 
 
 def test_events_file_merges_with_wide_columns(tmp_path):
-    reg = read_registry(_csv(tmp_path / "r.csv", REGISTRY), pack(), as_of=AS_OF)
-    read_events(_csv(tmp_path / "e.csv", EVENTS), pack(), reg)
+    events = _csv(tmp_path / "e.csv", EVENTS)
+    reg = read_registry(_csv(tmp_path / "r.csv", REGISTRY), pack(), as_of=AS_OF, events=events)
     a1, a2, a4 = reg.records
     assert _years(a1)[2020] == {"rd_expense": Decimal(35_000_000), "local_tax_retained": 120_000}
     assert a2["facts"]["annual_results"] == [  # from the events file only: as given

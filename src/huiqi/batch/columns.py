@@ -109,12 +109,14 @@ class ColumnParser:
 class Block:
     """The accepted rows of a piece of the registry, column by column: `values` holds, per
     input variable read, its value in each row (None: unknown); `lists`, the event lists
-    made from yearly columns, per row (mostly empty)."""
+    made from yearly columns or given in an events file, per row (mostly empty); `received`,
+    the benefits already received an events file gives, per row (or no list at all)."""
 
     rids: list[int]
     applicants: list[str | None]
     values: dict[str, list[Any]]
     lists: list[dict[str, list[dict[str, Any]]]]
+    received: list[list[dict[str, Any]]] = field(default_factory=list)  # per row, if any
 
     def __len__(self) -> int:
         return len(self.rids)
@@ -132,4 +134,7 @@ class Block:
                 {RID: rid, "applicant": app, "facts": dict(lists)}
                 for rid, app, lists in zip(self.rids, self.applicants, self.lists, strict=True)
             ]
+        for record, paid in zip(out, self.received, strict=False):  # (none: no list)
+            if paid:
+                record["received"] = paid
         return out

@@ -93,10 +93,8 @@ class Registry:
     events_rejected: int = 0
     notes: list[str] = field(default_factory=list)  # how columns were read, for the user
     rows: list[int] = field(default_factory=list)  # the spreadsheet row, by _rid
-    # items made from wide columns, by (_rid, list, year): an events file may repeat them
-    # (same values) but not contradict them
-    yearly: dict[tuple[int, str, int], WideItem] = field(default_factory=dict)
     year_fields: dict[str, str] = field(default_factory=dict)  # yearly list -> its year field
+    received: int = 0  # benefits already received, from an events file
 
 
 DUCKDB_FILES = (".duckdb", ".ddb")
@@ -398,6 +396,7 @@ def read_registry(
     pack: Pack,
     as_of: date | None = None,
     sink: Callable[[Block], None] | None = None,
+    events: Path | None = None,
 ) -> Registry:
     """Read the registry; `as_of` (the evaluation date) gives the year of a yearly column
     whose header names none (上年度); without it such a column is not used.
@@ -405,7 +404,8 @@ def read_registry(
     The file is read `CHUNK_ROWS` rows at a time, column by column (`columns.ColumnParser`).
     With `sink`, each piece's accepted rows are handed to it as a `Block` (at least once,
     perhaps empty) and not kept: a registry larger than memory passes through. Without, they
-    are kept in `records`, with what `read_events` needs to add an events file to them."""
+    are kept in `records`. `events`: an events file (`events.EventsFile`), read first, its
+    rows added to each enterprise as the registry reaches it."""
     header, rows = open_table(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
@@ -437,6 +437,9 @@ def read_registry(
             yearly.append((i, h, *column))
     windows = _windows(yearly, pack, as_of, out.notes)
     out.year_fields.update({lname: year_field for lname, (year_field, _) in windows.items()})
+    from .events import EventsFile  # (it reads files with this module's helpers)
+
+    ev = None if events is None else EventsFile(events, pack, out)
     entities = {**{k: k for k in pack.entities}, **{v: k for k, v in pack.entities.items()}}
     seen: dict[str, int] = {}
     width = len(header)
@@ -459,6 +462,7 @@ def read_registry(
         rids: list[int] = []
         applicants: list[str | None] = []
         lists: list[dict[str, list[dict[str, Any]]]] = []
+        received: list[list[dict[str, Any]]] = []
         for k, (n, _) in enumerate(piece):
             cells = cells_of[k]
             out.rows_in += 1
@@ -495,28 +499,41 @@ def read_registry(
             seen[key] = n
             rid = len(out.ids)
             made: dict[str, list[dict[str, Any]]] = {}
+            # the items made from wide columns, for the events file's items of the same year:
+            # those may repeat them (same values) but not contradict them
+            wide: dict[tuple[str, int], WideItem] | None = (
+                {} if ev is not None and ev.wanted(key) else None
+            )
             for lname in sorted({lname for lname, _, _ in items}):
                 year_field, years = windows[lname]
                 for year in years:  # every year of the window: a figure not given is unknown
                     given = items.get((lname, year_field, year), {})
                     item = {year_field: year, **{f: v for f, (v, _) in given.items()}}
                     made.setdefault(lname, []).append(item)
-                    if sink is None:  # for an events file's items of the same year
+                    if wide is not None:
                         sources = {f: f"登记表第 {n} 行“{h}”列" for f, (_, h) in given.items()}
-                        out.yearly[(rid, lname, year)] = WideItem(item, sources)
+                        wide[(lname, year)] = WideItem(item, sources)
+            paid: list[dict[str, Any]] = []
+            if ev is not None and wide is not None:
+                ev.apply(key, made, wide, paid)
+                out.received += len(paid)
             out.ids.append(key)
             out.rows.append(n)
             kept.append(k)
             rids.append(rid)
             applicants.append(applicant)
             lists.append(made)
-        block = Block(rids, applicants, _merged(columns, parsed, kept, len(piece)), lists)
+            received.append(paid)
+        values = _merged(columns, parsed, kept, len(piece))
+        block = Block(rids, applicants, values, lists, received)
         out.places.extend(block.values.get(PLACE_VARIABLE) or [None] * len(block))
         if sink is None:
             out.records.extend(block.records())
         else:
             sink(block)
             handed = True
+    if ev is not None:
+        ev.finish()
     if sink is not None and not handed:
         sink(Block([], [], {}, []))  # once at least: the tables exist even when empty
     return out
@@ -650,219 +667,3 @@ def _show(value: Any, spec: FieldSpec) -> str:
         text = f"{cents:,}"
         return f"{text.removesuffix('.00')} 元"
     return str(value)
-
-
-def read_events(path: Path, pack: Pack, registry: Registry) -> None:
-    """Add event lists to the records: one row per event, keyed by 统一社会信用代码, the list
-    named (by name or label) in column list / 事件列表; a row with only the key and the
-    list marks a known, empty list."""
-    header, rows = read_table(path)
-    label = str(path)
-    lists = {n: v for n, v in pack.variables.items() if v.type == "events" and not v.derived}
-    list_labels = {v.label: n for n, v in lists.items()}
-    id_col = next((i for i, h in enumerate(header) if h in ID_COLUMNS), None)
-    list_col = next((i for i, h in enumerate(header) if h in LIST_COLUMNS), None)
-    if id_col is None or list_col is None:
-        raise ReadError(
-            f"{label}：事件文件须有“统一社会信用代码”（或 id）列与“事件列表”（或 list）列"
-        )
-    names_of = {
-        lname: {n: f for f, spec in var.fields.items() for n in field_names(spec)}
-        for lname, var in lists.items()
-    }
-    used: set[int] = {id_col, list_col}
-    by_key = {k: i for i, k in enumerate(registry.ids)}
-    registry.events_in += len(rows)
-    broken: set[tuple[str, str]] = set()  # a list with a rejected row is unknown, not partial
-    for n, row in enumerate(rows, start=2):
-        cells = list(row) + [None] * (len(header) - len(row))
-        key = "" if cells[id_col] is None else str(cells[id_col]).strip()
-        lname = "" if cells[list_col] is None else str(cells[list_col]).strip()
-        problems: list[Rejection] = []
-        name = lname if lname in lists else list_labels.get(lname)
-        if key not in by_key:
-            problems.append(
-                Rejection(label, n, header[id_col], f"登记表中没有（或已被拒绝）的企业 {key!r}")
-            )
-        if name is None and lname in RECEIVED_LISTS:
-            item = _received_row(label, n, header, cells, (id_col, list_col), pack, problems, used)
-            if key not in by_key or problems:
-                registry.rejections.extend(problems)
-                registry.events_rejected += 1
-                continue
-            registry.records[by_key[key]].setdefault("received", []).append(item)
-            continue
-        if name is None:
-            problems.append(Rejection(label, n, header[list_col], f"未知事件列表 {lname!r}"))
-        event: dict[str, Any] = {}
-        bad: set[str] = set()
-        column_of: dict[str, str] = {}
-        if name is not None:
-            var = lists[name]
-            for i, h in enumerate(header):
-                if i in (id_col, list_col):
-                    continue
-                fname, factor = split_header(h)
-                f = names_of[name].get(h)
-                if f is None:
-                    f = names_of[name].get(fname)
-                else:
-                    factor = None  # the whole header is the name (no unit)
-                if f is None:
-                    continue
-                used.add(i)
-                value, why = parse_cell(cells[i], var.fields[f], factor)
-                if why:
-                    problems.append(Rejection(label, n, h, why))
-                    bad.add(f)
-                elif value is not None:
-                    event[f] = value
-                    column_of[f] = h
-            if event or bad:
-                for f, s in var.fields.items():
-                    if not s.optional and f not in event and f not in bad:
-                        problems.append(Rejection(label, n, s.label, "缺少必填字段"))
-        same_year = None  # the item the registry's wide columns gave for this year
-        if name is not None and key in by_key and event and not problems:
-            same_year = _same_year(registry, by_key[key], name, event)
-            if same_year is not None:
-                year = event[registry.year_fields[name]]
-                problems.extend(
-                    _contradictions(
-                        label,
-                        n,
-                        year,
-                        same_year,
-                        event,
-                        column_of,
-                        lists[name].fields,
-                    )
-                )
-        if problems:
-            registry.rejections.extend(problems)
-            registry.events_rejected += 1
-            if name is not None and key in by_key:
-                broken.add((key, name))
-            continue
-        facts = registry.records[by_key[key]]["facts"]
-        items = facts.setdefault(name, [])
-        if same_year is not None:  # one item per year: the two sources agree, merge them
-            for f, value in event.items():
-                same_year.item[f] = value
-                same_year.sources.setdefault(f, f"事件文件第 {n} 行“{column_of[f]}”列")
-        elif event:
-            items.append(event)
-    for key, name in broken:
-        registry.records[by_key[key]]["facts"].pop(name, None)
-    registry.ignored_columns.extend(
-        f"{h}（{Path(label).name}）" for i, h in enumerate(header) if i not in used
-    )
-
-
-# Benefits already received (stacking: 只能享受一次, 补差, 就高), in the events file as a list
-# of their own: the rule (its id or its title), the amount paid, the year paid, the key.
-RECEIVED_LISTS = ("received_benefits", "已享受的奖补", "已享受奖补", "已获奖补")
-RECEIVED_FIELDS = {
-    "rule": ("rule", "规则编号", "政策事项"),
-    "amount": ("amount", "金额", "已获金额"),
-    "year": ("year", "年度", "兑现年度"),
-    "key": ("key", "届次或档次", "届次", "档次"),
-}
-
-
-def _rules_titled(pack: Pack) -> dict[str, list[str]]:
-    """Rule ids by title, built once per pack (a received benefit may name its rule by title)."""
-    found = pack.memo.get("rules_titled")
-    if found is None:
-        found = {}
-        for cr in pack.compiled:
-            found.setdefault(cr.rule.title, []).append(cr.rule.id)
-        pack.memo["rules_titled"] = found
-    return found
-
-
-def _received_row(
-    label: str,
-    n: int,
-    header: list[str],
-    cells: list[Any],
-    skip: tuple[int, int],
-    pack: Pack,
-    problems: list[Rejection],
-    used: set[int],
-) -> dict[str, Any]:
-    """One benefit already received, as `Profile.received` holds it; problems appended."""
-    specs = {
-        "amount": FieldSpec("amount", "金额", "money"),
-        "year": FieldSpec("year", "年度", "year"),
-    }
-    item: dict[str, Any] = {"rule": None, "amount": None, "year": None, "key": None}
-    columns: dict[str, str] = {}
-    for i, h in enumerate(header):
-        if i in skip:
-            continue
-        name, factor = split_header(h)
-        f = next((f for f, names in RECEIVED_FIELDS.items() if h in names or name in names), None)
-        if f is None:
-            continue
-        used.add(i)
-        columns[f] = h
-        raw = cells[i]
-        if raw is None or str(raw).strip() == "":
-            continue
-        if f in specs:
-            value, why = parse_cell(raw, specs[f], factor if h not in RECEIVED_FIELDS[f] else None)
-            if why:
-                problems.append(Rejection(label, n, h, why))
-            item[f] = value
-        elif f == "rule":
-            text = str(raw).strip()
-            ids = [text] if text in pack.by_id else _rules_titled(pack).get(text, [])
-            if len(ids) != 1:
-                why = (
-                    "有多条同名政策事项，请填规则编号"
-                    if ids
-                    else f"未知的规则编号或政策事项 {text!r}"
-                )
-                problems.append(Rejection(label, n, h, why))
-            else:
-                item["rule"] = ids[0]
-        else:
-            item["key"] = str(raw).strip()
-    for f, need in (("rule", "规则编号或政策事项"), ("amount", "金额")):
-        if item[f] is None and not any(p.column == columns.get(f) for p in problems):
-            problems.append(Rejection(label, n, columns.get(f, need), "缺少必填字段"))
-    return item
-
-
-def _same_year(registry: Registry, rid: int, name: str, event: dict[str, Any]) -> WideItem | None:
-    """The item the registry's wide columns gave for the year of an events-file item."""
-    year_field = registry.year_fields.get(name)
-    if year_field is None or year_field not in event:
-        return None
-    return registry.yearly.get((rid, name, event[year_field]))
-
-
-def _contradictions(
-    label: str,
-    n: int,
-    year: int,
-    wide: WideItem,
-    event: dict[str, Any],
-    column_of: dict[str, str],
-    fields: dict[str, FieldSpec],
-) -> list[Rejection]:
-    """An events-file row against the registry's figures for the same enterprise and year."""
-    out = []
-    for f, value in event.items():
-        if f in wide.sources and wide.item[f] != value:
-            out.append(
-                Rejection(
-                    label,
-                    n,
-                    column_of[f],
-                    f"{year}年度的数值 {_show(value, fields[f])} 与{wide.sources[f]}的 "
-                    f"{_show(wide.item[f], fields[f])} 不一致",
-                )
-            )
-    return out

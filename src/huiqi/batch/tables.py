@@ -54,11 +54,16 @@ def write_tables(
 
 
 def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
-    """The tables of a `Block`: the registry straight from its columns; the event lists made
-    from yearly columns (few rows have them) through their records."""
+    """The tables of a `Block`: the registry straight from its columns; event lists and
+    benefits received (fewer rows have them) through records of those rows."""
     n = len(block)
-    lists = [{RID: rid, "facts": made} for rid, made in zip(block.rids, block.lists, strict=True)]
-    out = arrow_tables(sch, [r for r in lists if r["facts"]])
+    paid = block.received or [[]] * n
+    some = [
+        {RID: rid, "facts": made, "received": got}
+        for rid, made, got in zip(block.rids, block.lists, paid, strict=True)
+        if made or got
+    ]
+    out = arrow_tables(sch, some)
     cols: dict[str, pa.Array] = {
         RID: pa.array(block.rids, type=pa.int64()),
         "applicant": pa.array(block.applicants, type=pa.string()),

@@ -61,10 +61,10 @@ def batch_command(
 
     from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
-    from ..batch.read import ReadError, read_events, read_registry
+    from ..batch.read import ReadError, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import arrow_tables, block_tables, has_received, write_tables
+    from ..batch.tables import block_tables, write_tables
     from .rules import _load
 
     try:
@@ -109,10 +109,9 @@ def batch_command(
 
         con = connect(memory_limit=memory_limit)
         sch = schema(the_pack)
-        # Handed on as it is read, a piece at a time (into DuckDB, or as Arrow tables for
-        # Spark: columns take a fraction of the memory of records), unless the records must
-        # be held: an events file is matched against them.
-        streamed = events is None
+        # Handed on as it is read, a piece at a time: into DuckDB, or as Arrow tables for
+        # Spark (columns take a fraction of the memory of records); an events file is read
+        # first and each enterprise's events added as the registry reaches it.
         written: list[int] = []  # records per piece
         pieces: dict[str, list[pa.Table]] = {}  # Spark: each table's pieces
 
@@ -127,15 +126,14 @@ def batch_command(
 
         if not in_spark:
             try:
-                sink = into_engine if streamed else None
-                registry = read_registry(Path(input), the_pack, as_of=when, sink=sink)
-                if events is not None:
-                    read_events(events, the_pack, registry)
+                registry = read_registry(
+                    Path(input), the_pack, as_of=when, sink=into_engine, events=events
+                )
             except ReadError as exc:
                 raise fail(str(exc), 2) from None
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
-            received = registry is not None and has_received(registry.records)
+            received = registry is not None and registry.received > 0
             batch = compile_rules(the_pack, when, engine, received=received)
         except RuleCompileError as exc:
             raise fail(str(exc), 1) from None
@@ -147,12 +145,7 @@ def batch_command(
 
             session = sp.session(spark_master)
             if registry is not None:
-                tables = (
-                    {name: pa.concat_tables(parts) for name, parts in pieces.items()}
-                    if streamed
-                    else arrow_tables(sch, registry.records)
-                )
-                sp.load_arrow(session, tables)
+                sp.load_arrow(session, {n: pa.concat_tables(p) for n, p in pieces.items()})
                 rids, keys, places = None, registry.ids, registry.places
             else:
                 try:
@@ -169,8 +162,6 @@ def batch_command(
                 raise fail(f"Spark 评估失败：{type(exc).__name__}：{str(exc)[:500]}", 1) from None
         else:
             assert registry is not None
-            if not streamed:
-                write_tables(con, sch, registry.records)
             rids, keys, places = None, registry.ids, registry.places
             progress.update(task, advance=1, description=f"评估 {len(batch.rules)} 条规则…")
             n_rules = len(batch.rules)

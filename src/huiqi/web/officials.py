@@ -88,10 +88,10 @@ def officials_run(
     the forecast and links the result files."""
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
-    from ..batch.read import read_events, read_registry
+    from ..batch.read import read_registry
     from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import has_received, write_tables
+    from ..batch.tables import write_tables
 
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
@@ -126,9 +126,7 @@ def officials_run(
 
     pack = service.load_pack()
     try:
-        reg = read_registry(upload, pack, as_of=when)
-        if ev_data:
-            read_events(ev_upload, pack, reg)
+        reg = read_registry(upload, pack, as_of=when, events=ev_upload if ev_data else None)
     except ReadError as exc:
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, named(str(exc)), 400, as_of=as_of)
@@ -142,7 +140,7 @@ def officials_run(
             as_of=as_of,
         )
     try:
-        batch = compile_rules(pack, when, received=has_received(reg.records))
+        batch = compile_rules(pack, when, received=reg.received > 0)
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, str(exc), 500, as_of=as_of)
