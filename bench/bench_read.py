@@ -1,6 +1,7 @@
-"""Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (the
-records handed on 10,000 at a time, what `huiqi batch` does with DuckDB and no events file)
-against read whole (records kept, as with an events file or Spark), each in its own process
+"""Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (read
+and handed on 10,000 rows at a time as columns, what `huiqi batch` does), streamed with an
+events file as well (every certification and platform recognition of the synthetic
+registry, a row each), against read whole (records kept), each in its own process
 so that its peak memory (VmHWM) is its own. The registry: the synthetic one (every input
 variable of the pack as a column, about a quarter of the cells empty), written as a UTF-8
 CSV with variable names as headers.
@@ -34,11 +35,32 @@ def write_csv(n: int, path: Path) -> int:
     cols = [r[0] for r in con.execute("DESCRIBE registry").fetchall()]
     keep = [c for c in cols if c in pack.variables and pack.variables[c].type != "events"]
     select = ", ".join(f'"{c}"' for c in keep)
+    code = "'X' || lpad(CAST(_rid AS VARCHAR), 17, '0')"
     con.execute(
-        f"COPY (SELECT 'X' || lpad(CAST(_rid AS VARCHAR), 17, '0') AS id, applicant, {select} "
-        f"FROM registry) TO '{path}' (HEADER)"
+        f"COPY (SELECT {code} AS id, applicant, {select} FROM registry) TO '{path}' (HEADER)"
     )
+    # the events file: every event of EVENT_LISTS (0-3 per enterprise), a row each
+    parts = []
+    for name in EVENT_LISTS:
+        fields = list(pack.variables[name].fields)
+        cols = ", ".join(f'CAST("{f}" AS VARCHAR) AS "{f}"' for f in fields)
+        parts.append((fields, f"SELECT {code} AS id, '{name}' AS list, {cols} FROM ev__{name}"))
+    every = sorted({f for fields, _ in parts for f in fields})
+    union = " UNION ALL ".join(
+        "SELECT id, list, "
+        + ", ".join(f'"{f}"' if f in fields else f'NULL AS "{f}"' for f in every)
+        + f" FROM ({q})"
+        for fields, q in parts
+    )
+    con.execute(f"COPY ({union}) TO '{events_path(path)}' (HEADER)")
     return len(keep) + 2
+
+
+EVENT_LISTS = ("certifications", "platform_recognitions")
+
+
+def events_path(path: Path) -> Path:
+    return path.with_suffix(".events.csv")
 
 
 def _peak_mb() -> int:
@@ -50,7 +72,7 @@ def _peak_mb() -> int:
     return 0
 
 
-def read_once(path: Path, streamed: bool) -> dict:
+def read_once(path: Path, mode: str) -> dict:
     import duckdb
 
     from huiqi.batch.compile import schema
@@ -63,6 +85,8 @@ def read_once(path: Path, streamed: bool) -> dict:
     con = duckdb.connect()
     before = _peak_mb()
     t0 = time.perf_counter()
+    streamed = mode != "whole"
+    events = events_path(path) if mode == "streamed+events" else None
     if streamed:
         pieces = []
 
@@ -70,7 +94,7 @@ def read_once(path: Path, streamed: bool) -> dict:
             write_tables(con, sch, block, append=bool(pieces))
             pieces.append(len(block))
 
-        reg = read_registry(path, pack, as_of=AS_OF, sink=sink)
+        reg = read_registry(path, pack, as_of=AS_OF, sink=sink, events=events)
     else:
         reg = read_registry(path, pack, as_of=AS_OF)
         write_tables(con, sch, reg.records)
@@ -78,8 +102,10 @@ def read_once(path: Path, streamed: bool) -> dict:
     rows = con.execute("SELECT count(*) FROM registry").fetchone()[0]
     assert rows == len(reg.ids) == reg.rows_in - len(reg.rejected_rows)
     return {
-        "mode": "streamed" if streamed else "whole",
+        "mode": mode,
         "rows": rows,
+        "events": reg.events_in,
+        "events_rejected": reg.events_rejected,
         "seconds": round(seconds, 1),
         "rows_per_s": round(rows / seconds),
         "rss_before_mb": before,
@@ -93,7 +119,7 @@ def main() -> None:
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(read_once(Path(a.one[0]), a.one[1] == "streamed")))
+        print(json.dumps(read_once(Path(a.one[0]), a.one[1])))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in a.sizes.split(",")):
@@ -101,7 +127,7 @@ def main() -> None:
             cols = write_csv(n, path)
             size = path.stat().st_size / 1e6
             print(f"{n:,} enterprises x {cols} columns, {size:.0f} MB", flush=True)
-            for mode in ("streamed", "whole"):
+            for mode in ("streamed", "streamed+events", "whole"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", str(path), mode],
                     capture_output=True,
