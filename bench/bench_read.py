@@ -1,5 +1,5 @@
 """Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (read
-and handed on 10,000 rows at a time as columns, what `huiqi batch` does), streamed with an
+and handed on `CHUNK_ROWS` rows at a time as columns, what `huiqi batch` does), streamed with an
 events file as well (every certification and platform recognition of the synthetic
 registry, a row each), against read whole (records kept), each in its own process
 so that its peak memory (VmHWM) is its own. The registry: the synthetic one (every input
@@ -94,7 +94,8 @@ def read_once(path: Path, mode: str) -> dict:
             write_tables(con, sch, block, append=bool(pieces))
             pieces.append(len(block))
 
-        reg = read_registry(path, pack, as_of=AS_OF, sink=sink, events=events)
+        more = {} if events is None else {"events": events}  # (runs older code too)
+        reg = read_registry(path, pack, as_of=AS_OF, sink=sink, **more)
     else:
         reg = read_registry(path, pack, as_of=AS_OF)
         write_tables(con, sch, reg.records)
