@@ -3,6 +3,7 @@ synthetic registries (the seeded generator) and on profiles drawn by hypothesis.
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
@@ -332,3 +333,29 @@ def test_synthetic_registry_is_seeded_prefix_stable_and_a_quarter_unknown():
             f'SELECT max(n) FROM (SELECT count(*) n FROM "ev__{name}" GROUP BY {RID})'
         )
         assert per.fetchone()[0] <= 3
+
+
+def test_compiled_sql_does_not_depend_on_the_hash_seed():
+    """The same pack and date compile to the same SQL in every process: the order of the
+    names in `missing` once followed a set's order, which Python's hash seed changes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib; from datetime import date;"
+        "from huiqi.batch.compile import compile_rules;"
+        "from huiqi.packs.loader import bundled_pack;"
+        "b = compile_rules(bundled_pack('jiaozuo'), date(2019, 3, 1));"
+        "print(hashlib.sha256('\\n'.join(b.sqls + b.forecast_sqls).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1

@@ -337,12 +337,12 @@ class _Builder:
         """Input variables and event lists a tree reads, through derived variables."""
         out: dict[str, None] = {}
         stack = list(reversed(names_read(node)))
-        seen: set[str] = set()
+        seen: dict[str, None] = {}  # in the order met: `missing` lists names in this order
         while stack:
             name = stack.pop()
             if name in seen:
                 continue
-            seen.add(name)
+            seen[name] = None
             if name in self.derived_nodes:
                 stack.extend(reversed(names_read(self.derived_nodes[name])))
                 for p in walk(self.derived_nodes[name]):
