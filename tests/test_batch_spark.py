@@ -156,3 +156,23 @@ def test_a_csv_registry_on_spark_through_the_cli(spark, tmp_path, monkeypatch):
             for p in out.parent.glob("*.csv")
         }
     assert len(outputs["spark"]) == 5 and outputs["spark"] == outputs["duckdb"]
+
+
+def test_a_warehouse_table_with_its_own_column_names(spark, tmp_path):
+    """A mapping (`--mapping`) names the key and a variable held under the warehouse's own
+    column names; its unit (万元) is multiplied in Spark, exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from huiqi.batch.read import KEY_TARGET, Target
+
+    money = next(n for n, v in pack().variables.items() if v.type == "money" and not v.derived)
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"纳税人识别号": ["B1", "B2"], "营业额": ["120.5", None]}), path)
+    mapping = {
+        "纳税人识别号": Target(KEY_TARGET, None, "m.csv 第 2 行"),
+        "营业额": Target(money, Decimal(10_000), "m.csv 第 3 行"),
+    }
+    loaded = sp.load_source(spark, str(path), pack(), schema(pack()), mapping)
+    rows = {r["id"]: r[money] for r in loaded.select("id", money).collect()}
+    assert rows == {"B1": Decimal("1205000.00"), "B2": None}

@@ -73,6 +73,19 @@ class Rejection:
         return f"{self.file} 第 {self.row} 行，列“{self.column}”：{self.reason}"
 
 
+KEY_TARGET, APPLICANT_TARGET = "#key", "#applicant"  # what a mapping may name besides variables
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a registry column holds by the column mapping (`mapping.read_mapping`): a
+    variable, KEY_TARGET or APPLICANT_TARGET, and the unit factor the mapping gives."""
+
+    name: str
+    factor: Decimal | None
+    where: str  # the mapping's file and line, for messages
+
+
 @dataclass
 class WideItem:
     item: dict[str, Any]  # the event, as in the record's facts
@@ -398,6 +411,7 @@ def read_registry(
     as_of: date | None = None,
     sink: Callable[[Block], None] | None = None,
     events: Path | None = None,
+    mapping: dict[str, Target] | None = None,
 ) -> Registry:
     """Read the registry; `as_of` (the evaluation date) gives the year of a yearly column
     whose header names none (上年度); without it such a column is not used.
@@ -406,16 +420,28 @@ def read_registry(
     With `sink`, each piece's accepted rows are handed to it as a `Block` (at least once,
     perhaps empty) and not kept: a registry larger than memory passes through. Without, they
     are kept in `records`. `events`: an events file (`events.EventsFile`), read first, its
-    rows added to each enterprise as the registry reaches it."""
+    rows added to each enterprise as the registry reaches it. `mapping`: what the registry's
+    own column names hold (`mapping.read_mapping`), before names and labels are looked up."""
     header, rows = open_table(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
     labels = {v.label: n for n, v in pack.variables.items() if n in specs}
     out = Registry()
-    id_col = next((i for i, h in enumerate(header) if h in ID_COLUMNS), None)
+    mapped = mapping or {}
+
+    def role(target: str, names: tuple[str, ...]) -> int | None:
+        """The key or applicant column: the one the mapping names, else by its usual name."""
+        found = [i for i, h in enumerate(header) if h in mapped and mapped[h].name == target]
+        found += [i for i, h in enumerate(header) if h not in mapped and h in names]
+        return found[0] if found else None
+
+    id_col = role(KEY_TARGET, ID_COLUMNS)
     if id_col is None:
         raise ReadError(f"{label}：缺少“统一社会信用代码”（或 id）列")
-    app_col = next((i for i, h in enumerate(header) if h in APPLICANT_COLUMNS), None)
+    app_col = role(APPLICANT_TARGET, APPLICANT_COLUMNS)
+    for h, target in mapped.items():
+        if h not in header:
+            out.notes.append(f"列名对照中的“{h}”（{target.where}）在登记表中没有。")
     columns: list[tuple[int, str, str]] = []  # (position, header, variable)
     parsers: list[ColumnParser] = []
     yearly: list[tuple[int, str, YearlyField, int, Decimal | None]] = []
@@ -424,10 +450,17 @@ def read_registry(
         if i in (id_col, app_col):
             continue
         name, factor = split_header(h)
-        var = _lookup(specs, labels, h) or _lookup(specs, labels, name)
-        if var is not None:
-            if var == _lookup(specs, labels, h):
+        if h in mapped:  # the mapping's unit, else one in the header
+            var = mapped[h].name
+            if var in (KEY_TARGET, APPLICANT_TARGET):  # another such column: not read
+                out.ignored_columns.append(h)
+                continue
+            factor = mapped[h].factor if mapped[h].factor is not None else factor
+        else:
+            var = _lookup(specs, labels, h) or _lookup(specs, labels, name)
+            if var is not None and var == _lookup(specs, labels, h):
                 factor = None  # the whole header is the name (no unit)
+        if var is not None:
             columns.append((i, h, var))
             parsers.append(ColumnParser(specs[var], factor, parse_cell, SEEN_CELLS))
             continue

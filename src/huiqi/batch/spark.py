@@ -12,6 +12,7 @@ where the same report code summarises it.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -19,7 +20,14 @@ import pyarrow as pa
 
 from ..packs.loader import Pack
 from .compile import REGISTRY, RID, CompiledBatch, Schema
-from .read import APPLICANT_COLUMNS, ID_COLUMNS, ReadError
+from .read import (
+    APPLICANT_COLUMNS,
+    APPLICANT_TARGET,
+    ID_COLUMNS,
+    KEY_TARGET,
+    ReadError,
+    Target,
+)
 from .runner import FORECAST, RESULT
 
 if TYPE_CHECKING:
@@ -74,11 +82,18 @@ def is_table(source: str) -> bool:
     return source.startswith(TABLE_PREFIX)
 
 
-def load_source(spark: SparkSession, source: str, pack: Pack, sch: Schema) -> DataFrame:
+def load_source(
+    spark: SparkSession,
+    source: str,
+    pack: Pack,
+    sch: Schema,
+    mapping: dict[str, Target] | None = None,
+) -> DataFrame:
     """The registry view from a Parquet path or a catalogue table (`table:db.name`): the key
     column (统一社会信用代码 or id) kept as `id`, a `_rid` numbered in Spark, every known
     variable column cast to its type (ANSI: a value that does not fit is an error), a column
-    missing from the source NULL (unknown) and event lists unknown."""
+    missing from the source NULL (unknown) and event lists unknown. `mapping`: what the
+    source's own column names hold (`mapping.read_mapping`), a unit multiplied in Spark."""
     from pyspark.sql import functions as F
 
     from ..lang.sql import column_type
@@ -86,16 +101,25 @@ def load_source(spark: SparkSession, source: str, pack: Pack, sch: Schema) -> Da
     table = source[len(TABLE_PREFIX) :]
     df = spark.table(table) if is_table(source) else spark.read.parquet(source)
     columns = df.columns
-    key = next((c for c in columns if c in ID_COLUMNS), None)
+    mapped = mapping or {}
+
+    def role(target: str, names: tuple[str, ...]) -> str | None:
+        found = [c for c in columns if c in mapped and mapped[c].name == target]
+        return next(iter(found + [c for c in columns if c not in mapped and c in names]), None)
+
+    key = role(KEY_TARGET, ID_COLUMNS)
     if key is None:
         raise ReadError(f"{source}：缺少“统一社会信用代码”（或 id）列")
     labels = {v.label: n for n, v in pack.variables.items() if n in sch.inputs}
-    by_var: dict[str, str] = {}
+    by_var: dict[str, tuple[str, Decimal | None]] = {}
     for c in columns:
-        var = c if c in sch.inputs else labels.get(c)
-        if var is not None:
-            by_var[var] = c
-    app = next((c for c in columns if c in APPLICANT_COLUMNS), None)
+        if c in mapped:
+            var, factor = mapped[c].name, mapped[c].factor
+        else:
+            var, factor = (c if c in sch.inputs else labels.get(c)), None
+        if var in sch.inputs:
+            by_var[var] = (c, factor)
+    app = role(APPLICANT_TARGET, APPLICANT_COLUMNS)
     cols = [
         F.monotonically_increasing_id().alias(RID),
         F.col(f"`{key}`").cast("string").alias("id"),
@@ -105,7 +129,10 @@ def load_source(spark: SparkSession, source: str, pack: Pack, sch: Schema) -> Da
     ]
     for name, type_ in sch.inputs.items():
         sql_type = column_type(type_).replace("VARCHAR", "STRING")
-        value = F.col(f"`{by_var[name]}`") if name in by_var else F.lit(None)
+        column, factor = by_var.get(name, (None, None))
+        value = F.lit(None) if column is None else F.col(f"`{column}`")
+        if factor is not None:  # exact: a decimal times the unit's factor
+            value = value.cast("decimal(38,6)") * F.lit(factor)
         cols.append(value.cast(sql_type).alias(name))
     for name in sch.events:
         cols.append(F.lit(None).cast("boolean").alias(name))

@@ -36,6 +36,13 @@ def batch_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="事件列表文件（按统一社会信用代码关联）")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="列名对照表（登记表列名 → 变量名或中文名称，可注明单位）：.csv、.xlsx 或 .yaml",
+        ),
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="计算引擎：duckdb（本机）或 spark")
     ] = "duckdb",
@@ -92,6 +99,15 @@ def batch_command(
         err.print("[red]直接读取数据仓库表时暂不支持 --events；请改用文件输入[/red]")
         raise typer.Exit(2)
     the_pack = _load(pack)
+    columns_of = None
+    if mapping is not None:
+        from ..batch.mapping import read_mapping
+
+        try:
+            columns_of = read_mapping(mapping, the_pack)
+        except ReadError as exc:
+            err.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from None
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -127,7 +143,12 @@ def batch_command(
         if not in_spark:
             try:
                 registry = read_registry(
-                    Path(input), the_pack, as_of=when, sink=into_engine, events=events
+                    Path(input),
+                    the_pack,
+                    as_of=when,
+                    sink=into_engine,
+                    events=events,
+                    mapping=columns_of,
                 )
             except ReadError as exc:
                 raise fail(str(exc), 2) from None
@@ -149,7 +170,7 @@ def batch_command(
                 rids, keys, places = None, registry.ids, registry.places
             else:
                 try:
-                    loaded = sp.load_source(session, input, the_pack, sch)
+                    loaded = sp.load_source(session, input, the_pack, sch, columns_of)
                 except ReadError as exc:
                     raise fail(str(exc), 2) from None
                 rids, keys, places = sp.ids(loaded)
