@@ -153,6 +153,28 @@ def test_gbk_after_a_first_megabyte_of_ascii(tmp_path):
     assert header == ["id", "registered_place"] and last == ["C1", "焦作市"]
 
 
+@pytest.mark.parametrize("into", [1, 2])
+def test_a_utf8_character_across_the_first_megabyte(tmp_path, into):
+    """The encoding is decided over the whole file block by block: a Chinese character (three
+    bytes in UTF-8) that the end of the first megabyte cuts in two still reads as UTF-8.
+    (Reading the second block from the file's start again once failed such files.)"""
+    filler = [f"B{k:07d},1\r\n" for k in range(100_000)]
+    text = "id,registered_place\r\n" + "".join(filler)
+    text = text[: (1 << 20) - 40]  # ASCII: bytes = characters
+    text = text[: text.rindex("\n") + 1]
+    pad = (1 << 20) - into - len(text) - len("C1,,")  # 焦 starts `into` bytes before
+    text += f"C1,{'y' * pad},焦作市\r\n" + "".join(filler[:10])
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode("utf-8"))
+    data = path.read_bytes()
+    with pytest.raises(UnicodeDecodeError):  # the first megabyte ends inside 焦
+        data[: 1 << 20].decode("utf-8")
+    header, it = open_table(path)
+    rows = list(it)
+    assert header == ["id", "registered_place"]
+    assert ["C1", "y" * pad, "焦作市"] in rows
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

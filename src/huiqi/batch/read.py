@@ -165,7 +165,7 @@ def _csv_encoding(path: Path) -> str:
         except IngestError as exc:
             raise ReadError(str(exc)) from None
         for encoding in encodings:
-            f.seek(0)
+            f.seek(len(head))  # the blocks after the head (a character may span the seam)
             decoder = codecs.getincrementaldecoder(encoding)()
             try:
                 start = decoder.decode(head)
