@@ -96,3 +96,23 @@ def test_bad_uploads_are_explained(client):
     assert r.status_code == 413 and "10 MB" in r.text
     assert client.get("/officials/result/" + "x" * 24 + "/xlsx").status_code == 404
     assert client.get("/officials/result/../etc/passwd").status_code == 404
+
+
+def test_a_registry_with_its_own_column_names(client):
+    """The optional column mapping: the registry's own headers; a bad entry is shown with
+    the uploaded file's name and its line, never a temp path."""
+    registry = "纳税人识别号,所在县区,法人资格\n91410800A,解放区,是\n".encode("gbk")
+    mapping = (
+        "列名,变量\n纳税人识别号,统一社会信用代码\n所在县区,注册地\n法人资格,具有独立法人资格\n"
+    )
+    files = {
+        "registry": ("登记表.csv", registry, "text/csv"),
+        "mapping": ("对照.csv", mapping.encode("gbk"), "text/csv"),
+    }
+    r = client.post("/officials", files=files, data={"as_of": "2019-03-01"})
+    assert r.status_code == 200, r.text[:2000]
+    assert "读入 1 行 = 评估 1 + 拒绝 0" in r.text
+    files["mapping"] = ("对照.csv", "列名,变量\n所在县区,县区\n".encode(), "text/csv")
+    r = client.post("/officials", files=files, data={"as_of": "2019-03-01"})
+    assert r.status_code == 400
+    assert "“对照.csv” 第 2 行：未知变量“县区”" in r.text and "/tmp" not in r.text

@@ -83,11 +83,13 @@ def officials_run(
     registry: Annotated[UploadFile, File()],
     as_of: Annotated[str, Form()] = "",
     events: Annotated[UploadFile | None, File()] = None,
+    mapping: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Evaluate the uploaded registry with every rule in force on `as_of`; the page shows
     the forecast and links the result files."""
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
+    from ..batch.mapping import read_mapping
     from ..batch.read import read_registry
     from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
     from ..batch.runner import connect, evaluate
@@ -106,7 +108,11 @@ def officials_run(
     ev_data = events.file.read(MAX_UPLOAD_BYTES + 1) if events is not None and ev_name else b""
     if ev_name and Path(ev_name).suffix.lower() not in ACCEPTED:
         return _form(request, "事件列表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of)
-    if len(data) + len(ev_data) > MAX_UPLOAD_BYTES:
+    map_name = Path(mapping.filename or "").name if mapping is not None else ""
+    map_data = mapping.file.read(MAX_UPLOAD_BYTES + 1) if mapping is not None and map_name else b""
+    if map_name and Path(map_name).suffix.lower() not in ACCEPTED:
+        return _form(request, "列名对照表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of)
+    if len(data) + len(ev_data) + len(map_data) > MAX_UPLOAD_BYTES:
         return _form(
             request, f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）", 413, as_of=as_of
         )
@@ -120,13 +126,21 @@ def officials_run(
     ev_upload = run / f"events{Path(ev_name).suffix.lower()}"
     if ev_data:
         ev_upload.write_bytes(ev_data)
+    map_upload = run / f"mapping{Path(map_name).suffix.lower()}"
+    if map_data:
+        map_upload.write_bytes(map_data)
 
     def named(text: str) -> str:  # the user's file names, never our temp paths
-        return text.replace(str(upload), f"“{name}”").replace(str(ev_upload), f"“{ev_name}”")
+        for path, shown in ((upload, name), (ev_upload, ev_name), (map_upload, map_name)):
+            text = text.replace(str(path), f"“{shown}”")
+        return text
 
     pack = service.load_pack()
     try:
-        reg = read_registry(upload, pack, as_of=when, events=ev_upload if ev_data else None)
+        columns = read_mapping(map_upload, pack) if map_data else None
+        reg = read_registry(
+            upload, pack, as_of=when, events=ev_upload if ev_data else None, mapping=columns
+        )
     except ReadError as exc:
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, named(str(exc)), 400, as_of=as_of)
