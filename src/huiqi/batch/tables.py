@@ -129,6 +129,8 @@ def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
 
 
 def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, append: bool) -> None:
+    if append and table.num_rows == 0:  # most pieces have no rows for most event lists
+        return
     view = f"arrow_{name}"
     con.register(view, table)
     if append:
