@@ -116,3 +116,14 @@ def test_a_registry_with_its_own_column_names(client):
     r = client.post("/officials", files=files, data={"as_of": "2019-03-01"})
     assert r.status_code == 400
     assert "“对照.csv” 第 2 行：未知变量“县区”" in r.text and "/tmp" not in r.text
+
+
+def test_too_many_enterprises_for_the_page(client, monkeypatch):
+    """The page evaluates at most MAX_ROWS enterprises (counted as they are read)."""
+    import huiqi.web.officials as officials
+
+    monkeypatch.setattr(officials, "MAX_ROWS", 2)
+    registry = "统一社会信用代码,注册地\nA1,温县\nA2,温县\nA3,温县\n".encode()
+    r = _run(client, registry)
+    assert r.status_code == 413 and "有 3 家企业，网页一次最多评估 2 家" in r.text
+    assert _run(client, "统一社会信用代码,注册地\nA1,温县\nA2,温县\n".encode()).status_code == 200

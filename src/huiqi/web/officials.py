@@ -87,6 +87,7 @@ def officials_run(
 ) -> Response:
     """Evaluate the uploaded registry with every rule in force on `as_of`; the page shows
     the forecast and links the result files."""
+    from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
     from ..batch.mapping import read_mapping
@@ -136,19 +137,32 @@ def officials_run(
         return text
 
     pack = service.load_pack()
+    con = connect()
+    sch = schema(pack)
+    written: list[int] = []
+
+    def into_duckdb(block: Block) -> None:  # as `huiqi batch`: piece by piece, no records
+        write_tables(con, sch, block, append=bool(written))
+        written.append(len(block))
+
     try:
         columns = read_mapping(map_upload, pack) if map_data else None
         reg = read_registry(
-            upload, pack, as_of=when, events=ev_upload if ev_data else None, mapping=columns
+            upload,
+            pack,
+            as_of=when,
+            sink=into_duckdb,
+            events=ev_upload if ev_data else None,
+            mapping=columns,
         )
     except ReadError as exc:
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, named(str(exc)), 400, as_of=as_of)
-    if len(reg.records) > MAX_ROWS:
+    if len(reg.ids) > MAX_ROWS:
         shutil.rmtree(run, ignore_errors=True)
         return _form(
             request,
-            f"“{name}”有 {len(reg.records):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
+            f"“{name}”有 {len(reg.ids):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
             "更大的登记表请用命令 huiqi batch",
             413,
             as_of=as_of,
@@ -158,11 +172,9 @@ def officials_run(
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, str(exc), 500, as_of=as_of)
-    con = connect()
-    write_tables(con, schema(pack), reg.records)
     evaluate(con, pack, when, batch=batch)
     label_tables(con, batch.rules, reg.ids, pack, reg.places)
-    if len(reg.records) * len(batch.rules) <= XLSX_MAX_ROWS:
+    if len(reg.ids) * len(batch.rules) <= XLSX_MAX_ROWS:
         write_result(con, run / "result.xlsx", html=False)
     write_result(con, run / "result.csv")
     data_ = report_data(con)
@@ -181,7 +193,7 @@ def officials_run(
             "token": token,
             "as_of": when.isoformat(),
             "rows_in": reg.rows_in,
-            "evaluated": len(reg.records),
+            "evaluated": len(reg.ids),
             "rejected": len(reg.rejected_rows),
             "rejections": rejections,
             "more_rejections": max(0, len(reg.rejections) - MAX_REJECTIONS_SHOWN),
