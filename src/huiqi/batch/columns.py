@@ -110,13 +110,13 @@ class Block:
     """The accepted rows of a piece of the registry, column by column: `values` holds, per
     input variable read, its value in each row (None: unknown); `lists`, the event lists
     made from yearly columns or given in an events file, per row (mostly empty); `received`,
-    the benefits already received an events file gives, per row (or no list at all)."""
+    the benefits already received an events file gives, per row."""
 
     rids: list[int]
     applicants: list[str | None]
     values: dict[str, list[Any]]
     lists: list[dict[str, list[dict[str, Any]]]]
-    received: list[list[dict[str, Any]]] = field(default_factory=list)  # per row, if any
+    received: list[list[dict[str, Any]]]
 
     def __len__(self) -> int:
         return len(self.rids)
@@ -124,17 +124,13 @@ class Block:
     def records(self) -> list[dict[str, Any]]:
         """The rows as records (`{_rid, applicant, facts}`), as the scalar evaluator takes them."""
         names = list(self.values)
+        rows = zip(*self.values.values(), strict=True) if names else [()] * len(self)
         out = []
-        for k, row in enumerate(zip(*self.values.values(), strict=True) if names else []):
+        for k, row in enumerate(rows):
             facts = {n: v for n, v in zip(names, row, strict=True) if v is not None}
             facts.update(self.lists[k])
-            out.append({RID: self.rids[k], "applicant": self.applicants[k], "facts": facts})
-        if not names:  # no variable column: the rows still count
-            out = [
-                {RID: rid, "applicant": app, "facts": dict(lists)}
-                for rid, app, lists in zip(self.rids, self.applicants, self.lists, strict=True)
-            ]
-        for record, paid in zip(out, self.received, strict=False):  # (none: no list)
-            if paid:
-                record["received"] = paid
+            record = {RID: self.rids[k], "applicant": self.applicants[k], "facts": facts}
+            if self.received[k]:
+                record["received"] = self.received[k]
+            out.append(record)
         return out

@@ -597,7 +597,7 @@ def compile_rules(
         some_infos = [infos[i] for i in part]
         some_rules = [chosen[i] for i in part]
         third = _stacking(some_infos, some_rules, b.keys)
-        worth = _worth_keys(some_rules, part, b.keys)
+        worth = _worth_keys(some_rules, part)
         if PLACE in sch.inputs:
             b.used.add(PLACE)  # the forecast's breakdown by county
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
@@ -783,9 +783,7 @@ def _literal_key(key: exp.Expression) -> str | None:
     return None
 
 
-def _worth_keys(
-    rules: list[CompiledRule], idxs: list[int], keys: dict[int, exp.Expression]
-) -> list[tuple[str, exp.Expression]]:
+def _worth_keys(rules: list[CompiledRule], idxs: list[int]) -> list[tuple[str, exp.Expression]]:
     """w_i and kk_i of the stacked rules, which `_stacking`'s comparisons read."""
     zero = cast(exp.Literal.number(0), dec_type(2))
     out: list[tuple[str, exp.Expression]] = []

@@ -569,7 +569,7 @@ def read_registry(
     if ev is not None:
         ev.finish()
     if sink is not None and not handed:
-        sink(Block([], [], {}, []))  # once at least: the tables exist even when empty
+        sink(Block([], [], {}, [], []))  # once at least: the tables exist even when empty
     return out
 
 

@@ -57,13 +57,12 @@ def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
     """The tables of a `Block`: the registry straight from its columns; event lists and
     benefits received (fewer rows have them) through records of those rows."""
     n = len(block)
-    paid = block.received or [[]] * n
     some = [
         {RID: rid, "facts": made, "received": got}
-        for rid, made, got in zip(block.rids, block.lists, paid, strict=True)
+        for rid, made, got in zip(block.rids, block.lists, block.received, strict=True)
         if made or got
     ]
-    out = arrow_tables(sch, some)
+    out = _beside(sch, some)
     cols: dict[str, pa.Array] = {
         RID: pa.array(block.rids, type=pa.int64()),
         "applicant": pa.array(block.applicants, type=pa.string()),
@@ -77,14 +76,8 @@ def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
     return out
 
 
-def has_received(records: list[dict]) -> bool:
-    """Whether any record lists benefits already received (then compile with received=True)."""
-    return any(r.get("received") for r in records)
-
-
 def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
     """The registry and event tables as typed Arrow tables (for DuckDB or Spark)."""
-    out: dict[str, pa.Table] = {}
     cols: dict[str, pa.Array] = {
         RID: pa.array([r[RID] for r in records], type=pa.int64()),
         "applicant": pa.array([r.get("applicant") for r in records], type=pa.string()),
@@ -95,7 +88,12 @@ def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
         cols[name] = pa.array(
             [True if name in r["facts"] else None for r in records], type=pa.bool_()
         )
-    out[REGISTRY] = pa.table(cols)
+    return {REGISTRY: pa.table(cols), **_beside(sch, records)}
+
+
+def _beside(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
+    """The tables beside the registry: benefits already received and the event lists."""
+    out: dict[str, pa.Table] = {}
     # benefits already received (stacking), read when the batch is compiled with received=True
     got = [(r[RID], item) for r in records for item in r.get("received") or ()]
     out[RECEIVED] = pa.table(
