@@ -77,7 +77,7 @@ def read_once(path: Path, mode: str) -> dict:
 
     from huiqi.batch.compile import schema
     from huiqi.batch.read import read_registry
-    from huiqi.batch.tables import write_tables
+    from huiqi.batch.tables import DuckDBSink, write_tables
     from huiqi.packs.loader import bundled_pack
 
     pack = bundled_pack()
@@ -88,12 +88,7 @@ def read_once(path: Path, mode: str) -> dict:
     streamed = mode != "whole"
     events = events_path(path) if mode == "streamed+events" else None
     if streamed:
-        pieces = []
-
-        def sink(block) -> None:
-            write_tables(con, sch, block, append=bool(pieces))
-            pieces.append(len(block))
-
+        sink = DuckDBSink(con, sch)
         more = {} if events is None else {"events": events}  # (runs older code too)
         reg = read_registry(path, pack, as_of=AS_OF, sink=sink, **more)
     else:

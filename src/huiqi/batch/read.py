@@ -428,17 +428,10 @@ def read_registry(
     labels = {v.label: n for n, v in pack.variables.items() if n in specs}
     out = Registry()
     mapped = mapping or {}
-
-    def role(target: str, names: tuple[str, ...]) -> int | None:
-        """The key or applicant column: the one the mapping names, else by its usual name."""
-        found = [i for i, h in enumerate(header) if h in mapped and mapped[h].name == target]
-        found += [i for i, h in enumerate(header) if h not in mapped and h in names]
-        return found[0] if found else None
-
-    id_col = role(KEY_TARGET, ID_COLUMNS)
+    id_col = role_column(header, mapped, KEY_TARGET, ID_COLUMNS)
     if id_col is None:
         raise ReadError(f"{label}：缺少“统一社会信用代码”（或 id）列")
-    app_col = role(APPLICANT_TARGET, APPLICANT_COLUMNS)
+    app_col = role_column(header, mapped, APPLICANT_TARGET, APPLICANT_COLUMNS)
     for h, target in mapped.items():
         if h not in header:
             out.notes.append(f"列名对照中的“{h}”（{target.where}）在登记表中没有。")
@@ -571,6 +564,16 @@ def read_registry(
     if sink is not None and not handed:
         sink(Block([], [], {}, [], []))  # once at least: the tables exist even when empty
     return out
+
+
+def role_column(
+    header: list[str], mapped: dict[str, Target], target: str, names: tuple[str, ...]
+) -> int | None:
+    """The key (KEY_TARGET, usual names ID_COLUMNS) or applicant column: the one the column
+    mapping names, else one by its usual name that the mapping does not take for another."""
+    found = [i for i, h in enumerate(header) if h in mapped and mapped[h].name == target]
+    found += [i for i, h in enumerate(header) if h not in mapped and h in names]
+    return found[0] if found else None
 
 
 def _pieces(rows: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:

@@ -27,6 +27,7 @@ from .read import (
     KEY_TARGET,
     ReadError,
     Target,
+    role_column,
 )
 from .runner import FORECAST, RESULT
 
@@ -102,13 +103,8 @@ def load_source(
     df = spark.table(table) if is_table(source) else spark.read.parquet(source)
     columns = df.columns
     mapped = mapping or {}
-
-    def role(target: str, names: tuple[str, ...]) -> str | None:
-        found = [c for c in columns if c in mapped and mapped[c].name == target]
-        return next(iter(found + [c for c in columns if c not in mapped and c in names]), None)
-
-    key = role(KEY_TARGET, ID_COLUMNS)
-    if key is None:
+    k = role_column(columns, mapped, KEY_TARGET, ID_COLUMNS)
+    if k is None:
         raise ReadError(f"{source}：缺少“统一社会信用代码”（或 id）列")
     labels = {v.label: n for n, v in pack.variables.items() if n in sch.inputs}
     by_var: dict[str, tuple[str, Decimal | None]] = {}
@@ -119,7 +115,8 @@ def load_source(
             var, factor = (c if c in sch.inputs else labels.get(c)), None
         if var in sch.inputs:
             by_var[var] = (c, factor)
-    app = role(APPLICANT_TARGET, APPLICANT_COLUMNS)
+    a = role_column(columns, mapped, APPLICANT_TARGET, APPLICANT_COLUMNS)
+    key, app = columns[k], None if a is None else columns[a]
     cols = [
         F.monotonically_increasing_id().alias(RID),
         F.col(f"`{key}`").cast("string").alias("id"),

@@ -53,6 +53,20 @@ def write_tables(
         _create(con, name, table, append)
 
 
+class DuckDBSink:
+    """`read_registry`'s sink into DuckDB: each Block appended to the tables the first one
+    created; counts the enterprises written."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sch: Schema) -> None:
+        self.con, self.sch = con, sch
+        self.pieces = self.rows = 0
+
+    def __call__(self, block: Block) -> None:
+        write_tables(self.con, self.sch, block, append=self.pieces > 0)
+        self.pieces += 1
+        self.rows += len(block)
+
+
 def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
     """The tables of a `Block`: the registry straight from its columns; event lists and
     benefits received (fewer rows have them) through records of those rows."""

@@ -71,7 +71,7 @@ def batch_command(
     from ..batch.read import ReadError, read_registry
     from ..batch.report import FORMATS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import block_tables, write_tables
+    from ..batch.tables import DuckDBSink, block_tables
     from .rules import _load
 
     try:
@@ -128,17 +128,19 @@ def batch_command(
         # Handed on as it is read, a piece at a time: into DuckDB, or as Arrow tables for
         # Spark (columns take a fraction of the memory of records); an events file is read
         # first and each enterprise's events added as the registry reaches it.
-        written: list[int] = []  # records per piece
+        to_duckdb = DuckDBSink(con, sch)
         pieces: dict[str, list[pa.Table]] = {}  # Spark: each table's pieces
+        read = 0  # enterprises read
 
         def into_engine(block: Block) -> None:
+            nonlocal read
             if engine == "spark":
                 for name, table in block_tables(sch, block).items():
                     pieces.setdefault(name, []).append(table)
             else:
-                write_tables(con, sch, block, append=bool(written))
-            written.append(len(block))
-            progress.update(task, description=f"读取登记表（已读入 {sum(written):,} 家）…")
+                to_duckdb(block)
+            read += len(block)
+            progress.update(task, description=f"读取登记表（已读入 {read:,} 家）…")
 
         if not in_spark:
             try:

@@ -87,14 +87,13 @@ def officials_run(
 ) -> Response:
     """Evaluate the uploaded registry with every rule in force on `as_of`; the page shows
     the forecast and links the result files."""
-    from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
     from ..batch.mapping import read_mapping
     from ..batch.read import read_registry
     from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
     from ..batch.runner import connect, evaluate
-    from ..batch.tables import write_tables
+    from ..batch.tables import DuckDBSink
 
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
@@ -138,20 +137,13 @@ def officials_run(
 
     pack = service.load_pack()
     con = connect()
-    sch = schema(pack)
-    written: list[int] = []
-
-    def into_duckdb(block: Block) -> None:  # as `huiqi batch`: piece by piece, no records
-        write_tables(con, sch, block, append=bool(written))
-        written.append(len(block))
-
     try:
         columns = read_mapping(map_upload, pack) if map_data else None
         reg = read_registry(
             upload,
             pack,
             as_of=when,
-            sink=into_duckdb,
+            sink=DuckDBSink(con, schema(pack)),  # as `huiqi batch`: piece by piece
             events=ev_upload if ev_data else None,
             mapping=columns,
         )
