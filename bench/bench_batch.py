@@ -13,7 +13,10 @@ registry is built first (not timed). Timed:
 compile time is reported separately. Spark: the registry handed over as Arrow (`load_s`), then
 the forecast computed in Spark (`seconds`).
 
-    uv run python bench/bench_batch.py [--sizes 10000,100000,1000000] [--threads 2]
+    uv run python bench/bench_batch.py [--sizes 10000,100000,1000000] [--threads 2] [--holders 1]
+
+The registry's event lists are as sparse as the generator makes them by default (HOLDERS);
+`--holders 1` gives every known list 0–3 events (the registry of the runs before stop 13).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from datetime import date
 
 AS_OF = date(2019, 3, 1)
+HOLDERS: float | None = None  # --holders: share of known event lists holding events
 PACK = "jiaozuo"
 KJJL = "焦作市科技创新奖励资金管理暂行办法"
 
@@ -40,15 +44,22 @@ def _rules(scope: str):
     return pack, list(pack.compiled)
 
 
+def _generate(con, pack, n: int):
+    """The synthetic registry of every case: seed 7, as of AS_OF, --holders if given."""
+    from huiqi.batch.synthetic import generate
+
+    more = {} if HOLDERS is None else {"holders": HOLDERS}
+    return generate(con, pack, n, seed=7, as_of=AS_OF, **more)
+
+
 def run_duckdb(scope: str, n: int, threads: int) -> dict:
     from huiqi.batch.compile import compile_rules
     from huiqi.batch.runner import FORECAST, connect, evaluate
-    from huiqi.batch.synthetic import generate
 
     pack, rules = _rules(scope)
     con = connect(threads)
     t0 = time.perf_counter()
-    generate(con, pack, n, seed=7, as_of=AS_OF)
+    _generate(con, pack, n)
     gen = time.perf_counter() - t0
     t0 = time.perf_counter()
     batch = compile_rules(pack, AS_OF, "duckdb", rules)
@@ -89,11 +100,10 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
     from huiqi.batch import spark as sp
     from huiqi.batch.compile import compile_rules
     from huiqi.batch.runner import connect
-    from huiqi.batch.synthetic import generate
 
     pack, rules = _rules(scope)
     con = connect(threads)
-    sch = generate(con, pack, n, seed=7, as_of=AS_OF)
+    sch = _generate(con, pack, n)
     session = sp.session(f"local[{threads}]", partitions=threads * 2)
     t0 = time.perf_counter()
     names = ["registry"] + [f"ev__{e}" for e in sch.events]
@@ -125,14 +135,14 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
 def run_scalar(scope: str, n: int) -> dict:
     import duckdb
 
-    from huiqi.batch.synthetic import generate, profiles
+    from huiqi.batch.synthetic import profiles
     from huiqi.engine.match import evaluate_profile, evaluate_rule
     from huiqi.engine.profile import Profile
     from huiqi.engine.stacking import apply_stacking
 
     pack, rules = _rules(scope)
     con = duckdb.connect()
-    generate(con, pack, n, seed=7, as_of=AS_OF)
+    _generate(con, pack, n)
     records = profiles(con, pack)
     t0 = time.perf_counter()
     for rec in records:
@@ -175,8 +185,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scopes", default="kjjl,pack")
     ap.add_argument("--spark", default="100000", help="Spark sizes ('' for none)")
+    ap.add_argument(
+        "--holders",
+        type=float,
+        default=None,
+        help="share of known event lists holding events (default: the generator's; 1 = dense)",
+    )
     ap.add_argument("--one", nargs="*")
     a = ap.parse_args()
+    global HOLDERS
+    HOLDERS = a.holders
     if a.one:
         engine, scope, n = a.one[0], a.one[1], int(a.one[2])
         if engine == "duckdb":
@@ -188,15 +206,21 @@ def main() -> None:
         print(json.dumps(res))
         return
     sizes = [int(s) for s in a.sizes.split(",")]
-    print(f"as_of {AS_OF}, pack {PACK}, DuckDB threads {a.threads}")
+    common = ["--threads", str(a.threads)]
+    if a.holders is not None:
+        common += ["--holders", str(a.holders)]
+    from huiqi.batch.synthetic import HOLDERS as default
+
+    holders = default if a.holders is None else a.holders
+    print(f"as_of {AS_OF}, pack {PACK}, DuckDB threads {a.threads}, event holders {holders}")
     for scope in a.scopes.split(","):
-        base = _child(["scalar", scope, "10000", "--threads", str(a.threads)])
+        base = _child(["scalar", scope, "10000", *common])
         print(json.dumps(base, ensure_ascii=False))
         cases = [("duckdb", n) for n in sizes]
         cases += [("spark", int(n)) for n in a.spark.split(",") if n]
         for engine, n in cases:
             try:
-                res = _child([engine, scope, str(n), "--threads", str(a.threads)])
+                res = _child([engine, scope, str(n), *common])
             except subprocess.CalledProcessError as exc:
                 print(
                     json.dumps(

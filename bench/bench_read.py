@@ -1,7 +1,7 @@
 """Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (read
 and handed on `CHUNK_ROWS` rows at a time as columns, what `huiqi batch` does), streamed with an
 events file as well (every certification and platform recognition of the synthetic
-registry, a row each), against read whole (records kept), each in its own process
+registry, a row each; every known list holds 0-3 events, DENSE), against read whole (records kept), each in its own process
 so that its peak memory (VmHWM) is its own. The registry: the synthetic one (every input
 variable of the pack as a column, about a quarter of the cells empty), written as a UTF-8
 CSV with variable names as headers.
@@ -26,12 +26,12 @@ AS_OF = date(2019, 3, 1)
 def write_csv(n: int, path: Path) -> int:
     """The synthetic registry of `n` enterprises as a CSV; returns its column count."""
     from huiqi.batch.runner import connect
-    from huiqi.batch.synthetic import generate
+    from huiqi.batch.synthetic import DENSE, generate
     from huiqi.packs.loader import bundled_pack
 
     pack = bundled_pack()
     con = connect(2)
-    generate(con, pack, n, seed=7, as_of=AS_OF)
+    generate(con, pack, n, seed=7, as_of=AS_OF, holders=DENSE)  # the events file as in stop 12
     cols = [r[0] for r in con.execute("DESCRIBE registry").fetchall()]
     keep = [c for c in cols if c in pack.variables and pack.variables[c].type != "events"]
     select = ", ".join(f'"{c}"' for c in keep)

@@ -10,7 +10,7 @@ from functools import cache
 from huiqi.batch.compile import compile_rules
 from huiqi.batch.report import label_tables
 from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate, forecast
-from huiqi.batch.synthetic import generate
+from huiqi.batch.synthetic import DENSE, generate
 from huiqi.packs.loader import bundled_pack
 
 COLUMNS = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
@@ -28,7 +28,7 @@ def _rows(con) -> set[tuple]:
 def test_forecast_from_wide_rows_equals_the_grouped_long_result():
     as_of, seed = date(2019, 3, 1), 21
     con = connect()
-    generate(con, pack(), 400, seed=seed, as_of=as_of)
+    generate(con, pack(), 400, seed=seed, as_of=as_of, holders=DENSE)
     batch = compile_rules(pack(), as_of)
     rids, places = zip(
         *con.execute("SELECT _rid, registered_place FROM registry ORDER BY _rid").fetchall(),
@@ -69,7 +69,7 @@ def test_forecast_only_run_writes_the_same_summaries(tmp_path):
 
     registry = tmp_path / "r.csv"
     con = connect()
-    generate(con, pack(), 60, seed=5, as_of=date(2019, 3, 1))
+    generate(con, pack(), 60, seed=5, as_of=date(2019, 3, 1), holders=DENSE)
     rows = con.execute(
         "SELECT 'E' || _rid, registered_place, independent_legal_person FROM registry"
     ).fetchall()

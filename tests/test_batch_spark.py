@@ -18,7 +18,7 @@ from test_batch_sql import KJJL_AS_OF, _inputs_read, _record, disagreements, kjj
 from huiqi.batch import spark as sp
 from huiqi.batch.compile import RID, compile_rules, schema
 from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate
-from huiqi.batch.synthetic import generate, profiles
+from huiqi.batch.synthetic import DENSE, generate, profiles
 from huiqi.batch.tables import arrow_tables, write_tables
 
 SYNTHETIC = 150
@@ -39,7 +39,7 @@ def _records() -> list[dict]:
     """SYNTHETIC seeded enterprises, then about DRAWN profiles from hypothesis (collected over
     several draws, without shrinking; one Spark query for them all)."""
     con = connect()
-    generate(con, pack(), SYNTHETIC, seed=21, as_of=KJJL_AS_OF)
+    generate(con, pack(), SYNTHETIC, seed=21, as_of=KJJL_AS_OF, holders=DENSE)
     records = profiles(con, pack())
     drawn: list = []
 
@@ -136,7 +136,7 @@ def test_a_csv_registry_on_spark_through_the_cli(spark, tmp_path, monkeypatch):
 
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 7)  # 40 rows: six pieces
     con = connect()
-    generate(con, pack(), 40, seed=3, as_of=KJJL_AS_OF)
+    generate(con, pack(), 40, seed=3, as_of=KJJL_AS_OF, holders=DENSE)
     keep = ", ".join(f'"{n}"' for n in schema(pack()).inputs)
     path = tmp_path / "r.csv"
     con.execute(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from huiqi.batch.compile import RID, RuleCompileError, compile_rules, schema
 from huiqi.batch.runner import RESULT, connect, evaluate
-from huiqi.batch.synthetic import generate, profiles
+from huiqi.batch.synthetic import DENSE, HOLDERS, generate, profiles
 from huiqi.batch.tables import write_tables
 from huiqi.engine.match import evaluate_profile
 from huiqi.engine.profile import Profile
@@ -85,7 +85,7 @@ def _restack(results, rec, as_of, p):
 )
 def test_every_rule_agrees_on_synthetic_registry(as_of, seed):
     con = connect()
-    generate(con, pack(), 250, seed=seed, as_of=as_of)
+    generate(con, pack(), 250, seed=seed, as_of=as_of, holders=DENSE)
     evaluate(con, pack(), as_of)
     records = profiles(con, pack())
     assert len(records) == 250
@@ -103,7 +103,7 @@ def test_benefits_already_received_agree():
 
     as_of = date(2019, 3, 1)
     con = connect()
-    generate(con, pack(), 300, seed=31, as_of=as_of)
+    generate(con, pack(), 300, seed=31, as_of=as_of, holders=DENSE)
     records = profiles(con, pack())
     stacked = [cr.rule for cr in pack().compiled if cr.rule.stacking is not None]
     rng = random.Random(31)
@@ -180,7 +180,7 @@ def test_stacking_keys_compared_per_enterprise(tmp_path):
     batch = compile_rules(p, as_of, rules=rules)
     assert any('"kk_' in w and '" = "kk_' in w for w in batch.wide_sqls)
     con = connect()
-    generate(con, p, 3000, seed=5, as_of=as_of)
+    generate(con, p, 3000, seed=5, as_of=as_of, holders=DENSE)
     evaluate(con, p, as_of, rules, batch)
     records = profiles(con, p)
     assert disagreements(con, rules, records, as_of, p) == []
@@ -311,9 +311,9 @@ def _tables(con, sch, below: int) -> dict[str, list[tuple]]:
 def test_synthetic_registry_is_seeded_prefix_stable_and_a_quarter_unknown():
     as_of = date(2019, 3, 1)
     small, large, other = connect(), connect(), connect()
-    sch = generate(small, pack(), 300, seed=5, as_of=as_of)
-    generate(large, pack(), 1200, seed=5, as_of=as_of)
-    generate(other, pack(), 300, seed=6, as_of=as_of)
+    sch = generate(small, pack(), 300, seed=5, as_of=as_of, holders=DENSE)
+    generate(large, pack(), 1200, seed=5, as_of=as_of, holders=DENSE)
+    generate(other, pack(), 300, seed=6, as_of=as_of, holders=DENSE)
     # each value is a function of (seed, enterprise, variable): more rows change no earlier row
     assert _tables(small, sch, 300) == _tables(large, sch, 300)
     assert _tables(small, sch, 300)["registry"] != _tables(other, sch, 300)["registry"]
@@ -333,6 +333,33 @@ def test_synthetic_registry_is_seeded_prefix_stable_and_a_quarter_unknown():
             f'SELECT max(n) FROM (SELECT count(*) n FROM "ev__{name}" GROUP BY {RID})'
         )
         assert per.fetchone()[0] <= 3
+
+
+def test_synthetic_event_lists_are_held_by_the_holders_share():
+    """By default few enterprises hold events of a list (HOLDERS: one in ten of the known
+    lists draws 0–3 events, so ~7.5% hold any); DENSE draws the same events as the generator
+    before the share, the default a subset of them; 0 draws none."""
+    as_of = date(2019, 3, 1)
+    dense, some, none = connect(), connect(), connect()
+    sch = generate(dense, pack(), 4000, seed=5, as_of=as_of, holders=DENSE)
+    generate(some, pack(), 4000, seed=5, as_of=as_of)
+    generate(none, pack(), 4000, seed=5, as_of=as_of, holders=0)
+    assert HOLDERS == 0.1
+    for name in ("certifications", "science_awards"):
+        held = f'SELECT count(DISTINCT {RID}) FROM "ev__{name}"'
+        known = dense.execute(f'SELECT count("{name}") FROM registry').fetchone()[0]
+        # of ~3,000 known lists: 3/4 hold events when dense, 3/40 (~225) by default
+        assert 0.70 < dense.execute(held).fetchone()[0] / known < 0.80
+        assert 0.055 < some.execute(held).fetchone()[0] / known < 0.095
+        assert none.execute(held).fetchone()[0] == 0
+        # the same registry: the share changes which enterprises hold events, nothing else
+        rows = f'SELECT * FROM "ev__{name}" ORDER BY ALL'
+        assert set(some.execute(rows).fetchall()) <= set(dense.execute(rows).fetchall())
+    reg = "SELECT * FROM registry ORDER BY _rid"
+    assert some.execute(reg).fetchall() == dense.execute(reg).fetchall()
+    assert sch.events
+    with pytest.raises(ValueError, match="holders"):
+        generate(connect(), pack(), 10, holders=1.5)
 
 
 def test_compiled_sql_does_not_depend_on_the_hash_seed():

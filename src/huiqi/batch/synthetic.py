@@ -8,8 +8,8 @@ numbers that cell needs (its value, a second draw, unknown or not). Integer hash
 count or the row count. Generic over the pack's metadata: for every input variable a
 realistic value by type, bounds and enum values (log-normal money, recent years with a bias
 to 上年度, enums sampled, dates in the last ten years), about a quarter of the facts unknown
-(NULL); for every event list 0–3 events per enterprise, the list itself unknown for about a
-quarter of them.
+(NULL); for every event list the list itself unknown for about a quarter of the enterprises,
+and of the others a share (`holders`, default HOLDERS) holding 0–3 events of it, the rest none.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ from .compile import PLACE, REGISTRY, RID, Schema, events_table, schema
 
 UNKNOWN_SHARE = 0.25
 MAX_EVENTS = 3
+# Of the enterprises whose list is known, the share that draws events of it (0–3, so about
+# 3/4 of this share hold one or more): a certification, an award, a listing or a merger is
+# the lot of few enterprises in a city's registry (high-tech enterprises and 科技型中小企业
+# together are a few per cent of a city's enterprises, prizes far fewer), so one in ten is a
+# generous figure for every list. DENSE gives every known list 0–3 events (the generator
+# before this share existed): small test registries exercise the event paths with it.
+HOLDERS = 0.1
+DENSE = 1.0
 _BITS = 21  # three independent uniforms per 64-bit hash, each with ~2M steps
 _MASK = (1 << _BITS) - 1
 ROW = "_h"  # the per-row hash column of the generating subqueries
@@ -170,8 +178,11 @@ def generate(
     as_of: date | None = None,
     unknown: float = UNKNOWN_SHARE,
     entities: tuple[str, ...] | None = None,
+    holders: float = HOLDERS,
 ) -> Schema:
     """Create the tables `registry` and `ev__<list>` with n synthetic enterprises."""
+    if not 0 <= holders <= 1:
+        raise ValueError(f"holders is a share between 0 and 1, not {holders}")
     as_of = as_of or date.today()
     sch = schema(pack)
     rid = exp.column("range")
@@ -205,22 +216,33 @@ def generate(
     con.execute(f"CREATE OR REPLACE TABLE {REGISTRY} AS {gen.sql('duckdb')}")
     for name, fields in sch.events.items():
         con.execute(
-            f"CREATE OR REPLACE TABLE {events_table(name)} AS {_events(pack, name, fields, seed, as_of, unknown).sql('duckdb')}"
+            f"CREATE OR REPLACE TABLE {events_table(name)} AS {_events(pack, name, fields, seed, as_of, unknown, holders).sql('duckdb')}"
         )
     return sch
 
 
 def _events(
-    pack: Pack, name: str, fields: dict[str, str], seed: int, as_of: date, unknown: float
+    pack: Pack,
+    name: str,
+    fields: dict[str, str],
+    seed: int,
+    as_of: date,
+    unknown: float,
+    holders: float,
 ) -> exp.Select:
-    """The events of one list: 0 to MAX_EVENTS per enterprise whose list is known, the count
-    drawn from the enterprise's row hash, each event's fields from its slot's hash."""
+    """The events of one list: 0 to MAX_EVENTS per enterprise whose list is known and that
+    is among the `holders`, the count and the gate drawn from the enterprise's row hash
+    (slices 0 and 1 of one cell: holders = 1 draws the same events as no gate), each event's
+    fields from its slot's hash."""
     var = pack.variables[name]
     rid, k = exp.column(RID, "reg"), exp.column("k", "g")
     row_hash = exp.Anonymous(this="hash", expressions=[rid, _num(seed)])
-    count = exp.Floor(
-        this=exp.Mul(this=_u(_cell(row_hash, name, "n"), 0), expression=_num(MAX_EVENTS + 1))
+    cell = _cell(row_hash, name, "n")
+    count: exp.Expression = exp.Floor(
+        this=exp.Mul(this=_u(cell, 0), expression=_num(MAX_EVENTS + 1))
     )
+    if holders < 1:
+        count = exp.If(this=_below(cell.copy(), 1, holders), true=count, false=_num(0))
     slot_hash = exp.Anonymous(this="hash", expressions=[rid, k, _num(seed)])
     slots = (
         exp.select(exp.alias_(rid, RID), exp.alias_(slot_hash, ROW))
