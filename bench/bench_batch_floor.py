@@ -1,7 +1,8 @@
 """What the kjjl batch (bench_batch.py scope a) costs before any rule is decided, on a synthetic
 registry of N enterprises: (1) the pre-aggregated event lists and their joins alone (the CTEs of
 the compiled queries up to `l0`); (2) 45 trivial status conditions over the registry: the same
-kind of query without events. A floor under the issue's 0.5 s for 1M enterprises.
+kind of query without events. A floor under the issue's 0.5 s for 1M enterprises. The
+registry's event lists are as sparse as the generator's default (`synthetic.HOLDERS`).
 
     uv run python bench/bench_batch_floor.py [N]
 """
