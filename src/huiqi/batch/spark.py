@@ -47,6 +47,10 @@ def session(master: str | None = None, partitions: int | None = None) -> SparkSe
         .config("spark.sql.ansi.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
+        # Inferring constraints over a rule chunk's hundreds of CASE columns and aliases is
+        # most of Catalyst's planning, and nothing here filters on them: kjjl's three
+        # queries over 100k enterprises planned in 5 s instead of 9 (Spark 4.3, local[2])
+        .config("spark.sql.constraintPropagation.enabled", "false")
     )
     if master:
         builder = builder.master(master)
