@@ -162,6 +162,44 @@ def test_cli_batch_counts_and_writes(tmp_path):
     ).exists()
 
 
+def test_cli_batch_summary_shows_each_document_on_one_line_in_wan_yuan(tmp_path, monkeypatch):
+    """The terminal's summary by document: amounts in 万元 (display only), a row per document
+    however long its title (one with a space once wrapped into a second row of blanks), the
+    figures whole in a narrow terminal. 《焦作市科技创新奖励资金管理暂行办法》第六条: “新认定
+    （备案）的省创新龙头企业……分别奖励50万元”: K1, registered in 焦作市 with its own legal
+    personality and a 2018 recognition, is certain to get 500,000 元 = 50.00 万元 from it."""
+    monkeypatch.setenv("COLUMNS", "100")
+    registry = _write(
+        tmp_path / "r.csv",
+        [
+            ["统一社会信用代码", "注册地", "具有独立法人资格", "弄虚作假或重复申报"],
+            ["K1", "焦作市", "是", "否"],
+        ],
+        "utf-8",
+    )
+    events = _write(
+        tmp_path / "e.csv",
+        [
+            ["统一社会信用代码", "事件列表", "认定类别", "认定（备案、入库）年度"],
+            ["K1", "企业认定（备案）记录", "省创新龙头企业", "2018"],
+        ],
+        "utf-8",
+    )
+    args = ["--events", str(events), "--as-of", "2019-03-01", "--pack", "jiaozuo"]
+    result = _batch(str(registry), *args, "--out", str(tmp_path / "o.csv"), "--forecast-only")
+    assert result.exit_code == 0, result.output
+    table = result.output.split("按文件测算")[1].split("结果：")[0]
+    assert "确定金额（万元）" in table
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    kjjl = [r for r in rows if "焦作市科技创新奖" in r]
+    assert len(kjjl) == 1 and "50.00" in kjjl[0].split("│")[4]
+    # every row names its document and ends with its figures: no row of blanks
+    for row in rows:
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        assert len(cells) == 6 and all(cells[:5]), row
+    assert all(len(line) <= 100 for line in table.splitlines())
+
+
 def test_xlsx_and_parquet_inputs(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

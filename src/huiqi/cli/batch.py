@@ -226,20 +226,33 @@ def batch_command(
 
 
 def _summary(con, console: Console) -> None:
+    from rich.cells import cell_len
+
+    from ..batch.html import wan
     from ..batch.report import summary_sql
 
     rows = con.execute(summary_sql("documents")).fetchall()
     table = Table(title="按文件测算（前 15 个）")
-    for h in ("文件", "符合", "待确定", "确定金额（元）", "评审区间上限（元）", "最常缺少"):
-        table.add_column(h)
+    lines = []
     for r in rows[:15]:
         doc, eligible, undetermined, _, _, _, certain, _, high, missing = r
-        table.add_row(
-            escape(str(doc)),
-            str(eligible),
-            str(undetermined),
-            f"{certain:,}",
-            f"{high:,}",
-            escape(missing or ""),
-        )
+        figures = [f"{eligible:,}", f"{undetermined:,}", wan(certain), wan(high)]
+        lines.append((escape(str(doc)), figures, escape(missing or "")))
+    # one line per document, texts cut short (a long title wrapped at its space read as a
+    # row of blanks), the figures always whole (Rich would squeeze them out first)
+    heads = ("符合", "待确定", "确定金额（万元）", "评审区间上限（万元）")
+    widths = [
+        max([cell_len(h), *(cell_len(figs[k]) for _, figs, _ in lines)])
+        for k, h in enumerate(heads)
+    ]
+    # a no-wrap column measures as wide as its longest text: both texts bounded, or Rich
+    # squeezes the figures out; the title gets up to 30 cells, what is left goes to 最常缺少
+    left = console.width - sum(widths) - 3 * (len(heads) + 2) - 1  # borders and padding
+    title = max(8, min(30, left - 8))
+    table.add_column("文件", no_wrap=True, overflow="ellipsis", max_width=title)
+    for h, wide in zip(heads, widths, strict=True):
+        table.add_column(h, justify="right", no_wrap=True, min_width=wide)
+    table.add_column("最常缺少", no_wrap=True, overflow="ellipsis", max_width=max(8, left - title))
+    for doc, figures, missing in lines:
+        table.add_row(doc, *figures, missing)
     console.print(table)
