@@ -168,7 +168,9 @@ def test_cli_batch_summary_shows_each_document_on_one_line_in_wan_yuan(tmp_path,
     figures whole in a narrow terminal. 《焦作市科技创新奖励资金管理暂行办法》第六条: “新认定
     （备案）的省创新龙头企业……分别奖励50万元”: K1, registered in 焦作市 with its own legal
     personality and a 2018 recognition, is certain to get 500,000 元 = 50.00 万元 from it."""
-    monkeypatch.setenv("COLUMNS", "100")
+    from rich.console import Console
+
+    monkeypatch.setattr("huiqi.cli.batch.console", Console(width=100))
     registry = _write(
         tmp_path / "r.csv",
         [
