@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huiqi.batch.columns import ColumnParser, fast_number
+from huiqi.batch.columns import ARROW_MIN_CELLS, ColumnParser, fast_number
 from huiqi.batch.read import SEEN_CELLS, UNITS, parse_cell
 from huiqi.packs.variables import FieldSpec
 
@@ -83,3 +83,51 @@ def test_a_column_parses_as_its_cells_do(column, spec, factor):
         values, wrong = parser.column(tuple(column))
         assert all(_same(v, w[0]) for v, w in zip(values, want, strict=True))
         assert wrong == [(k, w[1]) for k, w in enumerate(want) if w[1]]
+
+
+text_cells = st.one_of(
+    st.none(),
+    numberish,
+    st.sampled_from(["", " ", "\t", "　", "12万", "1,234", "是", "-0", "0.001", "１２"]),
+)
+MONEY = [s for s in SPECS if s.type == "money"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(text_cells, min_size=ARROW_MIN_CELLS, max_size=3 * ARROW_MIN_CELLS),
+    st.sampled_from(MONEY),
+    st.sampled_from(FACTORS),
+)
+def test_a_money_column_parsed_as_arrow_gives_what_parse_cell_gives(column, spec, factor):
+    """A reader with a sink parses a money column of texts in Arrow: the same amounts (as
+    decimal128(38, 2): 12 and 12.00 are one value there) and the same rejections, in order,
+    as `parse_cell` cell by cell."""
+    parser = ColumnParser(spec, factor, parse_cell, SEEN_CELLS, arrow=True)
+    want = [parse_cell(c, spec, factor) for c in column]
+    values, wrong = parser.column(tuple(column))
+    assert not isinstance(values, list)  # the Arrow path was taken
+    assert values.to_pylist() == [w[0] for w in want]
+    assert wrong == [(k, w[1]) for k, w in enumerate(want) if w[1]]
+
+
+def test_the_arrow_path_takes_the_usual_figures_and_leaves_short_columns():
+    money = SPECS[0]
+    parser = ColumnParser(money, Decimal(10_000), parse_cell, SEEN_CELLS, arrow=True)
+    cells = ("12.5", " 3 ", "", None, "8611677.00", "12万", "x", "0.00000001") * 8
+    values, wrong = parser.column(cells)
+    assert values.to_pylist()[:8] == [
+        Decimal(125_000),
+        Decimal(30_000),
+        None,
+        None,
+        Decimal("86116770000"),
+        Decimal(120_000),
+        None,
+        None,
+    ]
+    # 12万 by the cell's own unit (parse_cell's way); a word and a sub-cent figure rejected
+    assert [k for k, _ in wrong[:2]] == [6, 7]
+    assert isinstance(parser.column(cells[:8])[0], list)  # shorter than ARROW_MIN_CELLS
+    integers = ColumnParser(SPECS[2], None, parse_cell, SEEN_CELLS, arrow=True)
+    assert isinstance(integers.column(("3",) * ARROW_MIN_CELLS)[0], list)  # money only

@@ -1,7 +1,9 @@
 """A piece of the registry read column by column: each column's distinct texts parsed once,
 plain numbers without the general parser, and the accepted rows handed on as columns
 (`Block`), so that a registry of a million rows and a few hundred columns is not turned into
-a million dictionaries and back into columns again."""
+a million dictionaries and back into columns again. A money column, distinct in nearly every
+row, may be parsed as an Arrow array (`ColumnParser(arrow=True)`, for a reader whose pieces go
+on as Arrow tables) instead of a Decimal per cell."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.profile import MAX_MONEY
 from ..packs.variables import FieldSpec
 from .compile import RID
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Parsed = tuple[Any, str | None]  # (value or None, reason it is rejected or None)
 
@@ -21,6 +26,11 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
 _PLAIN_INTEGER = re.compile(r"-?[0-9]{1,18}")
 _ONE = Decimal(1)
 _CENT = Decimal("0.01")
+# the same plain figure for Arrow (RE2), after trimming the whitespace str.strip() trims in
+# ASCII: a cell with any other space goes to the cell-by-cell path, which strips the rest
+_PLAIN_DECIMAL_RE2 = r"^-?[0-9]{1,18}(?:\.[0-9]{1,6})?$"
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+ARROW_MIN_CELLS = 64  # shorter columns: the per-cell path costs less than Arrow's set-up
 
 
 def fast_number(
@@ -66,9 +76,12 @@ class ColumnParser:
     keep: int
     seen: dict[str, Parsed] = field(default_factory=dict)
 
+    arrow: bool = False  # money columns of text as Arrow arrays (the reader has a sink)
+
     def __post_init__(self) -> None:
         self.numeric = self.spec.type in ("integer", "year", "money")
         self.bounds = self.spec.bounds()
+        self.arrow = self.arrow and self.spec.type == "money"
 
     def one(self, cell: Any) -> Parsed:
         # Only text is remembered: 1, 1.0 and True are equal keys but not equal cells.
@@ -84,11 +97,60 @@ class ColumnParser:
                 self.seen[cell] = hit
         return hit
 
+    def _arrow_money(self, cells: tuple[str | None, ...]) -> tuple[pa.Array, list] | None:
+        """A money column of texts as a decimal128(38, 2) array: the plain figures that
+        `fast_number` takes (the unit applied, whole cents, within bounds and MAX_MONEY)
+        decided in Arrow, every other non-empty cell by `one` (parse_cell words its reason).
+        None when Arrow cannot hold the arithmetic (a unit with too many digits)."""
+        import pyarrow as pa  # (not at import: the web app imports the reader's errors)
+        import pyarrow.compute as pc
+
+        money = pa.decimal128(38, 2)
+        try:
+            text = pa.array(cells, pa.string())
+            trimmed = pc.utf8_trim(text, characters=_ASCII_SPACE)
+            plain = pc.match_substring_regex(trimmed, _PLAIN_DECIMAL_RE2)
+            # 18 + 6 digits in 28: room for a unit of up to 9 digits in 38
+            number = pc.cast(pc.if_else(plain, trimmed, None), pa.decimal128(28, 6))
+            if self.factor is not None:
+                number = pc.multiply(number, _decimal_scalar(self.factor))
+            ok = pc.and_(plain, pc.equal(number, pc.round(number, 2)))
+            ok = pc.and_(ok, pc.less_equal(pc.abs(number), _decimal_scalar(MAX_MONEY)))
+            low, high = self.bounds
+            if low is not None:
+                ok = pc.and_(ok, pc.greater_equal(number, _decimal_scalar(Decimal(low))))
+            if high is not None:
+                ok = pc.and_(ok, pc.less_equal(number, _decimal_scalar(Decimal(high))))
+            ok = pc.fill_null(ok, False)
+            values = pc.cast(pc.if_else(ok, number, None), money)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        # the rest, cell by cell: figures with separators or units, words, …; an empty or
+        # blank cell is unknown (parse_cell's None, no reason) without a call
+        rest = pc.and_(pc.invert(ok), pc.not_equal(trimmed, ""))
+        rest = pc.fill_null(rest, False)
+        others: dict[int, Any] = {}
+        wrong: list[tuple[int, str]] = []
+        for k in pc.indices_nonzero(rest).to_pylist():
+            value, why = self.one(cells[k])
+            if why:
+                wrong.append((k, why))
+            elif value is not None:
+                others[k] = value
+        if others:
+            filled = pa.array([others.get(k) for k in range(len(cells))], money)
+            values = pc.if_else(ok, values, filled)
+        return values, wrong
+
     def column(self, cells: tuple[Any, ...]) -> tuple[list[Any], list[tuple[int, str]]]:
         """The values of a column's cells (None: unknown) and (position, reason) of each
         rejected cell. Text cells go through their distinct values: a column of 是/否 or of
         places costs a lookup per cell."""
         if set(map(type, cells)) <= {str, type(None)}:
+            if self.arrow and len(cells) >= ARROW_MIN_CELLS:
+                got = self._arrow_money(cells)
+                if got is not None:
+                    return got
             parsed = {c: self.one(c) for c in set(cells) if c is not None}
             values = {c: v for c, (v, _) in parsed.items()}
             values[None] = None  # type: ignore[index]
@@ -105,16 +167,27 @@ class ColumnParser:
         return out, wrong
 
 
+def _decimal_scalar(value: Decimal) -> pa.Scalar:
+    """An exact Arrow decimal of the digits the value has (precision at least its scale)."""
+    import pyarrow as pa
+
+    digits, exponent = value.as_tuple().digits, int(value.as_tuple().exponent)
+    scale = max(0, -exponent)
+    precision = max(len(digits) + max(0, exponent), scale, 1)
+    return pa.scalar(value, pa.decimal128(precision, scale))
+
+
 @dataclass
 class Block:
     """The accepted rows of a piece of the registry, column by column: `values` holds, per
-    input variable read, its value in each row (None: unknown); `lists`, the event lists
+    input variable read, its value in each row (None: unknown; a list, or an Arrow array
+    where `ColumnParser(arrow=True)` made one); `lists`, the event lists
     made from yearly columns or given in an events file, per row (mostly empty); `received`,
     the benefits already received an events file gives, per row."""
 
     rids: list[int]
     applicants: list[str | None]
-    values: dict[str, list[Any]]
+    values: dict[str, list[Any] | pa.Array]
     lists: list[dict[str, list[dict[str, Any]]]]
     received: list[list[dict[str, Any]]]
 
@@ -124,7 +197,8 @@ class Block:
     def records(self) -> list[dict[str, Any]]:
         """The rows as records (`{_rid, applicant, facts}`), as the scalar evaluator takes them."""
         names = list(self.values)
-        rows = zip(*self.values.values(), strict=True) if names else [()] * len(self)
+        columns = [v if isinstance(v, list) else v.to_pylist() for v in self.values.values()]
+        rows = zip(*columns, strict=True) if names else [()] * len(self)
         out = []
         for k, row in enumerate(rows):
             facts = {n: v for n, v in zip(names, row, strict=True) if v is not None}

@@ -193,7 +193,7 @@ def _csv_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
             lines = (CONTROL_RE.sub("", line) for line in f)
             try:
                 for row in csv.reader(lines):
-                    if any(c.strip() for c in row):
+                    if "".join(row).strip():  # not a row of blank cells (one C-level scan)
                         yield row
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise ReadError(f"{label}：无法读取 CSV 文件（{exc}）") from None
@@ -455,7 +455,11 @@ def read_registry(
                 factor = None  # the whole header is the name (no unit)
         if var is not None:
             columns.append((i, h, var))
-            parsers.append(ColumnParser(specs[var], factor, parse_cell, SEEN_CELLS))
+            # pieces handed to a sink go on as Arrow tables: money columns parsed as Arrow
+            parser = ColumnParser(
+                specs[var], factor, parse_cell, SEEN_CELLS, arrow=sink is not None
+            )
+            parsers.append(parser)
             continue
         column = _yearly_column(h, by_name, pack, as_of, out.notes)
         if column is None:
@@ -474,7 +478,11 @@ def read_registry(
     for piece in _pieces(enumerate(rows, start=2), CHUNK_ROWS):
         # each piece column by column: cells padded to the header's width, then transposed
         cells_of = [
-            list(row)[:width] if len(row) >= width else list(row) + [None] * (width - len(row))
+            row
+            if len(row) == width and type(row) is list  # a CSV row as it is (not copied)
+            else list(row)[:width]
+            if len(row) >= width
+            else list(row) + [None] * (width - len(row))
             for _, row in piece
         ]
         by_column = list(zip(*cells_of, strict=True)) if cells_of else [()] * width
@@ -584,18 +592,20 @@ def _pieces(rows: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[i
 
 def _merged(
     columns: list[tuple[int, str, str]],
-    parsed: list[list[Any]],
+    parsed: list[Any],
     kept: list[int],
     rows: int,
-) -> dict[str, list[Any]]:
-    """The kept rows' values per variable; of two columns read as one variable, the later
-    one's known values win (as a record's facts were filled column by column)."""
-    out: dict[str, list[Any]] = {}
+) -> dict[str, Any]:
+    """The kept rows' values per variable (a list, or an Arrow array as `ColumnParser` gave
+    it); of two columns read as one variable, the later one's known values win (as a
+    record's facts were filled column by column)."""
+    out: dict[str, Any] = {}
     for (_, _, var), values in zip(columns, parsed, strict=True):
         if len(kept) < rows:
-            values = [values[k] for k in kept]
+            values = [values[k] for k in kept] if isinstance(values, list) else values.take(kept)
         if var in out:
-            values = [b if b is not None else a for a, b in zip(out[var], values, strict=True)]
+            a, b = (v if isinstance(v, list) else v.to_pylist() for v in (out[var], values))
+            values = [y if y is not None else x for x, y in zip(a, b, strict=True)]
         out[var] = values
     return out
 

@@ -24,7 +24,9 @@ ARROW = {
 }
 
 
-def _column(values: list[Any], type_: str) -> pa.Array:
+def _column(values: list[Any] | pa.Array, type_: str) -> pa.Array:
+    if isinstance(values, pa.Array):  # parsed as Arrow already (whole cents)
+        return values.cast(ARROW[type_])
     if type_ == "money":
         try:  # amounts read from a file are whole cents already: no rounding to do
             return pa.array(values, type=ARROW[type_])
