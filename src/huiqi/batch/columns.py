@@ -142,10 +142,10 @@ class ColumnParser:
             values = pc.if_else(ok, values, filled)
         return values, wrong
 
-    def column(self, cells: tuple[Any, ...]) -> tuple[list[Any], list[tuple[int, str]]]:
-        """The values of a column's cells (None: unknown) and (position, reason) of each
-        rejected cell. Text cells go through their distinct values: a column of 是/否 or of
-        places costs a lookup per cell."""
+    def column(self, cells: tuple[Any, ...]) -> tuple[list[Any] | pa.Array, list[tuple[int, str]]]:
+        """The values of a column's cells (None: unknown; an Arrow array for money with
+        `arrow`) and (position, reason) of each rejected cell. Text cells go through their
+        distinct values: a column of 是/否 or of places costs a lookup per cell."""
         if set(map(type, cells)) <= {str, type(None)}:
             if self.arrow and len(cells) >= ARROW_MIN_CELLS:
                 got = self._arrow_money(cells)
