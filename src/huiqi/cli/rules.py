@@ -69,7 +69,7 @@ def _scope(p) -> str:
 
 
 def _wan(value: Any) -> str:
-    from ..lang.scalar import wan
+    from ..explain.zh import wan
 
     return wan(value)
 

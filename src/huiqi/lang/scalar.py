@@ -525,15 +525,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
-
-
-def yuan(value: Any) -> str:
-    d = money(value)
-    return f"{d:,} 元" if d == d.to_integral_value() else f"{d:,.2f} 元"
-
-
-def wan(value: Any) -> str:
-    """Display money in 万元 (terminal only)."""
-    d = Decimal(value) / 10_000
-    text = f"{d:,.4f}".rstrip("0").rstrip(".")
-    return f"{text}万元"
