@@ -238,15 +238,15 @@ def _summary(con, console: Console) -> None:
         doc, eligible, undetermined, _, _, _, certain, _, high, missing = r
         figures = [f"{eligible:,}", f"{undetermined:,}", wan(certain), wan(high)]
         lines.append((escape(str(doc)), figures, escape(missing or "")))
-    # one line per document, texts cut short (a long title wrapped at its space read as a
-    # row of blanks), the figures always whole (Rich would squeeze them out first)
+    # One line per document (a long title wrapped at its space read as a row of blanks),
+    # the figures always whole: a no-wrap column measures as wide as its longest text, so
+    # both texts get bounded widths (the title up to 30 cells, 最常缺少 what is left), or
+    # Rich squeezes the figures out first.
     heads = ("符合", "待确定", "确定金额（万元）", "评审区间上限（万元）")
     widths = [
         max([cell_len(h), *(cell_len(figs[k]) for _, figs, _ in lines)])
         for k, h in enumerate(heads)
     ]
-    # a no-wrap column measures as wide as its longest text: both texts bounded, or Rich
-    # squeezes the figures out; the title gets up to 30 cells, what is left goes to 最常缺少
     left = console.width - sum(widths) - 3 * (len(heads) + 2) - 1  # borders and padding
     title = max(8, min(30, left - 8))
     table.add_column("文件", no_wrap=True, overflow="ellipsis", max_width=title)
