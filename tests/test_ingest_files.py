@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from conftest import TRUTH, truth_corpus
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from huiqi.ingest.decode import IngestError, decode_bytes
+from huiqi.ingest.decode import CONTROL_RE, IngestError, decode_bytes, without_controls
 from huiqi.ingest.pipeline import ingest_paths
 from huiqi.library.store import Library
 from huiqi.resources import bundled_corpus
@@ -96,3 +98,21 @@ def test_the_same_document_in_two_files_is_kept_once(tmp_path: Path):
     assert any("重复" in str(r) and "a.txt" in str(r) for r in result.rejections)
     assert result.balanced and result.lines_reported > 0
     Library(tmp_path / "lib.db").save(result.documents + result.documents)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=6),
+            st.sampled_from(["\x1b[31m", "\x1b]0;标题\x07", "\x1b]8;;x\x1b\\", "\x1b", "\x85"]),
+            st.sampled_from(["焦作", "\t", "\n", "\r\n", "\x0c", "\x00", "\x7f", "\x9f", "\xa0"]),
+        ),
+        max_size=12,
+    )
+)
+def test_without_controls_removes_what_the_control_pattern_removes(parts):
+    """The reader's per-line shortcut (look for a control character first, substitute only
+    then) gives exactly what substituting CONTROL_RE everywhere gives."""
+    text = "".join(parts)
+    assert without_controls(text) == CONTROL_RE.sub("", text)

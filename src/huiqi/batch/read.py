@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.profile import MAX_MONEY, Problem, _scalar
-from ..ingest.decode import CONTROL_RE, IngestError, candidates, plausible
+from ..ingest.decode import IngestError, candidates, plausible, without_controls
 from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
@@ -190,7 +190,7 @@ def _csv_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
     def rows() -> Iterator[list[Any]]:
         with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
             # control characters go, as decode_bytes removes them from a text
-            lines = (CONTROL_RE.sub("", line) for line in f)
+            lines = map(without_controls, f)
             try:
                 for row in csv.reader(lines):
                     if "".join(row).strip():  # not a row of blank cells (one C-level scan)

@@ -21,6 +21,16 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 CONTROL_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]"
 )
+# every match of CONTROL_RE starts with one of these (ESC is \x1b): a plain class scans a
+# text three times faster than the alternation, and most texts have none
+_CONTROL_START = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """The text with CONTROL_RE's escape sequences and control characters removed."""
+    return CONTROL_RE.sub("", text) if _CONTROL_START.search(text) else text
+
+
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
