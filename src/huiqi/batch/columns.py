@@ -28,7 +28,7 @@ _ONE = Decimal(1)
 _CENT = Decimal("0.01")
 # the same plain figure for Arrow (RE2), after trimming the whitespace str.strip() trims in
 # ASCII: a cell with any other space goes to the cell-by-cell path, which strips the rest
-_PLAIN_DECIMAL_RE2 = r"^-?[0-9]{1,18}(?:\.[0-9]{1,6})?$"
+_PLAIN_DECIMAL_RE2 = f"^{_PLAIN_DECIMAL.pattern}$"
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 ARROW_MIN_CELLS = 64  # shorter columns: the per-cell path costs less than Arrow's set-up
 
@@ -171,7 +171,8 @@ def _decimal_scalar(value: Decimal) -> pa.Scalar:
     """An exact Arrow decimal of the digits the value has (precision at least its scale)."""
     import pyarrow as pa
 
-    digits, exponent = value.as_tuple().digits, int(value.as_tuple().exponent)
+    sign_digits_exponent = value.as_tuple()
+    digits, exponent = sign_digits_exponent.digits, int(sign_digits_exponent.exponent)
     scale = max(0, -exponent)
     precision = max(len(digits) + max(0, exponent), scale, 1)
     return pa.scalar(value, pa.decimal128(precision, scale))
