@@ -108,6 +108,49 @@ def test_every_rejection_reason_with_row_and_column(tmp_path):
     assert reg.records[0]["applicant"] == "enterprise"
 
 
+def test_blank_rows_are_counted_in_row_numbers_but_not_read(tmp_path):
+    """A blank line before the header, a blank line and a line of commas between rows: the
+    rows keep the numbers a spreadsheet shows them under (numbering once skipped the blank
+    rows, so every rejection after one named the row above it)."""
+    _money, money_label = _pick("money")
+    text = f"\n统一社会信用代码,{money_label}\n\nD1,100\n , \nD2,一百\n"
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    reg = read_registry(path, pack())
+    # row 1 blank, header row 2, row 3 blank, D1 row 4, row 5 blank cells, D2 row 6
+    assert [(r.row, r.column) for r in reg.rejections] == [(6, money_label)]
+    assert reg.rows == [4] and reg.rows_in == 2
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", money_label])
+    ws.append([None, None])  # row 2: an empty row of the sheet
+    ws.append(["D1", "一百"])  # row 3
+    ws.append(["  ", None])  # row 4: a cell of spaces only
+    wb.save(tmp_path / "r.xlsx")
+    reg = read_registry(tmp_path / "r.xlsx", pack())
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, money_label)]
+    assert reg.rows_in == 1
+
+
+def test_cells_beyond_the_header_reject_the_row(tmp_path):
+    """A row with more cells than the header (a comma too many in one row) cannot say which
+    column its figures belong to: it is rejected, naming the first cell beyond the header;
+    empty trailing cells, as spreadsheets write them, are fine."""
+    money, money_label = _pick("money")
+    path = tmp_path / "r.csv"
+    path.write_text(
+        f"统一社会信用代码,{money_label}\nE1,100,,\nE2,1,000\nE3,5\n", encoding="utf-8"
+    )
+    reg = read_registry(path, pack())
+    (bad,) = reg.rejections
+    assert (bad.row, bad.column) == (3, "第 3 列") and "多于表头的 2 列" in bad.reason
+    assert [r["facts"] for r in reg.records] == [{money: Decimal(100)}, {money: Decimal(5)}]
+    assert reg.rows_in == 3 == len(reg.records) + len(reg.rejected_rows)
+
+
 def test_events_file(tmp_path):
     var = next(v for v in pack().variables.values() if v.type == "events" and not v.derived)
     required = [f for f, s in var.fields.items() if not s.optional]

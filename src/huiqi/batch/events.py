@@ -24,8 +24,9 @@ from .read import (
     Rejection,
     WideItem,
     _show,
+    beyond_header,
     field_names,
-    open_table,
+    open_numbered,
     parse_cell,
     split_header,
 )
@@ -48,7 +49,7 @@ class EventsFile:
     """The rows of an events file by enterprise key; `apply` adds an enterprise's to it."""
 
     def __init__(self, path: Path, pack: Pack, registry: Registry) -> None:
-        header, rows = open_table(path)
+        header, rows = open_numbered(path)
         self.label = label = str(path)
         self.pack, self.registry = pack, registry
         self.lists = {
@@ -69,12 +70,13 @@ class EventsFile:
         used: set[int] = {id_col, list_col}
         self.by_key: dict[str, list[_Row]] = {}
         self.rejections: list[Rejection] = []
-        for n, row in enumerate(rows, start=2):
+        for n, row in rows:
             registry.events_in += 1
             cells = list(row) + [None] * (len(header) - len(row))
+            extra = beyond_header(label, n, row, len(header))
             key = "" if cells[id_col] is None else str(cells[id_col]).strip()
             lname = "" if cells[list_col] is None else str(cells[list_col]).strip()
-            problems: list[Rejection] = []
+            problems: list[Rejection] = [extra] if extra else []
             name = lname if lname in self.lists else list_labels.get(lname)
             if name is None and lname in RECEIVED_LISTS:
                 item = _received_row(

@@ -25,7 +25,7 @@ from .read import (
     UNITS,
     ReadError,
     Target,
-    open_table,
+    open_numbered,
 )
 
 COLUMN_HEADERS = ("列名", "column")
@@ -89,7 +89,7 @@ def _text(value: Any) -> str:
 
 
 def _table_entries(path: Path) -> list[tuple[str, str, str, str]]:
-    header, rows = open_table(path)
+    header, rows = open_numbered(path)
     label = str(path)
 
     def find(names: tuple[str, ...]) -> int | None:
@@ -99,7 +99,7 @@ def _table_entries(path: Path) -> list[tuple[str, str, str, str]]:
     if col is None or var is None:
         raise ReadError(f"{label}：列名对照表须有“列名”与“变量”两列（可另有“单位”列）")
     out = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in rows:
         cells = list(row) + [None] * (len(header) - len(row))
         column, variable = _text(cells[col]), _text(cells[var])
         if not column or not variable:

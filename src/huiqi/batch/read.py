@@ -130,23 +130,71 @@ def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
 def open_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
     """Header and an iterator over the rows of a table file (as `read_table`), read as they
     are consumed, so that a registry larger than memory passes through in pieces."""
+    header, numbered = open_numbered(path)
+    return header, (row for _, row in numbered)
+
+
+def open_numbered(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """As `open_table`, each row with its number as a spreadsheet shows it: the header is the
+    first row that is not blank, and blank rows (no cell with anything but spaces: an empty
+    line, a line of commas, a sheet's empty rows) are counted but not handed on."""
     label = str(path)
     base, table = label, ""
     if any(f"{ext}:" in label for ext in DUCKDB_FILES):
         base, _, table = label.rpartition(":")
     if Path(base).suffix.lower() in DUCKDB_FILES:
-        return _duckdb_table(Path(base), table)
+        header, rows = _duckdb_table(Path(base), table)
+        return header, enumerate(rows, start=2)
     if not path.is_file():
         raise ReadError(f"{label}：文件不存在")
     suffix = path.suffix.lower()
+    if suffix == ".parquet":  # typed columns: a row of nulls is a row like any other
+        header, rows = _parquet_table(path)
+        return header, enumerate(rows, start=2)
     if suffix == ".csv":
-        return _csv_table(path)
-    if suffix == ".xlsx":
-        return _xlsx_table(path)
-    if suffix == ".parquet":
-        return _parquet_table(path)
-    raise ReadError(
-        f"{label}：不支持的文件类型 {suffix}（可用 .csv .xlsx .parquet，或 DuckDB 数据库文件中的表）"
+        raw, blank, clean = _csv_rows(path), _blank_text, _csv_header
+    elif suffix == ".xlsx":
+        raw, blank, clean = _xlsx_rows(path), _blank_cells, _xlsx_header
+    else:
+        raise ReadError(
+            f"{label}：不支持的文件类型 {suffix}（可用 .csv .xlsx .parquet，或 DuckDB 数据库文件中的表）"
+        )
+    numbered = enumerate(raw, start=1)
+    for _, first in numbered:
+        if not blank(first):
+            return clean(first), ((k, row) for k, row in numbered if not blank(row))
+    raise ReadError(f"{label}：文件为空")
+
+
+def _blank_text(row: list[str]) -> bool:
+    return not "".join(row).strip()  # one C-level scan
+
+
+def _blank_cells(row: list[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in row)
+
+
+def _csv_header(row: list[str]) -> list[str]:
+    return [h.strip().lstrip("\ufeff") for h in row]
+
+
+def _xlsx_header(row: list[Any]) -> list[str]:
+    return ["" if h is None else str(h).strip() for h in row]
+
+
+def beyond_header(label: str, n: int, row: list[Any], width: int) -> Rejection | None:
+    """A row with more cells than the header has columns, when one of those is not blank:
+    what it holds belongs to no column, and dropping it would lose it silently."""
+    if len(row) <= width:
+        return None
+    extra = next((j for j in range(width, len(row)) if not _blank_cells([row[j]])), None)
+    if extra is None:
+        return None  # trailing separators, as spreadsheets write them
+    return Rejection(
+        label,
+        n,
+        f"第 {extra + 1} 列",
+        f"本行有 {len(row)} 个单元格，多于表头的 {width} 列；表头之外的内容无法归入任何一列",
     )
 
 
@@ -183,29 +231,20 @@ def _csv_encoding(path: Path) -> str:
     )
 
 
-def _csv_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    """Every row of a CSV file, blank ones included (an empty line is [])."""
     label = str(path)
     encoding = _csv_encoding(path)
-
-    def rows() -> Iterator[list[Any]]:
-        with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
-            # control characters go, as decode_bytes removes them from a text
-            lines = map(without_controls, f)
-            try:
-                for row in csv.reader(lines):
-                    if "".join(row).strip():  # not a row of blank cells (one C-level scan)
-                        yield row
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise ReadError(f"{label}：无法读取 CSV 文件（{exc}）") from None
-
-    it = rows()
-    header = next(it, None)
-    if header is None:
-        raise ReadError(f"{label}：文件为空")
-    return [h.strip().lstrip("\ufeff") for h in header], it
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
+        # control characters go, as decode_bytes removes them from a text
+        lines = map(without_controls, f)
+        try:
+            yield from csv.reader(lines)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ReadError(f"{label}：无法读取 CSV 文件（{exc}）") from None
 
 
-def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
+def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
 
     label = str(path)
@@ -213,21 +252,13 @@ def _xlsx_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds
         raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
-
-    def rows() -> Iterator[list[Any]]:
-        try:
-            for row in wb.worksheets[0].iter_rows(values_only=True):
-                yield list(row)
-        except Exception as exc:  # a damaged part of the sheet, found while reading it
-            raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
-        finally:
-            wb.close()
-
-    it = rows()
-    first = next(it, None)
-    if first is None:
-        raise ReadError(f"{label}：文件为空")
-    return ["" if h is None else str(h).strip() for h in first], it
+    try:
+        for row in wb.worksheets[0].iter_rows(values_only=True):
+            yield list(row)
+    except Exception as exc:  # a damaged part of the sheet, found while reading it
+        raise ReadError(f"{label}：无法读取 Excel 文件（{type(exc).__name__}）") from None
+    finally:
+        wb.close()
 
 
 def _parquet_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
@@ -422,7 +453,7 @@ def read_registry(
     are kept in `records`. `events`: an events file (`events.EventsFile`), read first, its
     rows added to each enterprise as the registry reaches it. `mapping`: what the registry's
     own column names hold (`mapping.read_mapping`), before names and labels are looked up."""
-    header, rows = open_table(path)
+    header, rows = open_numbered(path)
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
     labels = {v.label: n for n, v in pack.variables.items() if n in specs}
@@ -475,7 +506,7 @@ def read_registry(
     seen: dict[str, int] = {}
     width = len(header)
     handed = False
-    for piece in _pieces(enumerate(rows, start=2), CHUNK_ROWS):
+    for piece in _pieces(rows, CHUNK_ROWS):
         # each piece column by column: cells padded to the header's width, then transposed
         cells_of = [
             row
@@ -502,6 +533,8 @@ def read_registry(
             cells = cells_of[k]
             out.rows_in += 1
             problems: list[Rejection] = []
+            if len(piece[k][1]) > width and (extra := beyond_header(label, n, piece[k][1], width)):
+                problems.append(extra)
             key = cells[id_col]
             key = "" if key is None else str(key).strip()
             if not key:
