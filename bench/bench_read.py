@@ -1,5 +1,6 @@
 """Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (read
-and handed on `CHUNK_ROWS` rows at a time as columns, what `huiqi batch` does), streamed with an
+by Arrow's CSV reader and handed on in pieces as columns, what `huiqi batch` does), streamed
+row by row (the reader for irregular files, the baseline), streamed with an
 events file as well (every certification and platform recognition of the synthetic
 registry, a row each; every known list holds 0-3 events, DENSE), against read whole (records kept), each in its own process
 so that its peak memory (VmHWM) is its own. The registry: the synthetic one (every input
@@ -87,6 +88,10 @@ def read_once(path: Path, mode: str) -> dict:
     t0 = time.perf_counter()
     streamed = mode != "whole"
     events = events_path(path) if mode == "streamed+events" else None
+    if mode == "streamed, row by row":  # the reader before Arrow's CSV reader, as baseline
+        from huiqi.batch import read
+
+        read.FAST_CSV = False
     if streamed:
         sink = DuckDBSink(con, sch)
         more = {} if events is None else {"events": events}  # (runs older code too)
@@ -123,7 +128,7 @@ def main() -> None:
             cols = write_csv(n, path)
             size = path.stat().st_size / 1e6
             print(f"{n:,} enterprises x {cols} columns, {size:.0f} MB", flush=True)
-            for mode in ("streamed", "streamed+events", "whole"):
+            for mode in ("streamed", "streamed, row by row", "streamed+events", "whole"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", str(path), mode],
                     capture_output=True,

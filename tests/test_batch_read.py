@@ -141,9 +141,7 @@ def test_cells_beyond_the_header_reject_the_row(tmp_path):
     empty trailing cells, as spreadsheets write them, are fine."""
     money, money_label = _pick("money")
     path = tmp_path / "r.csv"
-    path.write_text(
-        f"统一社会信用代码,{money_label}\nE1,100,,\nE2,1,000\nE3,5\n", encoding="utf-8"
-    )
+    path.write_text(f"统一社会信用代码,{money_label}\nE1,100,,\nE2,1,000\nE3,5\n", encoding="utf-8")
     reg = read_registry(path, pack())
     (bad,) = reg.rejections
     assert (bad.row, bad.column) == (3, "第 3 列") and "多于表头的 2 列" in bad.reason

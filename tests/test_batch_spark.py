@@ -135,6 +135,7 @@ def test_a_csv_registry_on_spark_through_the_cli(spark, tmp_path, monkeypatch):
     from huiqi.cli import app
 
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 7)  # 40 rows: six pieces
+    monkeypatch.setattr(read_module, "ARROW_ROWS", 7)  # (the Arrow CSV reader's)
     con = connect()
     generate(con, pack(), 40, seed=3, as_of=KJJL_AS_OF, holders=DENSE)
     keep = ", ".join(f'"{n}"' for n in schema(pack()).inputs)

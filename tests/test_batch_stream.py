@@ -101,6 +101,7 @@ def test_pieces_equal_the_whole(tmp_path, monkeypatch, name):
     path = FILES[name](tmp_path / name, _rows())
     whole = read_registry(path, pack())
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
     pieces: list[Block] = []
     streamed = read_registry(path, pack(), sink=pieces.append)
     assert [len(p) for p in pieces] == [2, 1, 1, 1]
@@ -119,6 +120,7 @@ def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkey
     whole = duckdb.connect()
     write_tables(whole, sch, read_registry(path, pack()).records)
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
     con = duckdb.connect()
     calls = []
 
@@ -252,6 +254,7 @@ def test_an_events_file_is_added_as_the_registry_passes(tmp_path, monkeypatch):
     ev = _csv(tmp_path / "e.csv", events, "gbk")
     whole = read_registry(registry, pack(), events=ev)
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
     pieces: list[Block] = []
     streamed = read_registry(registry, pack(), sink=pieces.append, events=ev)
     assert len(pieces) == 4

@@ -97,7 +97,9 @@ class ColumnParser:
                 self.seen[cell] = hit
         return hit
 
-    def _arrow_money(self, cells: tuple[str | None, ...]) -> tuple[pa.Array, list] | None:
+    def _arrow_money(
+        self, cells: tuple[str | None, ...] | pa.Array
+    ) -> tuple[pa.Array, list] | None:
         """A money column of texts as a decimal128(38, 2) array: the plain figures that
         `fast_number` takes (the unit applied, whole cents, within bounds and MAX_MONEY)
         decided in Arrow, every other non-empty cell by `one` (parse_cell words its reason).
@@ -107,7 +109,7 @@ class ColumnParser:
 
         money = pa.decimal128(38, 2)
         try:
-            text = pa.array(cells, pa.string())
+            text = cells if isinstance(cells, pa.Array) else pa.array(cells, pa.string())
             trimmed = pc.utf8_trim(text, characters=_ASCII_SPACE)
             plain = pc.match_substring_regex(trimmed, _PLAIN_DECIMAL_RE2)
             # 18 + 6 digits in 28: room for a unit of up to 9 digits in 38
@@ -131,8 +133,9 @@ class ColumnParser:
         rest = pc.fill_null(rest, False)
         others: dict[int, Any] = {}
         wrong: list[tuple[int, str]] = []
-        for k in pc.indices_nonzero(rest).to_pylist():
-            value, why = self.one(cells[k])
+        at = pc.indices_nonzero(rest)
+        for k, cell in zip(at.to_pylist(), text.take(at).to_pylist(), strict=True):
+            value, why = self.one(cell)
             if why:
                 wrong.append((k, why))
             elif value is not None:
@@ -146,6 +149,8 @@ class ColumnParser:
         """The values of a column's cells (None: unknown; an Arrow array for money with
         `arrow`) and (position, reason) of each rejected cell. Text cells go through their
         distinct values: a column of 是/否 or of places costs a lookup per cell."""
+        if not isinstance(cells, (list, tuple)):
+            return self._arrow_text(cells)
         if set(map(type, cells)) <= {str, type(None)}:
             if self.arrow and len(cells) >= ARROW_MIN_CELLS:
                 got = self._arrow_money(cells)
@@ -165,6 +170,33 @@ class ColumnParser:
             if why:
                 wrong.append((k, why))
         return out, wrong
+
+    def _arrow_text(self, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
+        """An Arrow text column (from Arrow's CSV reader): money as `_arrow_money`, every
+        other type through its distinct texts, each parsed once by `one` (the Arrow array
+        of their values then taken by each cell's index into them)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from .tables import arrow_values  # (tables reads Blocks from here)
+
+        if self.arrow and len(text) >= ARROW_MIN_CELLS:
+            got = self._arrow_money(text)
+            if got is not None:
+                return got
+        encoded = text.dictionary_encode()
+        parsed = [self.one(c) for c in encoded.dictionary.to_pylist()]
+        values = arrow_values([v for v, _ in parsed], self.spec.type).take(encoded.indices)
+        bad = [j for j, (_, why) in enumerate(parsed) if why]
+        if not bad:
+            return values, []
+        index = encoded.indices
+        hit = pc.indices_nonzero(pc.is_in(index, value_set=pa.array(bad, index.type)))
+        at = hit.to_pylist()
+        return values, [
+            (k, parsed[j][1])  # type: ignore[misc]
+            for k, j in zip(at, index.take(hit).to_pylist(), strict=True)
+        ]
 
 
 def _decimal_scalar(value: Decimal) -> pa.Scalar:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.profile import MAX_MONEY, Problem, _scalar
-from ..ingest.decode import IngestError, candidates, plausible, without_controls
+from ..ingest.decode import IngestError, candidates, has_controls, plausible, without_controls
 from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
@@ -166,6 +166,13 @@ def open_numbered(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]
     raise ReadError(f"{label}：文件为空")
 
 
+def _blank_cells_of(column: Any) -> Any:
+    """Which cells of an Arrow text column hold nothing but whitespace."""
+    import pyarrow.compute as pc
+
+    return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+
+
 def _blank_text(row: list[str]) -> bool:
     return not "".join(row).strip()  # one C-level scan
 
@@ -205,6 +212,12 @@ def _csv_encoding(path: Path) -> str:
     """The encoding of a CSV file, decided as `decode_bytes` decides for a whole text (a BOM's,
     else UTF-8, else GB18030, a superset of GBK, when its start reads as text), checking that
     every byte decodes block by block: the file is never held in memory at once."""
+    return _csv_scan(path)[0]
+
+
+def _csv_scan(path: Path) -> tuple[str, bool]:
+    """The encoding of a CSV file (`_csv_encoding`) and whether its text has a control
+    character that `without_controls` removes, found in the same pass."""
     label = str(path)
     with path.open("rb") as f:
         head = f.read(_BLOCK)
@@ -217,18 +230,115 @@ def _csv_encoding(path: Path) -> str:
             decoder = codecs.getincrementaldecoder(encoding)()
             try:
                 start = decoder.decode(head)
+                controls = has_controls(start)
                 while block := f.read(_BLOCK):
-                    decoder.decode(block)
-                decoder.decode(b"", final=True)
+                    text = decoder.decode(block)
+                    controls = controls or has_controls(text)
+                controls = has_controls(decoder.decode(b"", final=True)) or controls
             except UnicodeDecodeError:
                 continue
             # strict UTF-8 or a BOM is trusted; GB18030 decodes almost anything: the start
             # must read as text
             if plausible(start, chinese=False, trusted=encoding != "gb18030"):
-                return encoding
+                return encoding, controls
     raise ReadError(
         f"{label}：无法识别文件编码（支持 UTF-8、UTF-16（带字节顺序标记）、GBK、GB18030）"
     )
+
+
+#: Whether a registry CSV read into a sink may be read by Arrow's CSV reader (`_arrow_csv`);
+#: the differential tests turn it off to compare with the row-by-row reader.
+FAST_CSV = True
+#: Bytes of CSV text Arrow's reader parses at a time: the rows of a piece (`_arrow_csv`).
+ARROW_BLOCK = 8 << 20
+#: Rows of a piece of the Arrow reader at most (a narrow file has many rows to a block).
+ARROW_ROWS = 20_000
+
+
+def _arrow_csv(
+    path: Path,
+) -> tuple[list[str], Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]] | None:
+    """A CSV file read by Arrow's CSV reader instead of row by row: its header and pieces of
+    (row numbers, one Arrow text array per column), blank rows left out. None when the file
+    needs the row-by-row reader, which decides every irregular case: control characters to
+    remove, a header not alone on the first line, or a row that is not of the header's width
+    (a pass over the file by Arrow's tokenizer finds one before any piece is handed on).
+    Both readers split rows and quotes alike (tests/test_batch_fast_csv.py compares them)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    encoding, controls = _csv_scan(path)
+    if controls:
+        return None
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
+        line = f.readline()
+    if '"' in line or not line.strip():
+        return None  # quoted header cells may span lines, a blank first line shifts rows
+    header = _csv_header(next(csv.reader([line])))
+    names = [f"c{i}" for i in range(len(header))]
+    irregular: list[int] = []
+
+    def invalid(row: Any) -> str:
+        irregular.append(row.number)
+        return "skip"
+
+    def reader(columns: list[str] | None) -> Any:
+        return pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(
+                column_names=names,
+                skip_rows=1,
+                block_size=ARROW_BLOCK,
+                use_threads=False,
+                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+            ),
+            parse_options=pcsv.ParseOptions(
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                include_columns=columns,
+            ),
+        )
+
+    try:
+        for _ in reader(names[:1]):  # the tokenizer alone: are all rows of the header's width?
+            if irregular:
+                break
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None  # (an unterminated quote at the end, …): the row-by-row reader words it
+    if irregular:
+        return None
+
+    def pieces() -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
+        import pyarrow.compute as pc
+
+        start = 2
+        try:
+            for batch in reader(None):
+                columns = batch.columns
+                numbers = list(range(start, start + batch.num_rows))
+                start += batch.num_rows
+                # blank rows: those whose first cell is blank, then the rest of their cells
+                # (Arrow trims exactly what str.strip() does)
+                at = pc.indices_nonzero(_blank_cells_of(columns[0]))
+                for column in columns[1:]:
+                    if not len(at):
+                        break
+                    at = at.filter(_blank_cells_of(column.take(at)))
+                if len(at):
+                    blank = set(at.to_pylist())
+                    keep = [k for k in range(len(numbers)) if k not in blank]
+                    numbers = [numbers[k] for k in keep]
+                    columns = [c.take(_indices(keep)) for c in columns]
+                for at in range(0, len(numbers), ARROW_ROWS):
+                    part = [c.slice(at, ARROW_ROWS) for c in columns]
+                    yield numbers[at : at + ARROW_ROWS], part, {}
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise ReadError(f"{path}：无法读取 CSV 文件（{exc}）") from None
+
+    return header, pieces()
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
@@ -453,7 +563,13 @@ def read_registry(
     are kept in `records`. `events`: an events file (`events.EventsFile`), read first, its
     rows added to each enterprise as the registry reaches it. `mapping`: what the registry's
     own column names hold (`mapping.read_mapping`), before names and labels are looked up."""
-    header, rows = open_numbered(path)
+    csv_file = path.suffix.lower() == ".csv"
+    fast = _arrow_csv(path) if FAST_CSV and sink is not None and csv_file else None
+    if fast is not None:
+        header, pieces = fast
+    else:
+        header, rows = open_numbered(path)
+        pieces = _row_pieces(rows, len(header))
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
     labels = {v.label: n for n, v in pack.variables.items() if n in specs}
@@ -506,34 +622,27 @@ def read_registry(
     seen: dict[str, int] = {}
     width = len(header)
     handed = False
-    for piece in _pieces(rows, CHUNK_ROWS):
-        # each piece column by column: cells padded to the header's width, then transposed
-        cells_of = [
-            row
-            if len(row) == width and type(row) is list  # a CSV row as it is (not copied)
-            else list(row)[:width]
-            if len(row) >= width
-            else list(row) + [None] * (width - len(row))
-            for _, row in piece
-        ]
-        by_column = list(zip(*cells_of, strict=True)) if cells_of else [()] * width
+    needed = sorted({id_col, *([] if app_col is None else [app_col]), *(y[0] for y in yearly)})
+    for numbers, by_column, long_rows in pieces:
         parsed: list[list[Any]] = []
         wrong: dict[int, list[Rejection]] = {}  # position in the piece -> its cells' problems
         for (i, h, _), parser in zip(columns, parsers, strict=True):
             values, bad = parser.column(by_column[i])
             parsed.append(values)
             for k, why in bad:
-                wrong.setdefault(k, []).append(Rejection(label, piece[k][0], h, why))
+                wrong.setdefault(k, []).append(Rejection(label, numbers[k], h, why))
+        # the cells read row by row: the key, the applicant and the yearly figures
+        by_row = {i: _cells(by_column[i]) for i in needed}
         kept: list[int] = []
         rids: list[int] = []
         applicants: list[str | None] = []
         lists: list[dict[str, list[dict[str, Any]]]] = []
         received: list[list[dict[str, Any]]] = []
-        for k, (n, _) in enumerate(piece):
-            cells = cells_of[k]
+        for k, n in enumerate(numbers):
+            cells = {i: by_row[i][k] for i in needed}
             out.rows_in += 1
             problems: list[Rejection] = []
-            if len(piece[k][1]) > width and (extra := beyond_header(label, n, piece[k][1], width)):
+            if k in long_rows and (extra := beyond_header(label, n, long_rows[k], width)):
                 problems.append(extra)
             key = cells[id_col]
             key = "" if key is None else str(key).strip()
@@ -592,9 +701,10 @@ def read_registry(
             applicants.append(applicant)
             lists.append(made)
             received.append(paid)
-        values = _merged(columns, parsed, kept, len(piece))
+        values = _merged(columns, parsed, kept, len(numbers))
         block = Block(rids, applicants, values, lists, received)
-        out.places.extend(block.values.get(PLACE_VARIABLE) or [None] * len(block))
+        places = block.values.get(PLACE_VARIABLE)
+        out.places.extend([None] * len(block) if places is None else _cells(places))
         if sink is None:
             out.records.extend(block.records())
         else:
@@ -617,10 +727,34 @@ def role_column(
     return found[0] if found else None
 
 
-def _pieces(rows: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
-    """(row number, row) in lists of `size`."""
-    while piece := list(islice(rows, size)):
-        yield piece
+def _row_pieces(
+    rows: Iterator[tuple[int, list[Any]]], width: int
+) -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
+    """Numbered rows in pieces of CHUNK_ROWS, as (row numbers, the cells column by column,
+    the rows longer than the header by position): cells padded to the header's width."""
+    while piece := list(islice(rows, CHUNK_ROWS)):
+        cells_of = [
+            row
+            if len(row) == width and type(row) is list  # a CSV row as it is (not copied)
+            else list(row)[:width]
+            if len(row) >= width
+            else list(row) + [None] * (width - len(row))
+            for _, row in piece
+        ]
+        by_column = list(zip(*cells_of, strict=True)) if cells_of else [()] * width
+        long_rows = {k: row for k, (_, row) in enumerate(piece) if len(row) > width}
+        yield [n for n, _ in piece], by_column, long_rows
+
+
+def _indices(positions: list[int]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(positions, pa.int64())
+
+
+def _cells(column: Any) -> list[Any] | tuple[Any, ...]:
+    """A column's cells as Python values (an Arrow text column's as strings)."""
+    return column if isinstance(column, (list, tuple)) else column.to_pylist()
 
 
 def _merged(
@@ -635,7 +769,11 @@ def _merged(
     out: dict[str, Any] = {}
     for (_, _, var), values in zip(columns, parsed, strict=True):
         if len(kept) < rows:
-            values = [values[k] for k in kept] if isinstance(values, list) else values.take(kept)
+            values = (
+                [values[k] for k in kept]
+                if isinstance(values, list)
+                else values.take(_indices(kept))  # (an empty list would be typed null)
+            )
         if var in out:
             a, b = (v if isinstance(v, list) else v.to_pylist() for v in (out[var], values))
             values = [y if y is not None else x for x, y in zip(a, b, strict=True)]
@@ -708,7 +846,7 @@ def _windows(
 def _yearly_items(
     label: str,
     n: int,
-    cells: list[Any],
+    cells: dict[int, Any],
     yearly: list[tuple[int, str, YearlyField, int, Decimal | None]],
     pack: Pack,
     problems: list[Rejection],

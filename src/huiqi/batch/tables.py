@@ -24,9 +24,15 @@ ARROW = {
 }
 
 
+def arrow_values(values: list[Any] | pa.Array, type_: str) -> pa.Array:
+    """Values of a variable type as the Arrow array of its column."""
+    return _column(values, type_)
+
+
 def _column(values: list[Any] | pa.Array, type_: str) -> pa.Array:
     if isinstance(values, pa.Array):  # parsed as Arrow already (whole cents)
-        return values.cast(ARROW[type_])
+        # (a cast to the same type is not free: pyarrow tries to import dateutil each time)
+        return values if values.type == ARROW[type_] else values.cast(ARROW[type_])
     if type_ == "money":
         try:  # amounts read from a file are whole cents already: no rounding to do
             return pa.array(values, type=ARROW[type_])

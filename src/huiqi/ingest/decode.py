@@ -31,6 +31,11 @@ def without_controls(text: str) -> str:
     return CONTROL_RE.sub("", text) if _CONTROL_START.search(text) else text
 
 
+def has_controls(text: str) -> bool:
+    """The text has something `without_controls` removes."""
+    return _CONTROL_START.search(text) is not None
+
+
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 

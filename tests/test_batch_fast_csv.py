@@ -1,0 +1,145 @@
+"""Arrow's CSV reader (`read._arrow_csv`) against the row-by-row reader: for random registry
+files, with bad cells, blank rows, quotes, units and the usual encodings, both give the
+same tables, the same rejections (row, column, reason) and the same counts; an irregular
+file goes to the row-by-row reader."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from huiqi.batch import read
+from huiqi.batch.compile import schema
+from huiqi.batch.tables import block_tables
+from huiqi.packs.loader import bundled_pack
+
+AS_OF = date(2019, 3, 1)
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+@cache
+def columns() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(header, type, typical cells) of a few input variables of each type, by label, with
+    a unit in the money headers."""
+    out = []
+    wanted = {"money": 3, "bool": 3, "enum": 2, "integer": 2, "ratio": 1, "date": 1, "year": 1}
+    for _name, var in pack().variables.items():
+        t = var.type
+        if var.derived or var.spec is None or not wanted.get(t):
+            continue
+        wanted[t] -= 1
+        header = f"{var.label}（万元）" if t == "money" and wanted[t] == 1 else var.label
+        typical = {
+            "money": ["120.5", "0", "3", "1,000", "12.345", "-5", "一百", "1e3"],
+            "bool": ["是", "否", "TRUE", "0", "也许"],
+            "enum": [*(var.spec.values or [])[:3], "不存在的选项"],
+            "integer": ["3", "2.5", "-1", "007", "十"],
+            "ratio": ["0.15", "15%", "2", "x"],
+            "date": ["2018-05-01", "2018/5/1", "2018-13-01", "昨天"],
+            "year": ["2018", "1800", "二〇一八"],
+        }[t]
+        out.append((header, t, tuple(typical)))
+    return out
+
+
+def _of(type_: str) -> str:
+    """The header of the first column of a type."""
+    return next(h for h, t, _ in columns() if t == type_)
+
+
+junk = st.sampled_from(["", " ", "\u3000", "  12 ", '引"号', "逗,号", "换\n行", "a\r\nb"])
+
+
+@st.composite
+def registries(draw) -> tuple[list[list[str]], str]:
+    cols = draw(st.lists(st.sampled_from(columns()), min_size=1, max_size=8, unique=True))
+    header = ["统一社会信用代码", "申请主体", *(h for h, _, _ in cols)]
+    rows = [header]
+    for _ in range(draw(st.integers(0, 40))):
+        if draw(st.integers(0, 15)) == 0:  # a blank row
+            rows.append(draw(st.sampled_from([[], [""] * len(header), [" "] * len(header)])))
+            continue
+        key = draw(st.sampled_from(["91410800A", "91410800B", "91410800C", "", "91410800D"]))
+        key = key + str(draw(st.integers(0, 30))) if key else key
+        applicant = draw(st.sampled_from(["", "企业", "外星人"]))
+        cells = [draw(st.one_of(st.sampled_from(typical), junk)) for _, _, typical in cols]
+        rows.append([key, applicant, *cells])
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk"]))
+    return rows, encoding
+
+
+def _write(path: Path, rows: list[list[str]], encoding: str) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def _read(path: Path, fast: bool, monkeypatch) -> tuple:
+    monkeypatch.setattr(read, "FAST_CSV", fast)
+    sch = schema(pack())
+    pieces: dict[str, list[pa.Table]] = {}
+
+    def sink(block) -> None:
+        for name, table in block_tables(sch, block).items():
+            pieces.setdefault(name, []).append(table)
+
+    reg = read.read_registry(path, pack(), as_of=AS_OF, sink=sink)
+    tables = {n: pa.concat_tables(t).to_pylist() for n, t in pieces.items()}
+    return tables, [str(r) for r in reg.rejections], reg.rows_in, reg.rows, reg.ids, reg.notes
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(registries())
+def test_arrow_reader_reads_as_the_row_by_row_reader(tmp_path, monkeypatch, case):
+    rows, encoding = case
+    path = _write(tmp_path / "r.csv", rows, encoding)
+    assert _read(path, True, monkeypatch) == _read(path, False, monkeypatch)
+
+
+def test_regular_files_take_arrows_reader_and_irregular_ones_do_not(tmp_path):
+    """The comparison above is not between one reader and itself: a regular file (quoted
+    cells, blank rows, GBK) goes to Arrow's reader; a control character, a row wider or
+    narrower than the header and a quoted header go to the row-by-row one."""
+    header = ["统一社会信用代码", _of("money"), _of("bool")]
+    regular = [header, ["A1", "1,000", "是"], [], ["A2", "换\n行", ""]]
+    assert read._arrow_csv(_write(tmp_path / "a.csv", regular, "gbk")) is not None
+    irregular = {
+        "control": [header, ["A1", "1\x07", "是"]],
+        "wider": [header, ["A1", "1", "是", "多"]],
+        "narrower": [header, ["A1", "1"]],
+        "quoted header": [[*header[:2], "换\n行"], ["A1", "1", "是"]],
+    }
+    for what, rows in irregular.items():
+        assert read._arrow_csv(_write(tmp_path / "b.csv", rows, "utf-8")) is None, what
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_a_registry_of_many_pieces_reads_alike(tmp_path, monkeypatch, encoding):
+    """Several of Arrow's blocks (a small block size here): row numbers run on across the
+    pieces, and a bad cell in the third piece is reported on its row."""
+    rows = [["统一社会信用代码", _of("money"), _of("bool")]]
+    rows += [[f"K{k}", str(k % 997), "是" if k % 3 else "否"] for k in range(3_000)]
+    rows[2_500][1] = "很多"  # file row 2,501
+    path = _write(tmp_path / "r.csv", rows, encoding)
+    monkeypatch.setattr(read, "ARROW_BLOCK", 16 << 10)
+    fast = _read(path, True, monkeypatch)
+    assert fast == _read(path, False, monkeypatch)
+    (only,) = fast[1]
+    assert "第 2501 行" in only and "很多" in only and fast[2] == 3_000
