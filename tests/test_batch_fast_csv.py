@@ -143,3 +143,16 @@ def test_a_registry_of_many_pieces_reads_alike(tmp_path, monkeypatch, encoding):
     assert fast == _read(path, False, monkeypatch)
     (only,) = fast[1]
     assert "第 2501 行" in only and "很多" in only and fast[2] == 3_000
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_piece_whose_rows_are_all_rejected(tmp_path, monkeypatch, fast):
+    """Seventy rows, every one without its key: a money column of that many cells is parsed
+    as an Arrow array, and keeping none of its rows once failed (an empty list of positions
+    is typed null in Arrow). Now every row is rejected, and the tables exist, empty."""
+    rows = [["统一社会信用代码", _of("money")], *([["", str(k)] for k in range(70)])]
+    tables, rejections, rows_in, kept, *_ = _read(
+        _write(tmp_path / "r.csv", rows, "utf-8"), fast, monkeypatch
+    )
+    assert rows_in == 70 and len(rejections) == 70 and kept == [] and tables["registry"] == []
+    assert all("缺少统一社会信用代码" in r for r in rejections)
