@@ -149,6 +149,23 @@ def test_cells_beyond_the_header_reject_the_row(tmp_path):
     assert reg.rows_in == 3 == len(reg.records) + len(reg.rejected_rows)
 
 
+def test_cli_batch_makes_the_result_folder_or_says_why_it_cannot(tmp_path):
+    """A result in a folder that does not exist yet: the folder is made (it once ended a
+    finished run with a traceback, the work lost). A file where the folder should be: a
+    clear error before anything is read."""
+    _write(tmp_path / "r.csv", [["id"], ["F1"]], "utf-8")
+    out = tmp_path / "new" / "deeper" / "result.csv"
+    got = _batch(str(tmp_path / "r.csv"), "--as-of", "2019-03-01", "--out", str(out))
+    assert got.exit_code == 0, got.output
+    assert out.is_file() and "读入 1 = 评估 1 + 拒绝 0" in got.output
+    (tmp_path / "taken").write_text("not a folder")
+    out = tmp_path / "taken" / "result.csv"
+    got = _batch(str(tmp_path / "r.csv"), "--as-of", "2019-03-01", "--out", str(out))
+    said = "".join(got.output.split())  # (the terminal wraps lines)
+    assert got.exit_code == 2 and "无法建立结果文件夹（路径上已有同名文件）" in said
+    assert "Traceback" not in said
+
+
 def test_events_file(tmp_path):
     var = next(v for v in pack().variables.values() if v.type == "events" and not v.derived)
     required = [f for f, s in var.fields.items() if not s.optional]

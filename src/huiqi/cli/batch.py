@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -82,6 +83,11 @@ def batch_command(
     if out.suffix.lower() not in FORMATS:
         err.print(f"[red]{escape(str(out))}：结果文件应为 .csv、.xlsx 或 .parquet[/red]")
         raise typer.Exit(2)
+    try:  # before the run, not after it: a folder that cannot be made loses no work
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        err.print(f"[red]{escape(str(out.parent))}：无法建立结果文件夹（{os_reason(exc)}）[/red]")
+        raise typer.Exit(2) from None
     if engine not in ("duckdb", "spark"):
         err.print(f"[red]--engine 应为 duckdb 或 spark，而不是 {escape(engine)}[/red]")
         raise typer.Exit(2)
@@ -199,6 +205,8 @@ def batch_command(
             paths = write_result(con, out, html=html)
         except ValueError as exc:
             raise fail(str(exc), 1) from None
+        except OSError as exc:  # disk full, no permission, …
+            raise fail(f"{out}：无法写出结果（{os_reason(exc)}）", 1) from None
         progress.update(task, advance=1)
 
     if registry is not None:
@@ -256,3 +264,14 @@ def _summary(con, console: Console) -> None:
     for doc, figures, missing in lines:
         table.add_row(doc, *figures, missing)
     console.print(table)
+
+
+def os_reason(exc: OSError) -> str:
+    """Why the system refused a file or folder, in the user's words."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "路径上已有同名文件"
+    if isinstance(exc, PermissionError):
+        return "没有写入权限"
+    if exc.errno == errno.ENOSPC:
+        return "磁盘空间不足"
+    return f"系统错误 {exc.errno}" if exc.errno else "系统错误"
