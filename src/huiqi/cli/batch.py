@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -86,7 +85,10 @@ def batch_command(
     try:  # before the run, not after it: a folder that cannot be made loses no work
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        err.print(f"[red]{escape(str(out.parent))}：无法建立结果文件夹（{os_reason(exc)}）[/red]")
+        from ..ingest.pipeline import os_reason
+
+        why = os_reason(exc, "写入")
+        err.print(f"[red]{escape(str(out.parent))}：无法建立结果文件夹（{why}）[/red]")
         raise typer.Exit(2) from None
     if engine not in ("duckdb", "spark"):
         err.print(f"[red]--engine 应为 duckdb 或 spark，而不是 {escape(engine)}[/red]")
@@ -206,7 +208,9 @@ def batch_command(
         except ValueError as exc:
             raise fail(str(exc), 1) from None
         except OSError as exc:  # disk full, no permission, …
-            raise fail(f"{out}：无法写出结果（{os_reason(exc)}）", 1) from None
+            from ..ingest.pipeline import os_reason
+
+            raise fail(f"{out}：无法写出结果（{os_reason(exc, '写入')}）", 1) from None
         progress.update(task, advance=1)
 
     if registry is not None:
@@ -264,14 +268,3 @@ def _summary(con, console: Console) -> None:
     for doc, figures, missing in lines:
         table.add_row(doc, *figures, missing)
     console.print(table)
-
-
-def os_reason(exc: OSError) -> str:
-    """Why the system refused a file or folder, in the user's words."""
-    if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        return "路径上已有同名文件"
-    if isinstance(exc, PermissionError):
-        return "没有写入权限"
-    if exc.errno == errno.ENOSPC:
-        return "磁盘空间不足"
-    return f"系统错误 {exc.errno}" if exc.errno else "系统错误"

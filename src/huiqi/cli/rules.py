@@ -157,9 +157,10 @@ def register(app: typer.Typer) -> None:
             try:
                 xlsx.write_bytes(workbook_bytes(build_result(report)))
             except OSError as exc:
-                err.print(
-                    f"[red]无法写入[/red]：{escape(str(xlsx))}（{escape(exc.strerror or '')}）"
-                )
+                from ..ingest.pipeline import os_reason
+
+                why = os_reason(exc, "写入")
+                err.print(f"[red]无法写入[/red]：{escape(str(xlsx))}（{why}）")
                 raise typer.Exit(2) from None
             err.print(f"已写入 {escape(str(xlsx))}")
         if as_json:

@@ -204,18 +204,22 @@ def _headless_title(doc: Document) -> str:
 
 _OS_ERRORS = {
     errno.ENOENT: "文件不存在",
-    errno.EACCES: "没有读取权限",
-    errno.EPERM: "没有读取权限",
+    errno.EACCES: "没有{doing}权限",
+    errno.EPERM: "没有{doing}权限",
     errno.ELOOP: "符号链接循环",
     errno.EISDIR: "是目录，不是文件",
     errno.ENAMETOOLONG: "路径过长",
     errno.ENOTDIR: "路径中有一段不是目录",
+    errno.EEXIST: "路径上已有同名文件",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EROFS: "文件系统只读",
 }
 
 
-def os_reason(exc: OSError) -> str:
-    """A Chinese reason for an OS error (strerror is English)."""
-    return _OS_ERRORS.get(exc.errno or 0, f"无法读取（系统错误 {exc.errno}）")
+def os_reason(exc: OSError, doing: str = "读取") -> str:
+    """A Chinese reason for an OS error (strerror is English); `doing`: 读取, 写入, …"""
+    found = _OS_ERRORS.get(exc.errno or 0, "无法{doing}（系统错误 " + str(exc.errno) + "）")
+    return found.format(doing=doing)
 
 
 def _limit_mb(n: int) -> str:
