@@ -119,7 +119,7 @@ def test_regular_files_take_arrows_reader_and_irregular_ones_do_not(tmp_path):
     narrower than the header and a quoted header go to the row-by-row one."""
     header = ["统一社会信用代码", _of("money"), _of("bool")]
     regular = [header, ["A1", "1,000", "是"], [], ["A2", "换\n行", ""]]
-    assert read._arrow_csv(_write(tmp_path / "a.csv", regular, "gbk")) is not None
+    assert read._arrow_csv_or_encoding(_write(tmp_path / "a.csv", regular, "gbk"))[0]
     irregular = {
         "control": [header, ["A1", "1\x07", "是"]],
         "wider": [header, ["A1", "1", "是", "多"]],
@@ -127,7 +127,8 @@ def test_regular_files_take_arrows_reader_and_irregular_ones_do_not(tmp_path):
         "quoted header": [[*header[:2], "换\n行"], ["A1", "1", "是"]],
     }
     for what, rows in irregular.items():
-        assert read._arrow_csv(_write(tmp_path / "b.csv", rows, "utf-8")) is None, what
+        path = _write(tmp_path / "b.csv", rows, "utf-8")
+        assert read._arrow_csv_or_encoding(path) == (None, "utf-8"), what
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])

@@ -134,10 +134,13 @@ def open_table(path: Path) -> tuple[list[str], Iterator[list[Any]]]:
     return header, (row for _, row in numbered)
 
 
-def open_numbered(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+def open_numbered(
+    path: Path, encoding: str | None = None
+) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     """As `open_table`, each row with its number as a spreadsheet shows it: the header is the
     first row that is not blank, and blank rows (no cell with anything but spaces: an empty
-    line, a line of commas, a sheet's empty rows) are counted but not handed on."""
+    line, a line of commas, a sheet's empty rows) are counted but not handed on. `encoding`:
+    a CSV's, when `_csv_scan` decided it already (it reads the whole file)."""
     label = str(path)
     base, table = label, ""
     if any(f"{ext}:" in label for ext in DUCKDB_FILES):
@@ -152,7 +155,7 @@ def open_numbered(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]
         header, rows = _parquet_table(path)
         return header, enumerate(rows, start=2)
     if suffix == ".csv":
-        raw, blank, clean = _csv_rows(path), _blank_text, _csv_header
+        raw, blank, clean = _csv_rows(path, encoding), _blank_text, _csv_header
     elif suffix == ".xlsx":
         raw, blank, clean = _xlsx_rows(path), _blank_cells, _xlsx_header
     else:
@@ -256,20 +259,18 @@ ARROW_ROWS = 20_000
 
 
 def _arrow_csv(
-    path: Path,
+    path: Path, encoding: str
 ) -> tuple[list[str], Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]] | None:
     """A CSV file read by Arrow's CSV reader instead of row by row: its header and pieces of
     (row numbers, one Arrow text array per column), blank rows left out. None when the file
-    needs the row-by-row reader, which decides every irregular case: control characters to
-    remove, a header not alone on the first line, or a row that is not of the header's width
-    (a pass over the file by Arrow's tokenizer finds one before any piece is handed on).
+    needs the row-by-row reader, which decides every irregular case: a header not alone on
+    the first line, or a row that is not of the header's width (a pass over the file by
+    Arrow's tokenizer finds one before any piece is handed on). A file with control
+    characters to remove (`_csv_scan`) is not given to it.
     Both readers split rows and quotes alike (tests/test_batch_fast_csv.py compares them)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    encoding, controls = _csv_scan(path)
-    if controls:
-        return None
     with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
         line = f.readline()
     if '"' in line or not line.strip():
@@ -341,10 +342,17 @@ def _arrow_csv(
     return header, pieces()
 
 
-def _csv_rows(path: Path) -> Iterator[list[str]]:
+def _arrow_csv_or_encoding(path: Path) -> tuple[Any, str]:
+    """`_arrow_csv`'s reading of a CSV file (None: row by row) and the file's encoding,
+    decided once for either reader (`_csv_scan` reads the whole file)."""
+    encoding, controls = _csv_scan(path)
+    return (None if controls else _arrow_csv(path, encoding)), encoding
+
+
+def _csv_rows(path: Path, encoding: str | None = None) -> Iterator[list[str]]:
     """Every row of a CSV file, blank ones included (an empty line is [])."""
     label = str(path)
-    encoding = _csv_encoding(path)
+    encoding = encoding or _csv_encoding(path)
     with path.open("rb") as raw, io.TextIOWrapper(raw, encoding, newline="") as f:
         # control characters go, as decode_bytes removes them from a text
         lines = map(without_controls, f)
@@ -563,12 +571,13 @@ def read_registry(
     are kept in `records`. `events`: an events file (`events.EventsFile`), read first, its
     rows added to each enterprise as the registry reaches it. `mapping`: what the registry's
     own column names hold (`mapping.read_mapping`), before names and labels are looked up."""
-    csv_file = path.suffix.lower() == ".csv"
-    fast = _arrow_csv(path) if FAST_CSV and sink is not None and csv_file else None
+    fast, encoding = None, None
+    if FAST_CSV and sink is not None and path.suffix.lower() == ".csv" and path.is_file():
+        fast, encoding = _arrow_csv_or_encoding(path)
     if fast is not None:
         header, pieces = fast
     else:
-        header, rows = open_numbered(path)
+        header, rows = open_numbered(path, encoding)
         pieces = _row_pieces(rows, len(header))
     label = str(path)
     specs = {n: v.spec for n, v in pack.variables.items() if v.spec is not None and not v.derived}
