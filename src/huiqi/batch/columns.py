@@ -145,17 +145,20 @@ class ColumnParser:
             values = pc.if_else(ok, values, filled)
         return values, wrong
 
-    def column(self, cells: tuple[Any, ...]) -> tuple[list[Any] | pa.Array, list[tuple[int, str]]]:
+    def column(
+        self, cells: tuple[Any, ...] | pa.Array
+    ) -> tuple[list[Any] | pa.Array, list[tuple[int, str]]]:
         """The values of a column's cells (None: unknown; an Arrow array for money with
         `arrow`) and (position, reason) of each rejected cell. Text cells go through their
         distinct values: a column of 是/否 or of places costs a lookup per cell."""
-        if not isinstance(cells, (list, tuple)):
-            return self._arrow_text(cells)
-        if set(map(type, cells)) <= {str, type(None)}:
+        arrow_text = not isinstance(cells, (list, tuple))  # (from Arrow's CSV reader)
+        if arrow_text or set(map(type, cells)) <= {str, type(None)}:
             if self.arrow and len(cells) >= ARROW_MIN_CELLS:
                 got = self._arrow_money(cells)
                 if got is not None:
                     return got
+            if arrow_text:
+                return self._arrow_text(cells)  # type: ignore[arg-type]
             parsed = {c: self.one(c) for c in set(cells) if c is not None}
             values = {c: v for c, (v, _) in parsed.items()}
             values[None] = None  # type: ignore[index]
@@ -172,18 +175,13 @@ class ColumnParser:
         return out, wrong
 
     def _arrow_text(self, text: pa.Array) -> tuple[pa.Array, list[tuple[int, str]]]:
-        """An Arrow text column (from Arrow's CSV reader): money as `_arrow_money`, every
-        other type through its distinct texts, each parsed once by `one` (the Arrow array
-        of their values then taken by each cell's index into them)."""
+        """An Arrow text column through its distinct texts, each parsed once by `one`: the
+        Arrow array of their values, taken by each cell's index into them."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         from .tables import arrow_values  # (tables reads Blocks from here)
 
-        if self.arrow and len(text) >= ARROW_MIN_CELLS:
-            got = self._arrow_money(text)
-            if got is not None:
-                return got
         encoded = text.dictionary_encode()
         parsed = [self.one(c) for c in encoded.dictionary.to_pylist()]
         values = arrow_values([v for v, _ in parsed], self.spec.type).take(encoded.indices)
