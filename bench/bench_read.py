@@ -1,11 +1,15 @@
-"""Memory of reading a registry into DuckDB (`huiqi batch`'s first step): streamed (read
-by Arrow's CSV reader and handed on in pieces as columns, what `huiqi batch` does), streamed
-row by row (the reader for irregular files, the baseline), streamed with an
-events file as well (every certification and platform recognition of the synthetic
-registry, a row each; every known list holds 0-3 events, DENSE), against read whole (records kept), each in its own process
-so that its peak memory (VmHWM) is its own. The registry: the synthetic one (every input
-variable of the pack as a column, about a quarter of the cells empty), written as a UTF-8
-CSV with variable names as headers.
+"""Memory and time of reading a registry into DuckDB (`huiqi batch`'s first step), each case
+in its own process so that its peak memory (VmHWM) is its own:
+
+- streamed: read by Arrow's CSV reader and handed on in pieces as columns (what `huiqi batch`
+  does with a regular CSV);
+- streamed, row by row: the reader for irregular files, the baseline;
+- streamed+events: with an events file as well (every certification and platform recognition
+  of the synthetic registry, a row each; every known list holds 0-3 events, DENSE);
+- whole: read with every record kept.
+
+The registry: the synthetic one (every input variable of the pack as a column, about a
+quarter of the cells empty), written as a UTF-8 CSV with variable names as headers.
 
     uv run python bench/bench_read.py [--sizes 20000,100000]
 """
