@@ -26,10 +26,6 @@ ARROW = {
 
 def arrow_values(values: list[Any] | pa.Array, type_: str) -> pa.Array:
     """Values of a variable type as the Arrow array of its column."""
-    return _column(values, type_)
-
-
-def _column(values: list[Any] | pa.Array, type_: str) -> pa.Array:
     if isinstance(values, pa.Array):  # parsed as Arrow already (whole cents)
         # (a cast to the same type is not free: pyarrow tries to import dateutil each time)
         return values if values.type == ARROW[type_] else values.cast(ARROW[type_])
@@ -91,7 +87,7 @@ def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:
     }
     for name, type_ in sch.inputs.items():
         values = block.values.get(name)
-        cols[name] = pa.nulls(n, ARROW[type_]) if values is None else _column(values, type_)
+        cols[name] = pa.nulls(n, ARROW[type_]) if values is None else arrow_values(values, type_)
     for name in sch.events:
         cols[name] = pa.array([True if name in m else None for m in block.lists], pa.bool_())
     out[REGISTRY] = pa.table(cols)
@@ -105,7 +101,7 @@ def arrow_tables(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
         "applicant": pa.array([r.get("applicant") for r in records], type=pa.string()),
     }
     for name, type_ in sch.inputs.items():
-        cols[name] = _column([r["facts"].get(name) for r in records], type_)
+        cols[name] = arrow_values([r["facts"].get(name) for r in records], type_)
     for name in sch.events:
         cols[name] = pa.array(
             [True if name in r["facts"] else None for r in records], type=pa.bool_()
@@ -122,7 +118,7 @@ def _beside(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
         {
             RID: pa.array([rid for rid, _ in got], type=pa.int64()),
             "rule": pa.array([i["rule"] for _, i in got], type=pa.string()),
-            "amount": _column([i["amount"] for _, i in got], "money"),
+            "amount": arrow_values([i["amount"] for _, i in got], "money"),
             "year": pa.array([i.get("year") for _, i in got], type=pa.int64()),
             "key": pa.array(
                 [None if i.get("key") is None else str(i["key"]) for _, i in got],
@@ -141,7 +137,7 @@ def _beside(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
         table = pa.table(
             {
                 RID: pa.array(rids, type=pa.int64()),
-                **{f: _column(values[f], t) for f, t in fields.items()},
+                **{f: arrow_values(values[f], t) for f, t in fields.items()},
             }
         )
         out[events_table(name)] = table

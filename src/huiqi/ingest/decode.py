@@ -28,7 +28,7 @@ _CONTROL_START = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 def without_controls(text: str) -> str:
     """The text with CONTROL_RE's escape sequences and control characters removed."""
-    return CONTROL_RE.sub("", text) if _CONTROL_START.search(text) else text
+    return CONTROL_RE.sub("", text) if has_controls(text) else text
 
 
 def has_controls(text: str) -> bool:
