@@ -214,7 +214,7 @@ def test_cli_batch_counts_and_writes(tmp_path):
 
     table = pq.read_table(out)
     assert table.num_rows == 2 * len(pack().compiled)
-    assert set(table.column("id").to_pylist()) == {"D1", "D3"}
+    assert set(table.column("统一社会信用代码").to_pylist()) == {"D1", "D3"}
     assert (tmp_path / "out.rules.parquet").exists() and (
         tmp_path / "out.documents.parquet"
     ).exists()
@@ -338,11 +338,14 @@ def test_benefits_already_received_from_the_events_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert "事件行：读入 3 = 采用 1 + 拒绝 2" in result.output
     with out.open(encoding="utf-8-sig") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["rule_id"] == "jz.gxq.startup_grant"]
-    got = {r["id"]: (r["status"], r["amount_max"], r["set_aside"]) for r in rows}
+        rows = [r for r in csv.DictReader(fh) if r["规则编号"] == "jz.gxq.startup_grant"]
+    got = {
+        r["统一社会信用代码"]: (r["结论"], r["评审区间上限（元）"], r["因叠加规定不另行发放"])
+        for r in rows
+    }
     assert got == {
-        "G1": ("eligible", "0.00", "true"),  # 一次性: received in 2018, set aside
-        "G2": ("eligible", "100000.00", "false"),  # 不超过10万元
+        "G1": ("符合", "0.00", "是"),  # 一次性: received in 2018, set aside
+        "G2": ("符合", "100000.00", "否"),  # 不超过10万元
     }
 
 
@@ -392,11 +395,12 @@ def test_registry_and_events_as_tables_of_a_duckdb_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert "读入 2 = 评估 1 + 拒绝 1" in " ".join(result.output.split())
     with out.open(encoding="utf-8-sig") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["rule_id"] == "jz.gxq.startup_grant")
+        row = next(r for r in csv.DictReader(fh) if r["规则编号"] == "jz.gxq.startup_grant")
     # 焦政办〔2017〕63号 二10 “一次性不超过10万元”: received in 2018, so set aside
-    assert (row["id"], row["status"], row["amount_max"], row["set_aside"]) == (
-        "D1",
-        "eligible",
-        "0.00",
-        "true",
+    got = (
+        row["统一社会信用代码"],
+        row["结论"],
+        row["评审区间上限（元）"],
+        row["因叠加规定不另行发放"],
     )
+    assert got == ("D1", "符合", "0.00", "是")

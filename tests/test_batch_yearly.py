@@ -178,23 +178,23 @@ def test_cli_batch_evaluates_a_rule_reading_annual_results(tmp_path):
     assert "读入 7 = 评估 6 + 拒绝 1" in text
     assert "事件行：读入 4 = 采用 3 + 拒绝 1" in text
     with out.open(encoding="utf-8-sig") as f:
-        rows = {r["id"]: r for r in csv.DictReader(f) if r["rule_id"] == RULE}
-    got = {k: (r["status"], r["amount"]) for k, r in rows.items()}
+        rows = {r["统一社会信用代码"]: r for r in csv.DictReader(f) if r["规则编号"] == RULE}
+    got = {k: (r["结论"], r["确定金额（元）"]) for k, r in rows.items()}
     assert got == {
         # A1: 2020 3500万 − 2019 3000万 = 500万 新增；× 20% = 100万元
-        "A1": ("eligible", "1000000.00"),
+        "A1": ("符合", "1000000.00"),
         # A2 (events file only): 3800万 − 3000万 = 800万；× 20% = 160万元
-        "A2": ("eligible", "1600000.00"),
+        "A2": ("符合", "1600000.00"),
         # A4: the registry and the events file disagree on 2020: unknown
-        "A4": ("undetermined", ""),
+        "A4": ("待确定", ""),
         # A5: 5000万 − 3000万 = 2000万；× 20% = 400万元 > 每年不超过 200万元
-        "A5": ("eligible", "2000000.00"),
+        "A5": ("符合", "2000000.00"),
         # A6: 2900万 is not 达到 3000 万元以上
-        "A6": ("not_eligible", ""),
+        "A6": ("不符合", ""),
         # A7: 2020 3500万, 2019 not given: the 新增部分 is unknown (not all of 3500万)
-        "A7": ("undetermined", ""),
+        "A7": ("待确定", ""),
     }
     # what A7 lacks is named, as `huiqi match` names it: the list's field, by its labels
     lists = {n: v for n, v in bundled_pack("jiaozuo").variables.items() if v.type == "events"}
     rd = lists["annual_results"]
-    assert f"{rd.label}（{rd.fields['rd_expense'].label}）" in rows["A7"]["missing"]
+    assert f"{rd.label}（{rd.fields['rd_expense'].label}）" in rows["A7"]["缺少的信息"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..engine.match import STATUS_LABELS
 from ..packs.loader import Pack
 from .compile import RID, RuleInfo
 from .runner import FORECAST, RESULT, forecast, has_table
@@ -102,15 +103,37 @@ def label_tables(
 # the missing facts of a row by their Chinese labels (an id without a label stays as it is)
 _LABELLED = "list_transform(string_split(r.missing, ','), lambda f: coalesce(lab.m[f], f))"
 
+# the rows' columns (as the query names them) and their Chinese headers, in file order
+ROW_HEADERS = (
+    ("id", "统一社会信用代码"),
+    ("rule_id", "规则编号"),
+    ("title", "政策事项"),
+    ("document", "文件"),
+    ("department", "受理部门"),
+    ("status", "结论"),
+    ("amount", "确定金额（元）"),
+    ("amount_min", "评审区间下限（元）"),
+    ("amount_max", "评审区间上限（元）"),
+    ("set_aside", "因叠加规定不另行发放"),
+    ("missing", "缺少的信息"),
+)
+# a status as the user reads it (符合, 待确定…): the engine's labels, as SQL string literals
+_STATUS = "CASE r.status {} END".format(
+    " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STATUS_LABELS.items())
+)
+_HEADED = ", ".join(f'{c} AS "{h}"' for c, h in ROW_HEADERS)
 ROWS_SQL = f"""
-WITH lab AS (SELECT map(list(fact), list(label)) AS m FROM fact_labels)
-SELECT i.id, m.rule_id, m.title, m.document, m.department, r.status, r.amount, r.amount_min,
-       r.amount_max, r.set_aside,
+WITH lab AS (SELECT map(list(fact), list(label)) AS m FROM fact_labels),
+rows AS (
+SELECT r.{RID}, r.rule_idx, i.id, m.rule_id, m.title, m.document, m.department,
+       {_STATUS} AS status, r.amount, r.amount_min, r.amount_max,
+       CASE WHEN r.set_aside THEN '是' ELSE '否' END AS set_aside,
        CASE WHEN r.missing IS NULL OR r.missing = '' THEN []::VARCHAR[]
             ELSE {_LABELLED} END AS missing
-FROM {RESULT} r JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID}) CROSS JOIN lab
-ORDER BY r.{RID}, r.rule_idx
+FROM {RESULT} r JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID}) CROSS JOIN lab)
+SELECT {_HEADED} FROM rows ORDER BY {RID}, rule_idx
 """
+MISSING_HEADER = ROW_HEADERS[-1][1]
 
 
 def summary_sql(by: str) -> str:
@@ -164,7 +187,8 @@ def write_result(
     if has_table(con, RESULT):
         rows = ROWS_SQL
         if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
-            rows = f"SELECT * REPLACE (array_to_string(missing, '、') AS missing) FROM ({ROWS_SQL})"
+            joined = f'array_to_string("{MISSING_HEADER}", \'、\') AS "{MISSING_HEADER}"'
+            rows = f"SELECT * REPLACE ({joined}) FROM ({ROWS_SQL})"
         _write(con, rows, out)
         written.append(out)
     forecast(con)

@@ -33,6 +33,14 @@ def batch_command(
     as_of: Annotated[str, typer.Option("--as-of", help="评估日期 YYYY-MM-DD")],
     out: Annotated[Path, typer.Option("--out", help="结果文件：.csv、.xlsx 或 .parquet")],
     pack: Annotated[str | None, typer.Option("--pack", help="规则包（默认：全部）")] = None,
+    document: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--document",
+            "-d",
+            help="只测算这些文件的规则（文号或标题，可重复）；与之叠加比较的其他文件规则一并评估，但不列出",
+        ),
+    ] = None,
     events: Annotated[
         Path | None, typer.Option("--events", help="事件列表文件（按统一社会信用代码关联）")
     ] = None,
@@ -107,6 +115,13 @@ def batch_command(
         err.print("[red]直接读取数据仓库表时暂不支持 --events；请改用文件输入[/red]")
         raise typer.Exit(2)
     the_pack = _load(pack)
+    from ..batch.scope import ScopeError, documents_scope, whole_pack
+
+    try:
+        scope = documents_scope(the_pack, document) if document else whole_pack(the_pack)
+    except ScopeError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
     columns_of = None
     if mapping is not None:
         from ..batch.mapping import read_mapping
@@ -165,7 +180,7 @@ def batch_command(
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
             received = registry is not None and registry.received > 0
-            batch = compile_rules(the_pack, when, engine, received=received)
+            batch = compile_rules(the_pack, when, engine, scope.rules, received=received)
         except RuleCompileError as exc:
             raise fail(str(exc), 1) from None
         progress.update(
@@ -202,7 +217,7 @@ def batch_command(
 
             evaluate(con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step)
         progress.update(task, advance=1, description="写出结果与报告…")
-        label_tables(con, batch.rules, keys, the_pack, places, rids)
+        label_tables(con, scope.reported(batch.rules), keys, the_pack, places, rids)
         try:
             paths = write_result(con, out, html=html)
         except ValueError as exc:
