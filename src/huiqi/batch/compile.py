@@ -16,6 +16,7 @@ names that are NULL, for undetermined rows).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -143,9 +144,10 @@ class RuleInfo:
     department: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledBatch:
-    """`sqls`: the long result (one row per enterprise and rule, stacking applied), one
+    """Read-only: `compile_rules` hands the same batch to every caller with the same arguments.
+    `sqls`: the long result (one row per enterprise and rule, stacking applied), one
     statement per chunk of rules; `wide_sqls`, their inner queries: one row per enterprise
     with s_i/a_i/lo_i/hi_i/k_i/m_i/x_i per rule (status, amount, range, stacking key, missing
     inputs, set aside)."""
@@ -559,8 +561,32 @@ def compile_rules(
     (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled. With
     `received`, the queries also read table `received` (benefits already paid: `_rid`, `rule`,
     `amount`, `year`, `key`), which count in the stacking group of their rule as in
-    `apply_stacking`: 只能享受一次 sets the winner aside, 补差 / 就高 pay what is left."""
+    `apply_stacking`: 只能享受一次 sets the winner aside, 补差 / 就高 pay what is left.
+
+    The last COMPILED_KEPT batches of a pack are kept (compiling a whole pack takes about a
+    second; an officials' page run or a test suite asks for the same one again and again)."""
     chosen = list(pack.compiled if rules is None else rules)
+    key = ("batch", as_of, dialect, tuple(cr.rule.id for cr in chosen), received)
+    with _KEPT_LOCK:
+        kept = pack.memo.setdefault("compiled_batches", {})  # oldest first
+        hit = kept.get(key)
+    if hit is not None:
+        return hit
+    batch = _compile(pack, as_of, dialect, chosen, received)
+    with _KEPT_LOCK:
+        kept[key] = batch
+        while len(kept) > COMPILED_KEPT:
+            del kept[next(iter(kept))]
+    return batch
+
+
+COMPILED_KEPT = 4  # a whole pack's queries take about 10 MB
+_KEPT_LOCK = threading.Lock()
+
+
+def _compile(
+    pack: Pack, as_of: date, dialect: str, chosen: list[CompiledRule], received: bool
+) -> CompiledBatch:
     docs = _file_of(pack)
     infos: list[RuleInfo] = []
     for i, cr in enumerate(chosen):

@@ -74,7 +74,8 @@ class Pack:
     document_entries: list = field(default_factory=list)  # documents.yaml of every layer
     registry: Registry | None = None  # the jurisdiction tree the layers come from
     # Per-pack memo of values a match would otherwise rebuild per request (shared reasons,
-    # question entries; engine/match.py owns the keys). Never copied by `replace`.
+    # question entries; engine/match.py owns the keys; batch/compile.py keeps its last
+    # compiled batches under "compiled_batches"). Never copied by `replace`.
     memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
