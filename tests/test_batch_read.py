@@ -196,6 +196,32 @@ def test_events_file(tmp_path):
     assert reg.events_in == 3 and reg.events_rejected == 1
 
 
+def test_events_repeating_a_text_are_each_read_and_each_rejected(tmp_path):
+    """A column's texts are parsed once each and remembered (a list's kinds and years repeat
+    over many rows): a text repeated on several rows is accepted, or rejected with its own
+    row, on every one of them, and a text that differs only by a space reads the same."""
+    var = pack().variables["certifications"]
+    _write(tmp_path / "r.csv", [["id"], ["C1"], ["C2"], ["C3"], ["C4"]], "utf-8")
+    header = ["id", "事件列表", var.fields["kind"].label, var.fields["year"].label]
+    rows = [
+        ["C1", var.label, "省创新龙头企业", "2018"],
+        ["C2", var.label, "省创新龙头企业", "二〇一八"],
+        ["C3", var.label, "省创新龙头企业", " 2018 "],
+        ["C4", var.label, "省创新龙头企业", "二〇一八"],
+    ]
+    _write(tmp_path / "e.csv", [header, *rows], "utf-8")
+    reg = read_registry(tmp_path / "r.csv", pack(), events=tmp_path / "e.csv")
+    lists = {
+        key: r["facts"].get("certifications") for key, r in zip(reg.ids, reg.records, strict=True)
+    }
+    event = {"kind": "省创新龙头企业", "year": 2018}
+    assert lists == {"C1": [event], "C2": None, "C3": [event], "C4": None}
+    year = var.fields["year"].label
+    assert [(r.row, r.column) for r in reg.rejections] == [(3, year), (5, year)]
+    assert reg.rejections[0].reason == reg.rejections[1].reason
+    assert reg.events_in == 4 and reg.events_rejected == 2
+
+
 def test_cli_batch_counts_and_writes(tmp_path):
 
     _money, money_label = _pick("money")

@@ -45,6 +45,32 @@ class _Row:
     received: dict[str, Any] | None = None  # a benefit already received
 
 
+# distinct texts remembered per column: an event list's kinds, levels, years and flags repeat
+# over hundreds of thousands of rows; amounts do not, and stop being remembered
+SEEN_TEXTS = 4096
+
+
+class _Column:
+    """One column of the events file as a field of one list; `parse` is `parse_cell`, each
+    distinct text parsed once (parse_cell depends on the cell, the field and the unit only)."""
+
+    __slots__ = ("factor", "field", "header", "i", "seen", "spec")
+
+    def __init__(self, i: int, header: str, field: str, spec: FieldSpec, factor) -> None:
+        self.i, self.header, self.field, self.spec, self.factor = i, header, field, spec, factor
+        self.seen: dict[str, tuple[Any, str | None]] = {}
+
+    def parse(self, cell: Any) -> tuple[Any, str | None]:
+        if type(cell) is not str:  # a spreadsheet's number, date or bool: as it is
+            return parse_cell(cell, self.spec, self.factor)
+        hit = self.seen.get(cell)
+        if hit is None:
+            hit = parse_cell(cell, self.spec, self.factor)
+            if len(self.seen) < SEEN_TEXTS:
+                self.seen[cell] = hit
+        return hit
+
+
 class EventsFile:
     """The rows of an events file by enterprise key; `apply` adds an enterprise's to it."""
 
@@ -63,10 +89,11 @@ class EventsFile:
                 f"{label}：事件文件须有“统一社会信用代码”（或 id）列与“事件列表”（或 list）列"
             )
         self.id_header = header[id_col]
-        names_of = {
+        self.names_of = {
             lname: {n: f for f, spec in var.fields.items() for n in field_names(spec)}
             for lname, var in self.lists.items()
         }
+        self.plans: dict[str, list[_Column]] = {}
         used: set[int] = {id_col, list_col}
         self.by_key: dict[str, list[_Row]] = {}
         self.rejections: list[Rejection] = []
@@ -88,11 +115,33 @@ class EventsFile:
                 problems.append(Rejection(label, n, header[list_col], f"未知事件列表 {lname!r}"))
             got = _Row(n, key, name, problems)
             if name is not None:
-                self._fields(got, header, cells, (id_col, list_col), names_of[name], used)
+                self._fields(got, header, cells, (id_col, list_col), used)
             self.by_key.setdefault(key, []).append(got)
         registry.ignored_columns.extend(
             f"{h}（{Path(label).name}）" for i, h in enumerate(header) if i not in used
         )
+
+    def _plan(self, name: str, header: list[str], skip: tuple[int, int], used: set[int]):
+        """The columns that hold fields of list `name`, in header order (worked out once per
+        list, not per row)."""
+        plan = self.plans.get(name)
+        if plan is None:
+            names = self.names_of[name]
+            plan = []
+            for i, h in enumerate(header):
+                if i in skip:
+                    continue
+                fname, factor = split_header(h)
+                f = names.get(h)
+                if f is None:
+                    f = names.get(fname)
+                else:
+                    factor = None  # the whole header is the name (no unit)
+                if f is not None:
+                    plan.append(_Column(i, h, f, self.lists[name].fields[f], factor))
+                    used.add(i)
+            self.plans[name] = plan
+        return plan
 
     def _fields(
         self,
@@ -100,31 +149,19 @@ class EventsFile:
         header: list[str],
         cells: list[Any],
         skip: tuple[int, int],
-        names: dict[str, str],
         used: set[int],
     ) -> None:
         """The event's fields from the row's cells (problems appended to the row's)."""
         var = self.lists[got.name]  # type: ignore[index]
         bad: set[str] = set()
-        for i, h in enumerate(header):
-            if i in skip:
-                continue
-            fname, factor = split_header(h)
-            f = names.get(h)
-            if f is None:
-                f = names.get(fname)
-            else:
-                factor = None  # the whole header is the name (no unit)
-            if f is None:
-                continue
-            used.add(i)
-            value, why = parse_cell(cells[i], var.fields[f], factor)
+        for c in self._plan(got.name, header, skip, used):  # type: ignore[arg-type]
+            value, why = c.parse(cells[c.i])
             if why:
-                got.problems.append(Rejection(self.label, got.n, h, why))
-                bad.add(f)
+                got.problems.append(Rejection(self.label, got.n, c.header, why))
+                bad.add(c.field)
             elif value is not None:
-                got.event[f] = value
-                got.column_of[f] = h
+                got.event[c.field] = value
+                got.column_of[c.field] = c.header
         if got.event or bad:
             for f, s in var.fields.items():
                 if not s.optional and f not in got.event and f not in bad:
