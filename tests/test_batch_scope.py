@@ -79,6 +79,9 @@ def test_a_document_is_evaluated_with_its_stacking_rivals_and_reported_alone(tmp
     documents = _rows(out.with_name("o.documents.csv"))
     assert [d["文件"] for d in documents] == [PLAN]
     assert Decimal(documents[0]["确定金额（元）"]) == 0
+    # the report's totals too: the kjjl award paid instead is not the plan's cost
+    report = out.with_name("o.report.html").read_text(encoding="utf-8")
+    assert "确定金额合计 0.00 万元" in report
 
     # the kjjl award alone: 第六条 “首次认定的国家高新技术企业……奖励20万元”
     got, out = _run(tmp_path / "k", "-d", f"《{KJJL}》")

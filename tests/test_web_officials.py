@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from huiqi.web import service
 from huiqi.web.app import app
 
 
@@ -36,7 +37,8 @@ def _run(client: TestClient, registry: bytes = REGISTRY, name: str = "登记表.
     files = {"registry": (name, registry, "text/csv")}
     if extra.get("events") is not None:
         files["events"] = ("事件.csv", extra["events"], "text/csv")
-    return client.post("/officials", files=files, data={"as_of": "2019-03-01"})
+    data = {"as_of": "2019-03-01", "documents": extra.get("documents") or []}
+    return client.post("/officials", files=files, data=data)
 
 
 def test_page_offers_the_upload(client):
@@ -74,6 +76,36 @@ def test_upload_forecast_and_download(client):
     )  # offline: nothing fetched from elsewhere
     rows_csv = client.get(f"/officials/result/{token}/csv")
     assert rows_csv.status_code == 200 and "91410800A" in rows_csv.content.decode("utf-8-sig")
+
+
+def test_a_run_limited_to_one_document(client):
+    """《焦作市加快高新技术企业培育行动方案（2017—2020年）》四1/五4 pays A, first recognised in
+    2018, a 20万元 subsidy; 《焦作市科技创新奖励资金管理暂行办法》第六条 pays A 20万元 for the
+    same recognition and its 第五条 “奖励资金用于奖励我市已出台奖励政策规定的科技奖励事项”
+    makes them one benefit, paid once: on the tie the kjjl award (which quotes that principle)
+    is paid. Limited to the plan, the page lists the plan's rules only and its cost for A is
+    0 元; the kjjl award is not counted."""
+    from huiqi.batch.scope import documents_with_rules
+
+    form = client.get("/officials").text
+    plan = "焦作市加快高新技术企业培育行动方案（2017—2020年）"
+    (doc_id,) = [i for i, title, _ in documents_with_rules(service.load_pack()) if title == plan]
+    assert f'<option value="{doc_id}">{plan}' in form
+    r = _run(client, events=EVENTS, documents=[doc_id])
+    assert r.status_code == 200, r.text[:2000]
+    assert f"只测算：《{plan}》" in r.text
+    assert "确定金额合计 0.00 万元" in r.text
+    assert f'<option value="{doc_id}" selected>' in r.text  # the choice is kept
+    token = r.text.split("/officials/result/")[1].split("/")[0]
+    rules = client.get(f"/officials/result/{token}/rules.xlsx")
+    rows = list(load_workbook(io.BytesIO(rules.content), read_only=True).worksheets[0].values)
+    by_rule = {row[0]: dict(zip(rows[0], row, strict=False)) for row in rows[1:]}
+    assert {row["文件"] for row in by_rule.values()} == {plan}
+    subsidy = by_rule["jz.gqpy.new_hte_subsidy"]
+    assert subsidy["符合（家次）"] == 1 and subsidy["确定金额（元）"] == 0
+
+    r = _run(client, events=EVENTS, documents=["no-such-document"])
+    assert r.status_code == 400 and "找不到文件“no-such-document”" in r.text
 
 
 def test_page_says_how_yearly_columns_were_read(client):

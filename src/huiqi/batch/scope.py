@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from ..packs.loader import CompiledRule, Pack
 from .compile import RuleInfo
+from .runner import FORECAST, RESULT, has_table
 
 
 class ScopeError(ValueError):
@@ -25,6 +28,23 @@ class Scope:
     def reported(self, infos: list[RuleInfo]) -> list[RuleInfo]:
         """The rules of a compiled batch that the result and the summaries list."""
         return [i for i in infos if i.rule_id in self.shown]
+
+    def drop_unlisted(self, con: duckdb.DuckDBPyConnection, infos: list[RuleInfo]) -> None:
+        """After the evaluation: the rivals' rows leave the long result and the forecast, so
+        that every total, count and chart is of the chosen documents only."""
+        keep = [i.idx for i in self.reported(infos)]
+        if len(keep) == len(infos):
+            return
+        for table in (RESULT, FORECAST):
+            if has_table(con, table):
+                con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, rule_idx)", [keep])
+
+
+def documents_with_rules(pack: Pack) -> list[tuple[str, str, str]]:
+    """(id, title, 文号 or '') of the library documents that have rules in the pack, in
+    library order: what a user may choose from."""
+    with_rules = {cr.rule.doc_id for cr in pack.compiled}
+    return [(d.id, d.title, d.doc_number or "") for d in pack.documents if d.id in with_rules]
 
 
 def whole_pack(pack: Pack) -> Scope:

@@ -73,8 +73,16 @@ def _form(request: Request, message: str = "", status: int = 200, **values) -> R
         max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
         max_rows=MAX_ROWS,
         values=values,
+        documents=_documents(),
         result=None,
     )
+
+
+def _documents() -> list[tuple[str, str, str]]:
+    """The documents one may limit a run to (id, title, 文号)."""
+    from ..batch.scope import documents_with_rules
+
+    return documents_with_rules(service.load_pack())
 
 
 @router.post("", response_class=HTMLResponse)
@@ -84,37 +92,58 @@ def officials_run(
     as_of: Annotated[str, Form()] = "",
     events: Annotated[UploadFile | None, File()] = None,
     mapping: Annotated[UploadFile | None, File()] = None,
+    documents: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Evaluate the uploaded registry with every rule in force on `as_of`; the page shows
-    the forecast and links the result files."""
+    """Evaluate the uploaded registry with every rule in force on `as_of` (or the rules of
+    the chosen `documents`, by id, with their stacking rivals); the page shows the forecast
+    and links the result files."""
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
     from ..batch.mapping import read_mapping
     from ..batch.read import read_registry
     from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
     from ..batch.runner import connect, evaluate
+    from ..batch.scope import ScopeError, documents_scope, whole_pack
     from ..batch.tables import DuckDBSink
 
+    chosen = [d for d in documents or [] if d]
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED:
-        return _form(request, "请上传 .csv 或 .xlsx 格式的企业登记表", 400, as_of=as_of)
+        return _form(
+            request, "请上传 .csv 或 .xlsx 格式的企业登记表", 400, as_of=as_of, documents=chosen
+        )
     try:
         when = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
-        return _form(request, f"评估日期应为 年-月-日，而不是“{as_of}”", 400, as_of=as_of)
+        return _form(
+            request, f"评估日期应为 年-月-日，而不是“{as_of}”", 400, as_of=as_of, documents=chosen
+        )
+    pack = service.load_pack()
+    try:
+        scope = documents_scope(pack, chosen) if chosen else whole_pack(pack)
+    except ScopeError as exc:
+        return _form(request, str(exc), 400, as_of=as_of, documents=chosen)
     data = registry.file.read(MAX_UPLOAD_BYTES + 1)
     ev_name = Path(events.filename or "").name if events is not None else ""
     ev_data = events.file.read(MAX_UPLOAD_BYTES + 1) if events is not None and ev_name else b""
     if ev_name and Path(ev_name).suffix.lower() not in ACCEPTED:
-        return _form(request, "事件列表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of)
+        return _form(
+            request, "事件列表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of, documents=chosen
+        )
     map_name = Path(mapping.filename or "").name if mapping is not None else ""
     map_data = mapping.file.read(MAX_UPLOAD_BYTES + 1) if mapping is not None and map_name else b""
     if map_name and Path(map_name).suffix.lower() not in ACCEPTED:
-        return _form(request, "列名对照表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of)
+        return _form(
+            request, "列名对照表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of, documents=chosen
+        )
     if len(data) + len(ev_data) + len(map_data) > MAX_UPLOAD_BYTES:
         return _form(
-            request, f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）", 413, as_of=as_of
+            request,
+            f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）",
+            413,
+            as_of=as_of,
+            documents=chosen,
         )
     root = _root()
     _prune(root)
@@ -135,7 +164,6 @@ def officials_run(
             text = text.replace(str(path), f"“{shown}”")
         return text
 
-    pack = service.load_pack()
     con = connect()
     try:
         columns = read_mapping(map_upload, pack) if map_data else None
@@ -149,7 +177,7 @@ def officials_run(
         )
     except ReadError as exc:
         shutil.rmtree(run, ignore_errors=True)
-        return _form(request, named(str(exc)), 400, as_of=as_of)
+        return _form(request, named(str(exc)), 400, as_of=as_of, documents=chosen)
     if len(reg.ids) > MAX_ROWS:
         shutil.rmtree(run, ignore_errors=True)
         return _form(
@@ -158,15 +186,18 @@ def officials_run(
             "更大的登记表请用命令 huiqi batch",
             413,
             as_of=as_of,
+            documents=chosen,
         )
     try:
-        batch = compile_rules(pack, when, received=reg.received > 0)
+        batch = compile_rules(pack, when, "duckdb", scope.rules, received=reg.received > 0)
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
-        return _form(request, str(exc), 500, as_of=as_of)
+        return _form(request, str(exc), 500, as_of=as_of, documents=chosen)
     evaluate(con, pack, when, batch=batch)
-    label_tables(con, batch.rules, reg.ids, pack, reg.places)
-    if len(reg.ids) * len(batch.rules) <= XLSX_MAX_ROWS:
+    scope.drop_unlisted(con, batch.rules)
+    listed = scope.reported(batch.rules)
+    label_tables(con, listed, reg.ids, pack, reg.places)
+    if len(reg.ids) * len(listed) <= XLSX_MAX_ROWS:
         write_result(con, run / "result.xlsx", html=False)
     write_result(con, run / "result.csv")
     data_ = report_data(con)
@@ -179,10 +210,12 @@ def officials_run(
         today=date.today().isoformat(),
         max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
         max_rows=MAX_ROWS,
-        values={"as_of": when.isoformat()},
+        values={"as_of": when.isoformat(), "documents": chosen},
+        documents=_documents(),
         result={
             "name": name,
             "token": token,
+            "titles": scope.titles,
             "as_of": when.isoformat(),
             "rows_in": reg.rows_in,
             "evaluated": len(reg.ids),
