@@ -112,5 +112,9 @@ def test_scope_takes_rivals_from_other_documents():
     for cr in pack().compiled:  # every rival in those groups, nothing else
         in_group = cr.rule.stacking is not None and cr.rule.stacking.group in groups
         assert (cr.rule.id in rivals) == (in_group and cr.rule.id not in shown)
-    with pytest.raises(ScopeError):
+    with pytest.raises(ScopeError, match="找不到文件“国发〔1900〕1号”"):
         documents_scope(pack(), ["国发〔1900〕1号"])
+    with_rules = {cr.rule.doc_id for cr in pack().compiled}
+    bare = next(d for d in pack().documents if d.id not in with_rules)  # in the library only
+    with pytest.raises(ScopeError, match="暂无可测算的规则"):
+        documents_scope(pack(), [bare.title])

@@ -1,5 +1,6 @@
 """Whole-rule compilation: every rule of a pack (or a subset) into one SQL query over a
-registry table, with status, amount, missing inputs and stacking as window functions.
+registry table, with status, amount, missing inputs and stacking (rivals compared pairwise
+within the enterprise's row).
 
 Tables the query reads (see `schema`):
 
@@ -580,7 +581,7 @@ def compile_rules(
     return batch
 
 
-COMPILED_KEPT = 4  # a whole pack's queries take about 10 MB
+COMPILED_KEPT = 4  # a whole pack's queries are about 4 MB of text
 _KEPT_LOCK = threading.Lock()
 
 

@@ -29,15 +29,17 @@ class Scope:
         """The rules of a compiled batch that the result and the summaries list."""
         return [i for i in infos if i.rule_id in self.shown]
 
-    def drop_unlisted(self, con: duckdb.DuckDBPyConnection, infos: list[RuleInfo]) -> None:
+    def keep_listed(self, con: duckdb.DuckDBPyConnection, infos: list[RuleInfo]) -> list[RuleInfo]:
         """After the evaluation: the rivals' rows leave the long result and the forecast, so
-        that every total, count and chart is of the chosen documents only."""
-        keep = [i.idx for i in self.reported(infos)]
-        if len(keep) == len(infos):
-            return
-        for table in (RESULT, FORECAST):
-            if has_table(con, table):
-                con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, rule_idx)", [keep])
+        that every total, count and chart is of the chosen documents only; the rules listed."""
+        listed = self.reported(infos)
+        if len(listed) < len(infos):
+            keep = [i.idx for i in listed]
+            for table in (RESULT, FORECAST):
+                if has_table(con, table):
+                    sql = f"DELETE FROM {table} WHERE NOT list_contains(?, rule_idx)"
+                    con.execute(sql, [keep])
+        return listed
 
 
 def documents_with_rules(pack: Pack) -> list[tuple[str, str, str]]:
@@ -63,7 +65,7 @@ def documents_scope(pack: Pack, refs: list[str]) -> Scope:
         if doc is None:
             raise ScopeError(f"找不到文件“{ref}”：请写文号（如 财税〔2017〕43号）或完整标题")
         if not any(cr.rule.doc_id == doc.id for cr in pack.compiled):
-            raise ScopeError(f"《{doc.title}》在规则包“{pack.name}”中没有可测算的规则")
+            raise ScopeError(f"《{doc.title}》暂无可测算的规则")
         wanted[doc.id] = doc.title
     chosen = {cr.rule.id for cr in pack.compiled if cr.rule.doc_id in wanted}
     groups = {

@@ -217,8 +217,8 @@ def batch_command(
 
             evaluate(con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step)
         progress.update(task, advance=1, description="写出结果与报告…")
-        scope.drop_unlisted(con, batch.rules)
-        label_tables(con, scope.reported(batch.rules), keys, the_pack, places, rids)
+        listed = scope.keep_listed(con, batch.rules)
+        label_tables(con, listed, keys, the_pack, places, rids)
         try:
             paths = write_result(con, out, html=html)
         except ValueError as exc:

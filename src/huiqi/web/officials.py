@@ -194,8 +194,7 @@ def officials_run(
         shutil.rmtree(run, ignore_errors=True)
         return _form(request, str(exc), 500, as_of=as_of, documents=chosen)
     evaluate(con, pack, when, batch=batch)
-    scope.drop_unlisted(con, batch.rules)
-    listed = scope.reported(batch.rules)
+    listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
     if len(reg.ids) * len(listed) <= XLSX_MAX_ROWS:
         write_result(con, run / "result.xlsx", html=False)
