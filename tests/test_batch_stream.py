@@ -20,7 +20,7 @@ import huiqi.batch.read as read_module
 from huiqi.batch.columns import Block
 from huiqi.batch.compile import schema
 from huiqi.batch.read import ReadError, open_table, read_registry
-from huiqi.batch.tables import write_tables
+from huiqi.batch.tables import block_tables, write_tables
 from huiqi.packs.loader import bundled_pack
 
 
@@ -132,6 +132,41 @@ def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkey
     assert calls == [2, 1, 1, 1]
     query = "SELECT * FROM registry ORDER BY _rid"
     assert con.execute(query).fetchall() == whole.execute(query).fetchall()
+
+
+@pytest.mark.parametrize("keep", ["arrow", "duckdb", "switch"])
+def test_the_sink_keeps_the_registry_as_arrow_then_as_a_duckdb_table(tmp_path, monkeypatch, keep):
+    """DuckDBSink: within its budget the registry stays as Arrow pieces that DuckDB queries
+    where they are (a view); beyond it, or with a budget of 0, they go into a DuckDB table
+    (which spills to disk); switching halfway loses and repeats nothing. Every way, the same
+    registry as written whole, and the same event tables."""
+    from huiqi.batch.tables import DuckDBSink
+
+    path = _csv(tmp_path / "r.csv", _rows(), "gbk")
+    sch = schema(pack())
+    whole = duckdb.connect()
+    write_tables(whole, sch, read_registry(path, pack()).records)
+    monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE registry AS SELECT 1 AS stale")  # an earlier run's
+    blocks: list[Block] = []
+    read_registry(path, pack(), sink=blocks.append)
+    sizes = [block_tables(sch, b)["registry"].nbytes for b in blocks]
+    budget = {"arrow": 10**9, "duckdb": 0, "switch": sizes[0] + sizes[1]}[keep]
+    sink = DuckDBSink(con, sch, keep_bytes=budget)
+    read_registry(path, pack(), sink=sink)
+    if keep == "switch":  # two pieces kept as Arrow, the third too many
+        assert sink.arrow_bytes == sum(sizes[:3])
+    assert sink.pieces == 4 and sink.rows == 5
+    query = "SELECT * FROM registry ORDER BY _rid"
+    assert con.execute(query).fetchall() == whole.execute(query).fetchall()
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert ("registry" in tables) == (keep != "arrow")  # else a view of the Arrow pieces
+    assert (sink.arrow is None) == (keep != "arrow")
+    for name in sch.events:
+        events = f'SELECT * FROM "ev__{name}" ORDER BY ALL'
+        assert con.execute(events).fetchall() == whole.execute(events).fetchall()
 
 
 def test_no_valid_row_still_makes_the_tables(tmp_path):

@@ -3,6 +3,7 @@ registry and event tables of a DuckDB connection, through typed Arrow tables."""
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -59,16 +60,54 @@ def write_tables(
 
 class DuckDBSink:
     """`read_registry`'s sink into DuckDB: each Block appended to the tables the first one
-    created; counts the enterprises written."""
+    created; counts the enterprises written.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, sch: Schema) -> None:
+    The registry itself is kept as Arrow pieces, which DuckDB queries where they are (a view
+    re-registered after each piece: no flush for a caller to forget), while they stay within
+    `keep_bytes` (default: an eighth of the machine's memory). Appending a piece to a DuckDB
+    table costs about 20 ns per value (some 25 s for 1M enterprises × 261 columns) and the
+    queries read Arrow about as fast as DuckDB's own tables. Beyond `keep_bytes` the pieces
+    go into a DuckDB table, which spills to disk under a memory limit; `keep_bytes=0` (as
+    `--memory-limit` asks) always does."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, sch: Schema, keep_bytes: int | None = None
+    ) -> None:
         self.con, self.sch = con, sch
         self.pieces = self.rows = 0
+        self.keep_bytes = arrow_budget() if keep_bytes is None else keep_bytes
+        self.arrow: list[pa.Table] | None = []  # the registry's pieces, while kept as Arrow
+        self.arrow_bytes = 0
 
     def __call__(self, block: Block) -> None:
-        write_tables(self.con, self.sch, block, append=self.pieces > 0)
+        tables = block_tables(self.sch, block)
+        registry = tables.pop(REGISTRY)
+        for name, table in tables.items():
+            _create(self.con, name, table, append=self.pieces > 0)
+        if self.pieces == 0:
+            self.con.execute(f'DROP TABLE IF EXISTS "{REGISTRY}"')  # an earlier run's
+        if self.arrow is not None:
+            self.arrow.append(registry)
+            self.arrow_bytes += registry.nbytes
+            whole = pa.concat_tables(self.arrow)  # no copy: the pieces become its chunks
+            if self.arrow_bytes <= self.keep_bytes:
+                self.con.register(REGISTRY, whole)
+            else:
+                self.con.unregister(REGISTRY)
+                _create(self.con, REGISTRY, whole, append=False)
+                self.arrow = None
+        else:
+            _create(self.con, REGISTRY, registry, append=True)
         self.pieces += 1
         self.rows += len(block)
+
+
+def arrow_budget() -> int:
+    """An eighth of the machine's memory (256 MB where it cannot be told)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return 256 * 2**20
 
 
 def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:

@@ -151,7 +151,8 @@ def batch_command(
         # Handed on as it is read, a piece at a time: into DuckDB, or as Arrow tables for
         # Spark (columns take a fraction of the memory of records); an events file is read
         # first and each enterprise's events added as the registry reaches it.
-        to_duckdb = DuckDBSink(con, sch)
+        # under a memory limit the registry goes into DuckDB's own tables, which spill
+        to_duckdb = DuckDBSink(con, sch, keep_bytes=0 if memory_limit else None)
         pieces: dict[str, list[pa.Table]] = {}  # Spark: each table's pieces
         read = 0  # enterprises read
 
