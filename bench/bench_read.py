@@ -2,8 +2,10 @@
 in its own process so that its peak memory (VmHWM) is its own:
 
 - streamed: read by Arrow's CSV reader and handed on in pieces as columns (what `huiqi batch`
-  does with a regular CSV);
-- streamed, row by row: the reader for irregular files, the baseline;
+  does with a regular CSV), the pieces kept as Arrow for DuckDB to query in place;
+- streamed, into a DuckDB table: the same, each piece appended to a DuckDB table (what
+  `--memory-limit` does; before stop 15, always), the sink's baseline;
+- streamed, row by row: the reader for irregular files, the reader's baseline;
 - streamed+events: with an events file as well (every certification and platform recognition
   of the synthetic registry, a row each; every known list holds 0-3 events, DENSE);
 - whole: read with every record kept.
@@ -97,7 +99,8 @@ def read_once(path: Path, mode: str) -> dict:
 
         read.FAST_CSV = False
     if streamed:
-        sink = DuckDBSink(con, sch)
+        table = mode == "streamed, into a DuckDB table"
+        sink = DuckDBSink(con, sch, keep_bytes=0) if table else DuckDBSink(con, sch)
         more = {} if events is None else {"events": events}  # (runs older code too)
         reg = read_registry(path, pack, as_of=AS_OF, sink=sink, **more)
     else:
@@ -132,7 +135,8 @@ def main() -> None:
             cols = write_csv(n, path)
             size = path.stat().st_size / 1e6
             print(f"{n:,} enterprises x {cols} columns, {size:.0f} MB", flush=True)
-            for mode in ("streamed", "streamed, row by row", "streamed+events", "whole"):
+            modes = ("streamed", "streamed, into a DuckDB table", "streamed, row by row")
+            for mode in (*modes, "streamed+events", "whole"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", str(path), mode],
                     capture_output=True,

@@ -114,13 +114,20 @@ def test_pieces_equal_the_whole(tmp_path, monkeypatch, name):
     assert streamed.rows_in == whole.rows_in == 7  # rows in = 5 evaluated + 2 rejected
 
 
-def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkeypatch):
+def _written_whole(tmp_path, monkeypatch):
+    """The registry CSV, the schema, and a DuckDB with the tables written from the records
+    read whole; later reads come in pieces of 2 rows."""
     path = _csv(tmp_path / "r.csv", _rows(), "gbk")
     sch = schema(pack())
     whole = duckdb.connect()
     write_tables(whole, sch, read_registry(path, pack()).records)
     monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
     monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
+    return path, sch, whole
+
+
+def test_the_tables_written_in_pieces_equal_those_written_whole(tmp_path, monkeypatch):
+    path, sch, whole = _written_whole(tmp_path, monkeypatch)
     con = duckdb.connect()
     calls = []
 
@@ -142,12 +149,7 @@ def test_the_sink_keeps_the_registry_as_arrow_then_as_a_duckdb_table(tmp_path, m
     registry as written whole, and the same event tables."""
     from huiqi.batch.tables import DuckDBSink
 
-    path = _csv(tmp_path / "r.csv", _rows(), "gbk")
-    sch = schema(pack())
-    whole = duckdb.connect()
-    write_tables(whole, sch, read_registry(path, pack()).records)
-    monkeypatch.setattr(read_module, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(read_module, "ARROW_ROWS", 2)  # (the Arrow CSV reader's)
+    path, sch, whole = _written_whole(tmp_path, monkeypatch)
     con = duckdb.connect()
     con.execute("CREATE TABLE registry AS SELECT 1 AS stale")  # an earlier run's
     blocks: list[Block] = []
