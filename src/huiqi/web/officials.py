@@ -107,44 +107,34 @@ def officials_run(
     from ..batch.tables import DuckDBSink
 
     chosen = [d for d in documents or [] if d]
+
+    def again(message: str, status: int) -> Response:  # the form again, as it was filled in
+        return _form(request, message, status, as_of=as_of, documents=chosen)
+
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED:
-        return _form(
-            request, "请上传 .csv 或 .xlsx 格式的企业登记表", 400, as_of=as_of, documents=chosen
-        )
+        return again("请上传 .csv 或 .xlsx 格式的企业登记表", 400)
     try:
         when = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
-        return _form(
-            request, f"评估日期应为 年-月-日，而不是“{as_of}”", 400, as_of=as_of, documents=chosen
-        )
+        return again(f"评估日期应为 年-月-日，而不是“{as_of}”", 400)
     pack = service.load_pack()
     try:
         scope = documents_scope(pack, chosen) if chosen else whole_pack(pack)
     except ScopeError as exc:
-        return _form(request, str(exc), 400, as_of=as_of, documents=chosen)
+        return again(str(exc), 400)
     data = registry.file.read(MAX_UPLOAD_BYTES + 1)
     ev_name = Path(events.filename or "").name if events is not None else ""
     ev_data = events.file.read(MAX_UPLOAD_BYTES + 1) if events is not None and ev_name else b""
     if ev_name and Path(ev_name).suffix.lower() not in ACCEPTED:
-        return _form(
-            request, "事件列表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of, documents=chosen
-        )
+        return again("事件列表请上传 .csv 或 .xlsx 格式的文件", 400)
     map_name = Path(mapping.filename or "").name if mapping is not None else ""
     map_data = mapping.file.read(MAX_UPLOAD_BYTES + 1) if mapping is not None and map_name else b""
     if map_name and Path(map_name).suffix.lower() not in ACCEPTED:
-        return _form(
-            request, "列名对照表请上传 .csv 或 .xlsx 格式的文件", 400, as_of=as_of, documents=chosen
-        )
+        return again("列名对照表请上传 .csv 或 .xlsx 格式的文件", 400)
     if len(data) + len(ev_data) + len(map_data) > MAX_UPLOAD_BYTES:
-        return _form(
-            request,
-            f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）",
-            413,
-            as_of=as_of,
-            documents=chosen,
-        )
+        return again(f"文件过大（上限 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB）", 413)
     root = _root()
     _prune(root)
     token = secrets.token_urlsafe(18)
@@ -177,22 +167,19 @@ def officials_run(
         )
     except ReadError as exc:
         shutil.rmtree(run, ignore_errors=True)
-        return _form(request, named(str(exc)), 400, as_of=as_of, documents=chosen)
+        return again(named(str(exc)), 400)
     if len(reg.ids) > MAX_ROWS:
         shutil.rmtree(run, ignore_errors=True)
-        return _form(
-            request,
+        return again(
             f"“{name}”有 {len(reg.ids):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
             "更大的登记表请用命令 huiqi batch",
             413,
-            as_of=as_of,
-            documents=chosen,
         )
     try:
         batch = compile_rules(pack, when, "duckdb", scope.rules, received=reg.received > 0)
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
-        return _form(request, str(exc), 500, as_of=as_of, documents=chosen)
+        return again(str(exc), 500)
     evaluate(con, pack, when, batch=batch)
     listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
