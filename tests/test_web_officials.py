@@ -52,7 +52,9 @@ def test_upload_forecast_and_download(client):
     assert r.status_code == 200, r.text[:2000]
     page = r.text
     # row 4 (the header is row 1) is rejected, naming the uploaded file and the column
-    assert "“登记表.csv” 第 4 行，列“具有独立法人资格”" in page
+    assert (
+        "“登记表.csv” 第 4 行，列“具有独立法人资格”：应为“是”或“否”，而不是 &#39;也许&#39;" in page
+    )
     assert "读入 3 行 = 评估 2 + 拒绝 1" in page
     assert "<svg" in page and "按受理部门" in page and "按注册地" in page
     token = page.split("/officials/result/")[1].split("/")[0]

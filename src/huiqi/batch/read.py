@@ -530,6 +530,8 @@ def parse_cell(value: Any, spec: FieldSpec, factor: Decimal | None) -> tuple[Any
             value = True
         elif text in FALSE:
             value = False
+        else:  # in the user's words (the engine's own message names JSON's true/false)
+            return None, f"应为“是”或“否”，而不是 {text!r}"
     if t in ("integer", "year") and isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = int(value)
