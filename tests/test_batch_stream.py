@@ -310,3 +310,40 @@ def test_an_events_file_is_added_as_the_registry_passes(tmp_path, monkeypatch):
     ]
     assert streamed.rejections == whole.rejections
     assert (streamed.events_in, streamed.events_rejected) == (7, 3)
+
+
+def test_read_ahead_keeps_order_raises_in_the_consumer_and_stops_with_it():
+    """`ahead` (Arrow parses the next block while Python reads this one): the items in their
+    order; an error in the producing thread raised where the items are consumed, after the
+    items before it; a consumer that stops early stops the thread."""
+    import itertools
+    import threading
+    import time
+
+    from huiqi.batch.read import ahead
+
+    before = set(threading.enumerate())
+    assert list(ahead(iter(range(100)))) == list(range(100))
+    assert list(ahead(iter([]))) == []
+
+    def failing():
+        yield from (1, 2, 3)
+        raise ReadError("r.csv：无法读取 CSV 文件（…）")
+
+    got = []
+    with pytest.raises(ReadError, match="无法读取"):
+        for item in ahead(failing()):
+            got.append(item)
+    assert got == [1, 2, 3]
+
+    made = itertools.count()
+    endless = (next(made) for _ in itertools.repeat(None))
+    items = ahead(endless, depth=2)
+    assert [next(items), next(items)] == [0, 1]
+    items.close()
+    time.sleep(0.3)  # the thread notices at its next put (it waits 0.1 s at a time)
+    produced = next(made)
+    time.sleep(0.3)
+    assert next(made) == produced + 1  # nothing more was produced meanwhile
+    left = [t for t in threading.enumerate() if t not in before and t.name == "huiqi-read-ahead"]
+    assert not left

@@ -339,7 +339,52 @@ def _arrow_csv(
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise ReadError(f"{path}：无法读取 CSV 文件（{exc}）") from None
 
-    return header, pieces()
+    return header, ahead(pieces())
+
+
+_DONE = object()
+
+
+def ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """`items`, produced by a thread up to `depth` items ahead of the consumer: Arrow parses
+    the next block of a CSV (without holding the GIL) while Python reads this block's
+    columns. An exception in the thread is raised in the consumer; a consumer that stops
+    early stops the thread at its next item."""
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[BaseException | None, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[BaseException | None, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((None, item)):
+                    return
+            put((None, _DONE))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((exc, None))
+
+    threading.Thread(target=run, name="huiqi-read-ahead", daemon=True).start()
+    try:
+        while True:
+            exc, item = q.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def _arrow_csv_or_encoding(path: Path) -> tuple[Any, str]:
