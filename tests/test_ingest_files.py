@@ -9,7 +9,15 @@ from conftest import TRUTH, truth_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huiqi.ingest.decode import CONTROL_RE, IngestError, decode_bytes, without_controls
+from huiqi.ingest.decode import (
+    CONTROL_RE,
+    IngestError,
+    decode_bytes,
+    has_controls,
+    utf8_has_controls,
+    utf8_seam_control,
+    without_controls,
+)
 from huiqi.ingest.pipeline import ingest_paths
 from huiqi.library.store import Library
 from huiqi.resources import bundled_corpus
@@ -116,3 +124,39 @@ def test_without_controls_removes_what_the_control_pattern_removes(parts):
     then) gives exactly what substituting CONTROL_RE everywhere gives."""
     text = "".join(parts)
     assert without_controls(text) == CONTROL_RE.sub("", text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=6),
+            st.sampled_from(["焦作", "·", "°", "\u0080", "\u0085", "\u009f", "\u00a0", "\u00c2"]),
+            st.sampled_from(["\t", "\n", "\r", "\x0c", "\x00", "\x0b", "\x1f", "\x7f", "\x1b"]),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=40),
+)
+def test_utf8_controls_found_in_the_bytes_as_in_the_text(parts, cut):
+    """A UTF-8 registry is searched for control characters in its bytes, block by block: the
+    same answer as searching the decoded text, wherever a block ends (a C1 control such as
+    U+0085 is two bytes, \\xc2\\x85, that a block's end may split)."""
+    text = "".join(parts)
+    data = text.encode("utf-8")
+    assert utf8_has_controls(data) == has_controls(text)
+    before, after = data[:cut], data[cut:]
+    split = utf8_has_controls(before) or utf8_seam_control(before, after)
+    assert (split or utf8_has_controls(after)) == has_controls(text)
+
+
+def test_a_c1_control_across_the_registry_scan_s_blocks_is_found(tmp_path):
+    """`_csv_scan` reads 1 MB at a time: U+0085 split over the seam is still found."""
+    from huiqi.batch.read import _BLOCK, _csv_scan
+
+    head = b"id,name\n" + b"a" * (_BLOCK - 9) + b"\xc2"  # the first block ends on \xc2
+    path = tmp_path / "r.csv"
+    path.write_bytes(head + b"\x85,x\n")
+    assert _csv_scan(path) == ("utf-8", True)
+    path.write_bytes(head + b"\xb7,x\n")  # U+00B7 (·), no control
+    assert _csv_scan(path) == ("utf-8", False)

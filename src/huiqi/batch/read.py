@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.profile import MAX_MONEY, Problem, _scalar
-from ..ingest.decode import IngestError, candidates, has_controls, plausible, without_controls
+from ..ingest.decode import (
+    IngestError,
+    candidates,
+    has_controls,
+    plausible,
+    utf8_has_controls,
+    utf8_seam_control,
+    without_controls,
+)
 from ..jurisdictions import PLACE_VARIABLE
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
@@ -231,12 +239,21 @@ def _csv_scan(path: Path) -> tuple[str, bool]:
         for encoding in encodings:
             f.seek(len(head))  # the blocks after the head (a character may span the seam)
             decoder = codecs.getincrementaldecoder(encoding)()
+            # UTF-8's controls are found in its bytes, faster than in the decoded text
+            in_bytes = encoding in ("utf-8", "utf-8-sig")
             try:
                 start = decoder.decode(head)
-                controls = has_controls(start)
+                controls = utf8_has_controls(head) if in_bytes else has_controls(start)
+                last = head
                 while block := f.read(_BLOCK):
                     text = decoder.decode(block)
-                    controls = controls or has_controls(text)
+                    if controls:
+                        continue
+                    if in_bytes:
+                        controls = utf8_seam_control(last, block) or utf8_has_controls(block)
+                        last = block
+                    else:
+                        controls = has_controls(text)
                 controls = has_controls(decoder.decode(b"", final=True)) or controls
             except UnicodeDecodeError:
                 continue
