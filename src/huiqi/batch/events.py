@@ -11,6 +11,7 @@ their rejections are reported after the registry's, in file order."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ class _Column:
 
     __slots__ = ("factor", "field", "header", "i", "seen", "spec")
 
-    def __init__(self, i: int, header: str, field: str, spec: FieldSpec, factor) -> None:
+    def __init__(
+        self, i: int, header: str, field: str, spec: FieldSpec, factor: Decimal | None
+    ) -> None:
         self.i, self.header, self.field, self.spec, self.factor = i, header, field, spec, factor
         self.seen: dict[str, tuple[Any, str | None]] = {}
 

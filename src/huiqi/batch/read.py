@@ -34,7 +34,6 @@ from ..ingest.decode import (
     has_controls,
     plausible,
     utf8_has_controls,
-    utf8_seam_control,
     without_controls,
 )
 from ..jurisdictions import PLACE_VARIABLE
@@ -246,14 +245,9 @@ def _csv_scan(path: Path) -> tuple[str, bool]:
                 controls = utf8_has_controls(head) if in_bytes else has_controls(start)
                 last = head
                 while block := f.read(_BLOCK):
-                    text = decoder.decode(block)
-                    if controls:
-                        continue
-                    if in_bytes:
-                        controls = utf8_seam_control(last, block) or utf8_has_controls(block)
-                        last = block
-                    else:
-                        controls = has_controls(text)
+                    text = decoder.decode(block)  # (decoded to know the encoding holds)
+                    found = utf8_has_controls(block, last) if in_bytes else has_controls(text)
+                    controls, last = controls or found, block
                 controls = has_controls(decoder.decode(b"", final=True)) or controls
             except UnicodeDecodeError:
                 continue

@@ -3,6 +3,7 @@ straight to the per-rule forecast), streamed: the wide row per enterprise is nev
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,14 @@ RESULT = "result"
 # into the aggregates' inputs, and common_subexpressions then spends 30-50 s per chunk of
 # tax rules undoing it (planning a chunk of 25 rules: 53 s with it, 0.2 s without).
 NOT_WORTH_IT = "projection_placement,partial_aggregate_pushdown"
+
+
+def machine_memory() -> int | None:
+    """The machine's memory in bytes (None where it cannot be told: not a POSIX system)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def connect(

@@ -29,7 +29,7 @@ from .read import (
     Target,
     role_column,
 )
-from .runner import FORECAST, RESULT
+from .runner import FORECAST, RESULT, machine_memory
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -70,11 +70,8 @@ def session(master: str | None = None, partitions: int | None = None) -> SparkSe
 
 def _local_memory() -> str:
     """Half of the machine's memory, between 1 and 8 GB, for the local driver's heap."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system
-        return "4g"
-    return f"{max(1, min(8, total // 2**31))}g"
+    total = machine_memory()
+    return "4g" if total is None else f"{max(1, min(8, total // 2**31))}g"
 
 
 def load_arrow(spark: SparkSession, tables: dict[str, pa.Table]) -> None:

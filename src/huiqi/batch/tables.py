@@ -3,7 +3,6 @@ registry and event tables of a DuckDB connection, through typed Arrow tables."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ import pyarrow as pa
 from ..lang.sql import RATIO_SCALE
 from .columns import Block
 from .compile import RECEIVED, REGISTRY, RID, Schema, events_table
+from .runner import machine_memory
 
 ARROW = {
     "bool": pa.bool_(),
@@ -104,10 +104,8 @@ class DuckDBSink:
 
 def arrow_budget() -> int:
     """An eighth of the machine's memory (256 MB where it cannot be told)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8
-    except (ValueError, OSError, AttributeError):  # not a POSIX system
-        return 256 * 2**20
+    total = machine_memory()
+    return 256 * 2**20 if total is None else total // 8
 
 
 def block_tables(sch: Schema, block: Block) -> dict[str, pa.Table]:

@@ -42,16 +42,12 @@ _NOT_C0 = bytes(b for b in range(256) if b >= 0x80 or not _CONTROL_START.match(c
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
-def utf8_has_controls(data: bytes) -> bool:
+def utf8_has_controls(data: bytes, before: bytes = b"") -> bool:
     """`has_controls` of `data` decoded as UTF-8, read from its bytes (a quarter of the time
-    of searching the decoded text). `data` must end on a character boundary, or the caller
-    checks the seam (`utf8_seam_control`)."""
-    return bool(data.translate(None, _NOT_C0)) or _C1_UTF8.search(data) is not None
-
-
-def utf8_seam_control(before: bytes, after: bytes) -> bool:
-    """A C1 control split between two blocks of UTF-8: \xc2 ending one, \x80-\x9f next."""
-    return before[-1:] == b"\xc2" and after[:1] != b"" and 0x80 <= after[0] <= 0x9F
+    of searching the decoded text). `before`: the block read just before, when `data` goes
+    on from it (a C1 control's two bytes may be split between them)."""
+    seam = before[-1:] == b"\xc2" and data[:1] != b"" and 0x80 <= data[0] <= 0x9F
+    return seam or bool(data.translate(None, _NOT_C0)) or _C1_UTF8.search(data) is not None
 
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
