@@ -1,7 +1,8 @@
 """Arrow's CSV reader (`read._arrow_csv`) against the row-by-row reader: for random registry
 files, with bad cells, blank rows, quotes, units and the usual encodings, both give the
-same tables, the same rejections (row, column, reason) and the same counts; an irregular
-file goes to the row-by-row reader."""
+same tables, the same rejections (row, column, reason) and the same counts. Rows narrower or
+wider than the header stay with Arrow's reader (it skips them, they are read in place);
+a file with control characters or a quoted header goes to the row-by-row reader."""
 
 from __future__ import annotations
 
@@ -75,7 +76,11 @@ def registries(draw) -> tuple[list[list[str]], str]:
         key = key + str(draw(st.integers(0, 30))) if key else key
         applicant = draw(st.sampled_from(["", "企业", "外星人"]))
         cells = [draw(st.one_of(st.sampled_from(typical), junk)) for _, _, typical in cols]
-        rows.append([key, applicant, *cells])
+        row = [key, applicant, *cells]
+        if draw(st.integers(0, 9)) == 0:  # narrower or wider than the header
+            cut = draw(st.integers(0, len(row) - 1))
+            row = row[:cut] + draw(st.lists(st.one_of(junk, st.just("多")), max_size=3))
+        rows.append(row)
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk"]))
     return rows, encoding
 
@@ -114,16 +119,14 @@ def test_arrow_reader_reads_as_the_row_by_row_reader(tmp_path, monkeypatch, case
 
 
 def test_regular_files_take_arrows_reader_and_irregular_ones_do_not(tmp_path):
-    """The comparison above is not between one reader and itself: a regular file (quoted
-    cells, blank rows, GBK) goes to Arrow's reader; a control character, a row wider or
-    narrower than the header and a quoted header go to the row-by-row one."""
+    """The comparison above is not between one reader and itself: a file with quoted
+    cells, blank rows, GBK, rows wider or narrower than the header goes to Arrow's reader;
+    a control character and a quoted header go to the row-by-row one."""
     header = ["统一社会信用代码", _of("money"), _of("bool")]
-    regular = [header, ["A1", "1,000", "是"], [], ["A2", "换\n行", ""]]
+    regular = [header, ["A1", "1,000", "是"], [], ["A2", "换\n行", ""], ["A3", "1"], ["A4"] * 4]
     assert read._arrow_csv_or_encoding(_write(tmp_path / "a.csv", regular, "gbk"))[0]
     irregular = {
         "control": [header, ["A1", "1\x07", "是"]],
-        "wider": [header, ["A1", "1", "是", "多"]],
-        "narrower": [header, ["A1", "1"]],
         "quoted header": [[*header[:2], "换\n行"], ["A1", "1", "是"]],
     }
     for what, rows in irregular.items():
@@ -144,6 +147,34 @@ def test_a_registry_of_many_pieces_reads_alike(tmp_path, monkeypatch, encoding):
     assert fast == _read(path, False, monkeypatch)
     (only,) = fast[1]
     assert "第 2501 行" in only and "很多" in only and fast[2] == 3_000
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_rows_of_another_width_are_read_in_place_across_pieces(tmp_path, monkeypatch, encoding):
+    """Arrow skips a row that is not of the header's width; it is read in its place: the
+    first row, rows on either side of a block's seam, a run of them, one spanning lines in
+    quotes, a blank one and the last row. Row numbers, order (the first of two equal keys
+    is kept), rejections and counts are those of the row-by-row reader."""
+    rows = [["统一社会信用代码", _of("money"), _of("bool")]]
+    rows += [[f"K{k}", str(k % 997), "是" if k % 3 else "否"] for k in range(3_000)]
+    rows[1] = ["K0", "5"]  # file row 2: narrower, accepted (its yes/no unknown)
+    rows[700] = ["K699", "1", "是", "", " "]  # wider with blank cells: accepted
+    rows[701] = ["K700", "1", "是", "多"]  # wider, a cell beyond the header: rejected
+    rows[702:705] = [["K701"], ["", ""], ["K703", '换\n"行"']]  # a run; a blank row
+    rows[1_200] = ["K5", "7"]  # a duplicate key, after the first K5
+    rows[-1] = ["K2999", "很多"]  # the last row: a bad figure
+    path = _write(tmp_path / "r.csv", rows, encoding)
+    monkeypatch.setattr(read, "ARROW_BLOCK", 16 << 10)
+    assert read._arrow_csv_or_encoding(path)[0] is not None
+    fast = _read(path, True, monkeypatch)
+    assert fast == _read(path, False, monkeypatch)
+    rejections = fast[1]
+    assert any("第 702 行" in r and "第 4 列" in r for r in rejections)
+    assert any("第 1201 行" in r and "重复" in r for r in rejections)
+    assert any("第 3001 行" in r and "很多" in r for r in rejections)
+    assert len(rejections) == 4  # the three above and K703's figure '换\n"行"'
+    assert fast[2] == 2_999  # rows in: 3,000 less the blank one
+    assert len(fast[3]) == 2_995  # read: less the four rejected
 
 
 @pytest.mark.parametrize("fast", [True, False])

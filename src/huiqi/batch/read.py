@@ -19,6 +19,7 @@ import contextlib
 import csv
 import io
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -274,10 +275,12 @@ def _arrow_csv(
 ) -> tuple[list[str], Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]] | None:
     """A CSV file read by Arrow's CSV reader instead of row by row: its header and pieces of
     (row numbers, one Arrow text array per column), blank rows left out. None when the file
-    needs the row-by-row reader, which decides every irregular case: a header not alone on
-    the first line, or a row that is not of the header's width (a pass over the file by
-    Arrow's tokenizer finds one before any piece is handed on). A file with control
+    needs the row-by-row reader: a header not alone on the first line. A file with control
     characters to remove (`_csv_scan`) is not given to it.
+    A row that is not of the header's width is skipped by Arrow and handed to the invalid-row
+    handler with its record number and text; it is split by `csv` and handed on in its place
+    as a piece of its own, padded or cut as the row-by-row reader does (`_row_pieces`), so
+    that one short row does not send a whole file to the slower reader.
     Both readers split rows and quotes alike (tests/test_batch_fast_csv.py compares them)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -287,70 +290,111 @@ def _arrow_csv(
     if '"' in line or not line.strip():
         return None  # quoted header cells may span lines, a blank first line shifts rows
     header = _csv_header(next(csv.reader([line])))
-    names = [f"c{i}" for i in range(len(header))]
-    irregular: list[int] = []
+    width = len(header)
+    names = [f"c{i}" for i in range(width)]
+    # (record number, text) of the rows Arrow skipped, in file order: the serial reader
+    # (use_threads=False) numbers them as `numbers` below does, the header being row 1
+    irregular: deque[tuple[int | None, str]] = deque()
 
     def invalid(row: Any) -> str:
-        irregular.append(row.number)
+        irregular.append((row.number, row.text))
         return "skip"
 
-    def reader(columns: list[str] | None) -> Any:
-        return pcsv.open_csv(
-            path,
-            read_options=pcsv.ReadOptions(
-                column_names=names,
-                skip_rows=1,
-                block_size=ARROW_BLOCK,
-                use_threads=False,
-                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-            ),
-            parse_options=pcsv.ParseOptions(
-                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                include_columns=columns,
-            ),
-        )
+    reader = pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(
+            column_names=names,
+            skip_rows=1,
+            block_size=ARROW_BLOCK,
+            use_threads=False,
+            encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+        ),
+        parse_options=pcsv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+        ),
+    )
 
-    try:
-        for _ in reader(names[:1]):  # the tokenizer alone: are all rows of the header's width?
-            if irregular:
-                break
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None  # (an unterminated quote at the end, …): the row-by-row reader words it
-    if irregular:
-        return None
+    def skipped(start: int) -> tuple[int, Iterator[Any]]:
+        """How many skipped rows are numbered from `start` on without a gap, and those
+        rows as pieces read row by row (blank ones counted but not handed on)."""
+        rows, n = [], start
+        while irregular and irregular[0][0] == n:
+            _, text = irregular.popleft()
+            cells = next(csv.reader(io.StringIO(text, newline="")), [])
+            if not _blank_text(cells):
+                rows.append((n, cells))
+            n += 1
+        return n - start, _row_pieces(iter(rows), width)
 
     def pieces() -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
-        import pyarrow.compute as pc
+        start = 2  # the record number of the next row
 
-        start = 2
+        def gap() -> int | None:
+            """Rows before the next skipped one (None: none is waiting). Arrow's serial
+            reader numbers every skipped row, in order: anything else is an error, not a
+            row put in the wrong place."""
+            if not irregular:
+                return None
+            number = irregular[0][0]
+            if number is None or number < start:
+                raise ReadError(f"{path}：第 {start} 行前后有一行与表头列数不同，无法确定其行号")
+            return number - start
+
         try:
-            for batch in reader(None):
-                columns = batch.columns
-                numbers = list(range(start, start + batch.num_rows))
-                start += batch.num_rows
-                # blank rows: those whose first cell is blank, then the rest of their cells
-                # (Arrow trims exactly what str.strip() does)
-                at = pc.indices_nonzero(_blank_cells_of(columns[0]))
-                for column in columns[1:]:
-                    if not len(at):
+            for batch in reader:
+                at, rows = 0, batch.num_rows
+                while True:
+                    ahead_of = gap()
+                    if ahead_of == 0:  # skipped rows come next
+                        n, rows_of = skipped(start)
+                        yield from rows_of
+                        start += n
+                        continue
+                    if at == rows:
                         break
-                    at = at.filter(_blank_cells_of(column.take(at)))
-                if len(at):
-                    blank = set(at.to_pylist())
-                    keep = [k for k in range(len(numbers)) if k not in blank]
-                    numbers = [numbers[k] for k in keep]
-                    columns = [c.take(_indices(keep)) for c in columns]
-                for at in range(0, len(numbers), ARROW_ROWS):
-                    part = [c.slice(at, ARROW_ROWS) for c in columns]
-                    yield numbers[at : at + ARROW_ROWS], part, {}
+                    take = rows - at if ahead_of is None else min(rows - at, ahead_of)
+                    part = [c.slice(at, take) for c in batch.columns]
+                    yield from _arrow_pieces(list(range(start, start + take)), part)
+                    at, start = at + take, start + take
+            while (ahead_of := gap()) is not None:  # rows skipped after Arrow's last row
+                if ahead_of:
+                    raise ReadError(
+                        f"{path}：第 {start} 行前后有一行与表头列数不同，无法确定其行号"
+                    )
+                n, rows_of = skipped(start)
+                yield from rows_of
+                start += n
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise ReadError(f"{path}：无法读取 CSV 文件（{exc}）") from None
+            raise ReadError(f"{path}：第 {start} 行起无法按 CSV 读取（{exc}）") from None
 
     return header, ahead(pieces())
+
+
+def _arrow_pieces(
+    numbers: list[int], columns: list[Any]
+) -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
+    """Rows of Arrow text columns with their numbers, blank rows left out, in pieces of
+    ARROW_ROWS."""
+    import pyarrow.compute as pc
+
+    # blank rows: those whose first cell is blank, then the rest of their cells (Arrow
+    # trims exactly what str.strip() does)
+    at = pc.indices_nonzero(_blank_cells_of(columns[0]))
+    for column in columns[1:]:
+        if not len(at):
+            break
+        at = at.filter(_blank_cells_of(column.take(at)))
+    if len(at):
+        blank = set(at.to_pylist())
+        keep = [k for k in range(len(numbers)) if k not in blank]
+        numbers = [numbers[k] for k in keep]
+        columns = [c.take(_indices(keep)) for c in columns]
+    for at in range(0, len(numbers), ARROW_ROWS):
+        part = [c.slice(at, ARROW_ROWS) for c in columns]
+        yield numbers[at : at + ARROW_ROWS], part, {}
 
 
 _DONE = object()
