@@ -89,25 +89,34 @@ text_cells = st.one_of(
     st.none(),
     numberish,
     st.sampled_from(["", " ", "\t", "　", "12万", "1,234", "是", "-0", "0.001", "１２"]),
+    st.sampled_from(["0.1234567", "0.00000049", "15%", "12.5%", "0.855700", "1"]),
 )
-MONEY = [s for s in SPECS if s.type == "money"]
+DECIMAL = [s for s in SPECS if s.type in ("money", "ratio")]
+PLACES = {"money": Decimal("0.01"), "ratio": Decimal("0.000001")}
+
+
+def _stored(value, type_: str):
+    """A value as its column stores it: a ratio to six places (a money value that
+    parse_cell accepts has whole cents already)."""
+    return value if value is None else value.quantize(PLACES[type_])
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(text_cells, min_size=ARROW_MIN_CELLS, max_size=2 * ARROW_MIN_CELLS),
-    st.sampled_from(MONEY),
+    st.sampled_from(DECIMAL),
     st.sampled_from(FACTORS),
 )
-def test_a_money_column_parsed_as_arrow_gives_what_parse_cell_gives(column, spec, factor):
-    """A reader with a sink parses a money column of texts in Arrow: the same amounts (as
-    decimal128(38, 2): 12 and 12.00 are one value there) and the same rejections, in order,
-    as `parse_cell` cell by cell."""
+def test_a_money_or_ratio_column_parsed_as_arrow_gives_what_parse_cell_gives(column, spec, factor):
+    """A reader with a sink parses a money or ratio column of texts in Arrow: the same
+    values (as decimal128(38, 2) or (38, 6): 12 and 12.00 are one value there, a ratio of
+    more places is rounded as its column stores it) and the same rejections, in order, as
+    `parse_cell` cell by cell."""
     parser = ColumnParser(spec, factor, parse_cell, SEEN_CELLS, arrow=True)
     want = [parse_cell(c, spec, factor) for c in column]
     values, wrong = parser.column(tuple(column))
     assert not isinstance(values, list)  # the Arrow path was taken
-    assert values.to_pylist() == [w[0] for w in want]
+    assert values.to_pylist() == [_stored(w[0], spec.type) for w in want]
     assert wrong == [(k, w[1]) for k, w in enumerate(want) if w[1]]
 
 
@@ -130,4 +139,10 @@ def test_the_arrow_path_takes_the_usual_figures_and_leaves_short_columns():
     assert [k for k, _ in wrong[:2]] == [6, 7]
     assert isinstance(parser.column(cells[:8])[0], list)  # shorter than ARROW_MIN_CELLS
     integers = ColumnParser(SPECS[2], None, parse_cell, SEEN_CELLS, arrow=True)
-    assert isinstance(integers.column(("3",) * ARROW_MIN_CELLS)[0], list)  # money only
+    assert isinstance(integers.column(("3",) * ARROW_MIN_CELLS)[0], list)  # money and ratio only
+    share = ColumnParser(SPECS[5], None, parse_cell, SEEN_CELLS, arrow=True)
+    ratios, wrong = share.column(("0.855700", "15%", "0.12345678", "2") * 16)
+    # a plain figure in Arrow; 15% and the eighth place cell by cell, rounded to six places
+    # as the column stores them; 2 is above a ratio's 1
+    assert ratios.to_pylist()[:4] == [Decimal("0.8557"), Decimal("0.15"), Decimal("0.123457"), None]
+    assert [k for k, _ in wrong[:1]] == [3]

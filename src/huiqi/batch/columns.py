@@ -1,9 +1,9 @@
 """A piece of the registry read column by column: each column's distinct texts parsed once,
 plain numbers without the general parser, and the accepted rows handed on as columns
 (`Block`), so that a registry of a million rows and a few hundred columns is not turned into
-a million dictionaries and back into columns again. A money column, distinct in nearly every
-row, may be parsed as an Arrow array (`ColumnParser(arrow=True)`, for a reader whose pieces go
-on as Arrow tables) instead of a Decimal per cell."""
+a million dictionaries and back into columns again. A money or ratio column, distinct in nearly
+every row, may be parsed as an Arrow array (`ColumnParser(arrow=True)`, for a reader whose
+pieces go on as Arrow tables) instead of a Decimal per cell."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..engine.profile import MAX_MONEY
+from ..lang.sql import RATIO_SCALE
 from ..packs.variables import FieldSpec
 from .compile import RID
 
@@ -76,12 +77,14 @@ class ColumnParser:
     keep: int
     seen: dict[str, Parsed] = field(default_factory=dict)
 
-    arrow: bool = False  # money columns of text as Arrow arrays (the reader has a sink)
+    arrow: bool = False  # money and ratio columns of text as Arrow arrays (the reader has a sink)
 
     def __post_init__(self) -> None:
         self.numeric = self.spec.type in ("integer", "year", "money")
         self.bounds = self.spec.bounds()
-        self.arrow = self.arrow and self.spec.type == "money"
+        # the decimal places a value of the column keeps in its Arrow array
+        self.scale = {"money": 2, "ratio": RATIO_SCALE}.get(self.spec.type)
+        self.arrow = self.arrow and self.scale is not None
 
     def one(self, cell: Any) -> Parsed:
         # Only text is remembered: 1, 1.0 and True are equal keys but not equal cells.
@@ -97,17 +100,21 @@ class ColumnParser:
                 self.seen[cell] = hit
         return hit
 
-    def _arrow_money(
+    def _arrow_decimal(
         self, cells: tuple[str | None, ...] | pa.Array
     ) -> tuple[pa.Array, list] | None:
-        """A money column of texts as a decimal128(38, 2) array: the plain figures that
-        `fast_number` takes (the unit applied, whole cents, within bounds and MAX_MONEY)
-        decided in Arrow, every other non-empty cell by `one` (parse_cell words its reason).
-        None when Arrow cannot hold the arithmetic (a unit with too many digits)."""
+        """A money or ratio column of texts as a decimal128(38, scale) array: the plain
+        figures (the unit applied, whole cents for money, at most RATIO_SCALE places for a
+        ratio, within bounds and MAX_MONEY) decided in Arrow, every other non-empty cell by
+        `one` (parse_cell words its reason or reads 15%, 1,000, 万 …). None when Arrow cannot
+        hold the arithmetic (a unit with too many digits)."""
         import pyarrow as pa  # (not at import: the web app imports the reader's errors)
         import pyarrow.compute as pc
 
-        money = pa.decimal128(38, 2)
+        from .tables import arrow_values  # (tables reads Blocks from here)
+
+        assert self.scale is not None
+        money = pa.decimal128(38, self.scale)
         try:
             text = cells if isinstance(cells, pa.Array) else pa.array(cells, pa.string())
             trimmed = pc.utf8_trim(text, characters=_ASCII_SPACE)
@@ -116,7 +123,9 @@ class ColumnParser:
             number = pc.cast(pc.if_else(plain, trimmed, None), pa.decimal128(28, 6))
             if self.factor is not None:
                 number = pc.multiply(number, _decimal_scalar(self.factor))
-            ok = pc.and_(plain, pc.equal(number, pc.round(number, 2)))
+            # a figure with more places goes cell by cell (a ratio is then rounded as the
+            # per-cell path's values are, `tables.arrow_values`)
+            ok = pc.and_(plain, pc.equal(number, pc.round(number, self.scale)))
             ok = pc.and_(ok, pc.less_equal(pc.abs(number), _decimal_scalar(MAX_MONEY)))
             low, high = self.bounds
             if low is not None:
@@ -141,7 +150,7 @@ class ColumnParser:
             elif value is not None:
                 others[k] = value
         if others:
-            filled = pa.array([others.get(k) for k in range(len(cells))], money)
+            filled = arrow_values([others.get(k) for k in range(len(cells))], self.spec.type)
             values = pc.if_else(ok, values, filled)
         return values, wrong
 
@@ -154,7 +163,7 @@ class ColumnParser:
         arrow_text = not isinstance(cells, (list, tuple))  # (from Arrow's CSV reader)
         if arrow_text or set(map(type, cells)) <= {str, type(None)}:
             if self.arrow and len(cells) >= ARROW_MIN_CELLS:
-                got = self._arrow_money(cells)
+                got = self._arrow_decimal(cells)
                 if got is not None:
                     return got
             if arrow_text:
