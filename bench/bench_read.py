@@ -5,7 +5,11 @@ in its own process so that its peak memory (VmHWM) is its own:
   does with a regular CSV), the pieces kept as Arrow for DuckDB to query in place;
 - streamed, into a DuckDB table: the same, each piece appended to a DuckDB table (what
   `--memory-limit` does; before stop 15, always), the sink's baseline;
-- streamed, row by row: the reader for irregular files, the reader's baseline;
+- streamed, row by row: the reader for files Arrow's reader does not take (control
+  characters, a quoted header), the reader's baseline; before stop 16 also any file with a
+  row narrower or wider than the header;
+- streamed, one short row: the same file with its middle row cut to ten cells, which Arrow's
+  reader now skips and hands over to be read in its place;
 - streamed+events: with an events file as well (every certification and platform recognition
   of the synthetic registry, a row each; every known list holds 0-3 events, DENSE);
 - whole: read with every record kept.
@@ -70,6 +74,19 @@ def events_path(path: Path) -> Path:
     return path.with_suffix(".events.csv")
 
 
+def short_path(path: Path) -> Path:
+    return path.with_suffix(".short.csv")
+
+
+def write_short(path: Path) -> None:
+    """The registry with its middle row cut to its first ten cells (no cell of the
+    synthetic registry holds a comma or a line break)."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    middle = len(lines) // 2
+    lines[middle] = ",".join(lines[middle].split(",")[:10]) + "\n"
+    short_path(path).write_text("".join(lines), encoding="utf-8")
+
+
 def _peak_mb() -> int:
     """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent that
     made the registry)."""
@@ -94,6 +111,8 @@ def read_once(path: Path, mode: str) -> dict:
     t0 = time.perf_counter()
     streamed = mode != "whole"
     events = events_path(path) if mode == "streamed+events" else None
+    if mode == "streamed, one short row":
+        path = short_path(path)
     if mode == "streamed, row by row":  # the reader before Arrow's CSV reader, as baseline
         from huiqi.batch import read
 
@@ -133,9 +152,15 @@ def main() -> None:
         for n in (int(s) for s in a.sizes.split(",")):
             path = Path(tmp) / f"registry{n}.csv"
             cols = write_csv(n, path)
+            write_short(path)
             size = path.stat().st_size / 1e6
             print(f"{n:,} enterprises x {cols} columns, {size:.0f} MB", flush=True)
-            modes = ("streamed", "streamed, into a DuckDB table", "streamed, row by row")
+            modes = (
+                "streamed",
+                "streamed, into a DuckDB table",
+                "streamed, row by row",
+                "streamed, one short row",
+            )
             for mode in (*modes, "streamed+events", "whole"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", str(path), mode],
