@@ -1,0 +1,100 @@
+"""The row file (one row per enterprise and rule, `report.write_result`): written in slices of
+enterprises, it is the same file as written in one sort, in every format; the missing facts
+read as the pack's Chinese labels of the ids the evaluation left."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from functools import cache
+
+import pyarrow.parquet as pq
+from openpyxl import load_workbook
+
+from huiqi.batch import report
+from huiqi.batch.compile import compile_rules
+from huiqi.batch.report import MISSING_HEADER, label_tables, write_result
+from huiqi.batch.runner import RESULT, connect, evaluate
+from huiqi.batch.synthetic import DENSE, generate
+from huiqi.packs.loader import bundled_pack
+
+AS_OF = date(2019, 3, 1)
+N = 50
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+def _evaluated():
+    """50 synthetic enterprises against the first 30 rules, the long result stored."""
+    con = connect()
+    generate(con, pack(), N, seed=3, as_of=AS_OF, holders=DENSE)
+    rules = list(pack().compiled)[:30]
+    batch = compile_rules(pack(), AS_OF, "duckdb", rules)
+    rids, places = zip(
+        *con.execute("SELECT _rid, registered_place FROM registry ORDER BY _rid").fetchall(),
+        strict=True,
+    )
+    label_tables(con, batch.rules, [f"E{r:03d}" for r in rids], pack(), list(places), list(rids))
+    evaluate(con, pack(), AS_OF, rules, batch, store=True)
+    return con, len(rules)
+
+
+def _files(con, tmp_path, tag: str) -> dict[str, list]:
+    out = {}
+    for ext in (".parquet", ".csv", ".xlsx"):
+        path = tmp_path / f"{tag}{ext}"
+        write_result(con, path, html=False)
+        if ext == ".parquet":
+            out[ext] = pq.read_table(path).to_pylist()
+        elif ext == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                out[ext] = list(csv.reader(fh))
+        else:
+            out[ext] = [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)]
+    return out
+
+
+def test_rows_written_in_slices_are_the_rows_of_one_sort(tmp_path, monkeypatch):
+    con, rules = _evaluated()
+    whole = _files(con, tmp_path, "whole")
+    assert len(report.row_slices(con)) == 1
+    monkeypatch.setattr(report, "ROWS_PER_SLICE", 4 * rules)  # 4 enterprises a slice
+    slices = report.row_slices(con)
+    assert len(slices) == 13  # 50 enterprises, 4 at a time
+    sliced = _files(con, tmp_path, "sliced")
+    assert sliced == whole
+    rows = whole[".parquet"]
+    assert len(rows) == N * rules
+    # grouped by enterprise, in the registry's order, each with every rule once
+    ids = [r["统一社会信用代码"] for r in rows]
+    assert ids == sorted(ids) and len(set(ids)) == N
+    assert len(whole[".csv"]) == len(whole[".xlsx"]) == N * rules + 1  # and the header
+
+
+def test_missing_facts_are_the_labels_of_the_ids_left_unknown(tmp_path):
+    con, _ = _evaluated()
+    left = con.execute(
+        f"SELECT _rid, rule_idx, missing FROM {RESULT} WHERE missing <> '' ORDER BY 1, 2"
+    ).fetchall()
+    assert left  # some rules are undetermined for want of facts
+    path = tmp_path / "r.parquet"
+    write_result(con, path, html=False)
+    shown = [r[MISSING_HEADER] for r in pq.read_table(path).to_pylist() if r[MISSING_HEADER]]
+    variables = pack().variables
+
+    def label(fact: str) -> str:
+        """A fact as the user reads it: 上年度研发费用; an event's field as 认定（年度）; a
+        parameter not yet set as 补助上限（参数未定）."""
+        if fact.startswith("param:"):
+            return f"{pack().parameters[fact[6:]].label}（参数未定）"
+        name, _, field = fact.partition(".")
+        var = variables[name]
+        return f"{var.label}（{var.fields[field].label}）" if field else var.label
+
+    assert len(shown) == len(left)
+    for (_, _, missing), labels in zip(left, shown, strict=True):
+        assert labels == [label(f) for f in missing.split(",")]
+    assert all("_" not in x for labels in shown for x in labels)  # no internal id shown
