@@ -347,3 +347,20 @@ def test_read_ahead_keeps_order_raises_in_the_consumer_and_stops_with_it():
     assert next(made) == produced + 1  # nothing more was produced meanwhile
     left = [t for t in threading.enumerate() if t not in before and t.name == "huiqi-read-ahead"]
     assert not left
+
+
+def test_duckdb_spills_beyond_half_the_machines_memory_unless_told_otherwise():
+    """By default DuckDB may hold half the machine's memory (not its own 80%: the registry
+    kept as Arrow and Python need the rest); `--memory-limit` sets another ceiling."""
+    from huiqi.batch.runner import connect, machine_memory
+
+    def limit(con) -> float:  # DuckDB shows the setting as e.g. '11.7 GiB' (cut, not rounded)
+        shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        number, unit = shown.split()
+        return float(number) * {"MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
+
+    memory = machine_memory()
+    assert memory is not None  # (the CI machines are POSIX)
+    shown = 0.1 * 2**30
+    assert 0 <= memory / 2 - limit(connect()) < shown
+    assert 0 <= 3e9 - limit(connect(memory_limit="3GB")) < shown
