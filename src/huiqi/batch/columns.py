@@ -114,7 +114,7 @@ class ColumnParser:
         from .tables import arrow_values  # (tables reads Blocks from here)
 
         assert self.scale is not None
-        money = pa.decimal128(38, self.scale)
+        stored = pa.decimal128(38, self.scale)
         try:
             text = cells if isinstance(cells, pa.Array) else pa.array(cells, pa.string())
             trimmed = pc.utf8_trim(text, characters=_ASCII_SPACE)
@@ -133,7 +133,7 @@ class ColumnParser:
             if high is not None:
                 ok = pc.and_(ok, pc.less_equal(number, _decimal_scalar(Decimal(high))))
             ok = pc.fill_null(ok, False)
-            values = pc.cast(pc.if_else(ok, number, None), money)
+            values = pc.cast(pc.if_else(ok, number, None), stored)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         # the rest, cell by cell: figures with separators or units, words, …; an empty or

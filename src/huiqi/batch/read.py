@@ -332,6 +332,9 @@ def _arrow_csv(
     def pieces() -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
         start = 2  # the record number of the next row
 
+        def lost() -> ReadError:
+            return ReadError(f"{path}：第 {start} 行前后有一行与表头列数不同，无法确定其行号")
+
         def gap() -> int | None:
             """Rows before the next skipped one (None: none is waiting). Arrow's serial
             reader numbers every skipped row, in order: anything else is an error, not a
@@ -340,7 +343,7 @@ def _arrow_csv(
                 return None
             number = irregular[0][0]
             if number is None or number < start:
-                raise ReadError(f"{path}：第 {start} 行前后有一行与表头列数不同，无法确定其行号")
+                raise lost()
             return number - start
 
         try:
@@ -361,9 +364,7 @@ def _arrow_csv(
                     at, start = at + take, start + take
             while (ahead_of := gap()) is not None:  # rows skipped after Arrow's last row
                 if ahead_of:
-                    raise ReadError(
-                        f"{path}：第 {start} 行前后有一行与表头列数不同，无法确定其行号"
-                    )
+                    raise lost()
                 n, rows_of = skipped(start)
                 yield from rows_of
                 start += n
