@@ -9,6 +9,7 @@ from datetime import date
 from functools import cache
 
 import pyarrow.parquet as pq
+import pytest
 from openpyxl import load_workbook
 
 from huiqi.batch import report
@@ -98,3 +99,47 @@ def test_missing_facts_are_the_labels_of_the_ids_left_unknown(tmp_path):
     for (_, _, missing), labels in zip(left, shown, strict=True):
         assert labels == [label(f) for f in missing.split(",")]
     assert all("_" not in x for labels in shown for x in labels)  # no internal id shown
+
+
+def test_the_row_file_keeps_the_conclusions_asked_for_and_the_summaries_count_all(tmp_path):
+    """`--rows 符合,待确定`: the rows of the full file with those conclusions, in the same
+    order; the summaries beside it are those of the full run."""
+    con, _ = _evaluated()
+    write_result(con, tmp_path / "all.csv", html=False)
+    keep = report.kept_statuses("符合、待确定")
+    assert keep == ["eligible", "undetermined"]
+    write_result(con, tmp_path / "some.csv", html=False, keep=keep)
+
+    def rows(name: str) -> list[list[str]]:
+        with (tmp_path / name).open(encoding="utf-8-sig", newline="") as fh:
+            return list(csv.reader(fh))
+
+    full, some = rows("all.csv"), rows("some.csv")
+    status = full[0].index("结论")
+    wanted = [r for r in full[1:] if r[status] in ("符合", "待确定")]
+    assert some[0] == full[0] and some[1:] == wanted
+    assert {r[status] for r in full[1:]} - {"符合", "待确定"}  # some rows were left out
+    for dim in ("rules", "documents", "departments", "counties"):
+        assert rows(f"some.{dim}.csv") == rows(f"all.{dim}.csv"), dim
+
+
+def test_the_conclusions_are_read_in_the_users_words():
+    assert report.kept_statuses("全部") is None and report.kept_statuses(" ") is None
+    assert report.kept_statuses("逾期未申请，符合") == ["eligible", "overdue"]
+    with pytest.raises(ValueError, match=r"“也许”.*待确定"):
+        report.kept_statuses("符合,也许")
+
+
+def test_the_cli_refuses_an_unknown_conclusion_and_rows_with_a_forecast_only_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from huiqi.cli import app
+
+    registry = tmp_path / "r.csv"
+    registry.write_text("统一社会信用代码,注册地\nA1,焦作市\n", encoding="utf-8")
+    base = ["batch", str(registry), "--as-of", "2019-03-01", "--out", str(tmp_path / "o.csv")]
+    bad = CliRunner().invoke(app, [*base, "--rows", "也许"])
+    assert bad.exit_code == 2 and "也许" in bad.output
+    both = CliRunner().invoke(app, [*base, "--rows", "符合", "--forecast-only"])
+    assert both.exit_code == 2 and "--forecast-only" in both.output
+    assert not (tmp_path / "o.csv").exists()

@@ -38,6 +38,8 @@ def _run(client: TestClient, registry: bytes = REGISTRY, name: str = "登记表.
     if extra.get("events") is not None:
         files["events"] = ("事件.csv", extra["events"], "text/csv")
     data = {"as_of": "2019-03-01", "documents": extra.get("documents") or []}
+    if extra.get("rows") is not None:
+        data["rows"] = extra["rows"]
     return client.post("/officials", files=files, data=data)
 
 
@@ -161,3 +163,35 @@ def test_too_many_enterprises_for_the_page(client, monkeypatch):
     r = _run(client, registry)
     assert r.status_code == 413 and "有 3 家企业，网页一次最多评估 2 家" in r.text
     assert _run(client, "统一社会信用代码,注册地\nA1,温县\nA2,温县\n".encode()).status_code == 200
+
+
+def test_the_rows_to_follow_up_by_default_and_every_row_on_request(client):
+    """The per-enterprise files hold, by default, the rows that call for action (符合, 待确定,
+    逾期未申请): B (no recognition) is 不符合 the 高企 award and that row is left out; with
+    全部 it is there. The summaries count both enterprises either way."""
+    import csv
+
+    def rows_of(r) -> list[dict]:
+        token = r.text.split("/officials/result/")[1].split("/")[0]
+        got = client.get(f"/officials/result/{token}/csv").content.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(got)))
+
+    default = _run(client, events=EVENTS)
+    assert "逐企业结果包括：符合、待确定、逾期未申请。" in default.text
+    kept = rows_of(default)
+    assert {r["结论"] for r in kept} <= {"符合", "待确定", "逾期未申请"}
+    award = [r for r in kept if r["规则编号"] == "jz.kjjl.gaoqi_first_cert"]
+    assert [r["统一社会信用代码"] for r in award] == ["91410800A"]
+
+    every = _run(client, events=EVENTS, rows="全部")
+    assert "逐企业结果包括：全部。" in every.text
+    assert '<option value="全部" selected>' in every.text  # the choice is kept
+    award = [r for r in rows_of(every) if r["规则编号"] == "jz.kjjl.gaoqi_first_cert"]
+    assert sorted(r["结论"] for r in award) == ["不符合", "符合"]
+    assert (
+        "读入 3 行 = 评估 2 + 拒绝 1" in every.text
+        and "读入 3 行 = 评估 2 + 拒绝 1" in default.text
+    )
+
+    bad = _run(client, events=EVENTS, rows="也许")
+    assert bad.status_code == 400 and "未知的结论“也许”" in bad.text

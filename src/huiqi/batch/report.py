@@ -131,7 +131,15 @@ _STATUS = "CASE r.status {} END".format(
     " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STATUS_LABELS.items())
 )
 _HEADED = ", ".join(f'{c} AS "{h}"' for c, h in ROW_HEADERS)
-# the rows of enterprises $lo <= _rid < $hi (after MISSING_LABELS), in file order
+
+
+def _kept(status: str) -> str:
+    """SQL: whether a row's status is one of $keep (NULL: every row)."""
+    return f"($keep::VARCHAR[] IS NULL OR list_contains($keep::VARCHAR[], {status}))"
+
+
+# the rows of enterprises $lo <= _rid < $hi (after MISSING_LABELS) whose status is one of
+# $keep (NULL: every row), in file order
 ROWS_SQL = f"""
 WITH rows AS (
 SELECT r.{RID}, r.rule_idx, i.id, m.rule_id, m.title, m.document, m.department,
@@ -140,7 +148,8 @@ SELECT r.{RID}, r.rule_idx, i.id, m.rule_id, m.title, m.document, m.department,
        coalesce(x.labels, []::VARCHAR[]) AS missing
 FROM {RESULT} r JOIN rules_meta m USING (rule_idx) JOIN ids i USING ({RID})
 LEFT JOIN missing_labels x ON x.missing = r.missing
-WHERE r.{RID} >= $lo AND r.{RID} < $hi)
+WHERE r.{RID} >= $lo AND r.{RID} < $hi
+  AND {_kept("r.status")})
 SELECT {_HEADED} FROM rows ORDER BY {RID}, rule_idx
 """
 MISSING_HEADER = ROW_HEADERS[-1][1]
@@ -149,16 +158,46 @@ MISSING_HEADER = ROW_HEADERS[-1][1]
 ROWS_PER_SLICE = 2_000_000
 
 
-def row_slices(con: duckdb.DuckDBPyConnection) -> list[dict[str, int]]:
-    """The enterprises of the result in ranges of _rid ($lo, $hi of ROWS_SQL) of about
-    ROWS_PER_SLICE rows each; one (empty) range for an empty result."""
+ALL_ROWS = "全部"
+
+
+def kept_statuses(text: str) -> list[str] | None:
+    """The statuses whose rows the row file keeps, from the user's words: 全部 (None: every
+    row), or conclusions as the file shows them, separated by commas or 、 (符合,待确定)."""
+    words = [w.strip() for w in text.replace("、", ",").replace("，", ",").split(",")]
+    words = [w for w in words if w]
+    if not words or words == [ALL_ROWS]:
+        return None
+    by_label = {label: status for status, label in STATUS_LABELS.items()}
+    unknown = [w for w in words if w not in by_label]
+    if unknown:
+        raise ValueError(
+            f"未知的结论“{'、'.join(unknown)}”：可选 {'、'.join(STATUS_LABELS.values())}，"
+            f"或 {ALL_ROWS}"
+        )
+    chosen = {by_label[w] for w in words}
+    return [status for status in STATUS_LABELS if status in chosen]  # in the engine's order
+
+
+def rows_kept(con: duckdb.DuckDBPyConnection, keep: list[str] | None) -> int:
+    """How many rows the row file has with `keep` (`kept_statuses`)."""
+    sql = f"SELECT count(*) FROM {RESULT} WHERE {_kept('status')}"
+    return con.execute(sql, {"keep": keep}).fetchall()[0][0]
+
+
+def row_slices(
+    con: duckdb.DuckDBPyConnection, keep: list[str] | None = None
+) -> list[dict[str, object]]:
+    """The parameters of ROWS_SQL: the enterprises of the result in ranges of _rid ($lo,
+    $hi) of about ROWS_PER_SLICE rows each (one, empty, for an empty result), and the
+    statuses kept ($keep)."""
     lo, hi, rules = con.execute(
         f"SELECT min({RID}), max({RID}), count(DISTINCT rule_idx) FROM {RESULT}"
     ).fetchall()[0]
     if lo is None:
-        return [{"lo": 0, "hi": 0}]
+        return [{"lo": 0, "hi": 0, "keep": keep}]
     per = max(1, ROWS_PER_SLICE // max(rules, 1))
-    return [{"lo": at, "hi": at + per} for at in range(lo, hi + 1, per)]
+    return [{"lo": at, "hi": at + per, "keep": keep} for at in range(lo, hi + 1, per)]
 
 
 def summary_sql(by: str) -> str:
@@ -199,12 +238,17 @@ ORDER BY c.certain_total DESC, c.range_max_total DESC, c.eligible DESC, {", ".jo
 
 
 def write_result(
-    con: duckdb.DuckDBPyConnection, out: Path, title: str = "", html: bool = True
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    title: str = "",
+    html: bool = True,
+    keep: list[str] | None = None,
 ) -> list[Path]:
     """Write the rows to `out` (when the long result was computed: not for a forecast-only
-    run), the summaries beside it (<stem>.rules.<ext>, <stem>.documents.<ext>,
-    <stem>.departments.<ext>, <stem>.counties.<ext>) and the HTML report (<stem>.report.html).
-    Call after `label_tables`."""
+    run; with `keep`, only the rows of those statuses, `kept_statuses`), the summaries
+    beside it (<stem>.rules.<ext>, <stem>.documents.<ext>, <stem>.departments.<ext>,
+    <stem>.counties.<ext>: every row counted, whatever `keep`) and the HTML report
+    (<stem>.report.html). Call after `label_tables`."""
     ext = out.suffix.lower()
     if ext not in FORMATS:
         raise ValueError(f"{out}：结果文件应为 .csv、.xlsx 或 .parquet")
@@ -215,7 +259,7 @@ def write_result(
             joined = f'array_to_string("{MISSING_HEADER}", \'、\') AS "{MISSING_HEADER}"'
             rows = f"SELECT * REPLACE ({joined}) FROM ({ROWS_SQL})"
         con.execute(MISSING_LABELS)
-        _write(con, rows, out, row_slices(con))
+        _write(con, rows, out, row_slices(con, keep))
         written.append(out)
     forecast(con)
     for dim in DIMENSIONS:
@@ -235,12 +279,12 @@ def _write(
     con: duckdb.DuckDBPyConnection,
     sql: str,
     path: Path,
-    slices: list[dict[str, int]] | None = None,
+    slices: list[dict[str, object]] | None = None,
 ) -> None:
     """Stream a query to a file (the path never enters SQL); with `slices`, the query once
     per set of parameters, one after the other into the same file."""
     ext = path.suffix.lower()
-    runs: list[dict[str, int] | None] = list(slices) if slices else [None]
+    runs: list[dict[str, object] | None] = list(slices) if slices else [None]
     if ext in (".parquet", ".csv"):
         readers = (con.sql(sql, params=p).to_arrow_reader(100_000) for p in runs)
         first = next(readers)

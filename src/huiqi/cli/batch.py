@@ -70,6 +70,13 @@ def batch_command(
             help="只做预算测算（按规则、文件、部门、县汇总），不逐户逐条输出；适合几十万、上百万家企业",
         ),
     ] = False,
+    rows: Annotated[
+        str,
+        typer.Option(
+            "--rows",
+            help="逐户结果保留哪些结论的行，如 符合,待确定（默认 全部；汇总总是计入全部企业）",
+        ),
+    ] = "全部",
 ) -> None:
     """对整张企业登记表评估全部规则：每家企业每条规则的结论与金额，以及按规则、文件、部门、县（市、区）的预算测算和 HTML 报告。"""
     import pyarrow as pa
@@ -77,7 +84,7 @@ def batch_command(
     from ..batch.columns import Block
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.read import ReadError, read_registry
-    from ..batch.report import FORMATS, label_tables, write_result
+    from ..batch.report import FORMATS, kept_statuses, label_tables, write_result
     from ..batch.runner import connect, evaluate
     from ..batch.tables import DuckDBSink, block_tables
     from .rules import _load
@@ -98,6 +105,14 @@ def batch_command(
         why = os_reason(exc, "写入")
         err.print(f"[red]{escape(str(out.parent))}：无法建立结果文件夹（{why}）[/red]")
         raise typer.Exit(2) from None
+    try:
+        keep = kept_statuses(rows)
+    except ValueError as exc:
+        err.print(f"[red]--rows：{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if forecast_only and keep is not None:
+        err.print("[red]--rows 只用于逐户结果，不能与 --forecast-only 同用[/red]")
+        raise typer.Exit(2)
     if engine not in ("duckdb", "spark"):
         err.print(f"[red]--engine 应为 duckdb 或 spark，而不是 {escape(engine)}[/red]")
         raise typer.Exit(2)
@@ -221,7 +236,7 @@ def batch_command(
         listed = scope.keep_listed(con, batch.rules)
         label_tables(con, listed, keys, the_pack, places, rids)
         try:
-            paths = write_result(con, out, html=html)
+            paths = write_result(con, out, html=html, keep=keep)
         except ValueError as exc:
             raise fail(str(exc), 1) from None
         except OSError as exc:  # disk full, no permission, …

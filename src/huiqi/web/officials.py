@@ -30,6 +30,13 @@ MAX_ROWS = 20_000  # enterprises per upload: the page answers within the request
 ACCEPTED = (".csv", ".xlsx")
 RESULT_HOURS = 2
 MAX_REJECTIONS_SHOWN = 100
+# the rows of the per-enterprise files by default: those that call for action (a 20k upload's
+# file of every row is 2.6 GB, mostly 不符合; of these rows 0.7 GB)
+FOLLOW_UP = "符合,待确定,逾期未申请"
+ROW_CHOICES = (
+    (FOLLOW_UP, "需要跟进的：符合、待确定、逾期未申请"),
+    ("全部", "全部（也包括不符合、未生效或已失效）"),
+)
 DOWNLOADS = {
     "xlsx": ("result.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "csv": ("result.csv", "text/csv; charset=utf-8"),
@@ -74,6 +81,7 @@ def _form(request: Request, message: str = "", status: int = 200, **values) -> R
         max_rows=MAX_ROWS,
         values=values,
         documents=_documents(),
+        row_choices=ROW_CHOICES,
         result=None,
     )
 
@@ -93,23 +101,32 @@ def officials_run(
     events: Annotated[UploadFile | None, File()] = None,
     mapping: Annotated[UploadFile | None, File()] = None,
     documents: Annotated[list[str] | None, Form()] = None,
+    rows: Annotated[str, Form()] = FOLLOW_UP,
 ) -> Response:
     """Evaluate the uploaded registry with every rule in force on `as_of` (or the rules of
     the chosen `documents`, by id, with their stacking rivals); the page shows the forecast
-    and links the result files."""
+    and links the result files, whose per-enterprise rows are those of the conclusions in
+    `rows` (`report.kept_statuses`)."""
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.html import chart_svg, report_data
     from ..batch.mapping import read_mapping
     from ..batch.read import read_registry
-    from ..batch.report import XLSX_MAX_ROWS, label_tables, write_result
+    from ..batch.report import (
+        XLSX_MAX_ROWS,
+        kept_statuses,
+        label_tables,
+        rows_kept,
+        write_result,
+    )
     from ..batch.runner import connect, evaluate
     from ..batch.scope import ScopeError, documents_scope, whole_pack
     from ..batch.tables import DuckDBSink
+    from ..engine.match import STATUS_LABELS
 
     chosen = [d for d in documents or [] if d]
 
     def again(message: str, status: int) -> Response:  # the form again, as it was filled in
-        return _form(request, message, status, as_of=as_of, documents=chosen)
+        return _form(request, message, status, as_of=as_of, documents=chosen, rows=rows)
 
     name = Path(registry.filename or "").name
     suffix = Path(name).suffix.lower()
@@ -119,6 +136,10 @@ def officials_run(
         when = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         return again(f"评估日期应为 年-月-日，而不是“{as_of}”", 400)
+    try:
+        keep = kept_statuses(rows)
+    except ValueError as exc:
+        return again(f"逐企业结果：{exc}", 400)
     pack = service.load_pack()
     try:
         scope = documents_scope(pack, chosen) if chosen else whole_pack(pack)
@@ -183,9 +204,9 @@ def officials_run(
     evaluate(con, pack, when, batch=batch)
     listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
-    if len(reg.ids) * len(listed) <= XLSX_MAX_ROWS:
-        write_result(con, run / "result.xlsx", html=False)
-    write_result(con, run / "result.csv")
+    if rows_kept(con, keep) <= XLSX_MAX_ROWS:
+        write_result(con, run / "result.xlsx", html=False, keep=keep)
+    write_result(con, run / "result.csv", keep=keep)
     data_ = report_data(con)
     rejections = [named(str(r)) for r in reg.rejections[:MAX_REJECTIONS_SHOWN]]
     downloads = [key for key, (fname, _) in DOWNLOADS.items() if (run / fname).exists()]
@@ -196,9 +217,11 @@ def officials_run(
         today=date.today().isoformat(),
         max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
         max_rows=MAX_ROWS,
-        values={"as_of": when.isoformat(), "documents": chosen},
+        values={"as_of": when.isoformat(), "documents": chosen, "rows": rows},
         documents=_documents(),
+        row_choices=ROW_CHOICES,
         result={
+            "rows_kept": "全部" if keep is None else "、".join(STATUS_LABELS[k] for k in keep),
             "name": name,
             "token": token,
             "titles": scope.titles,
