@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from huiqi.batch import report
 from huiqi.batch.compile import compile_rules
 from huiqi.batch.report import MISSING_HEADER, label_tables, write_result
-from huiqi.batch.runner import RESULT, connect, evaluate
+from huiqi.batch.runner import RESULT, connect, evaluate, forecast
 from huiqi.batch.synthetic import DENSE, generate
 from huiqi.packs.loader import bundled_pack
 
@@ -143,3 +143,33 @@ def test_the_cli_refuses_an_unknown_conclusion_and_rows_with_a_forecast_only_run
     both = CliRunner().invoke(app, [*base, "--rows", "符合", "--forecast-only"])
     assert both.exit_code == 2 and "--forecast-only" in both.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_run_that_keeps_some_rows_stores_those_and_the_eligible_and_forecasts_alike():
+    """`evaluate(keep=...)` (what --rows does): the result holds the rows of the kept
+    statuses and the eligible ones (the report counts those), exactly as the full result
+    has them; the forecast, then computed from the wide rows, and the report's figures are
+    those of the full run."""
+    from huiqi.batch.html import report_data
+    from huiqi.batch.runner import FORECAST
+
+    con, _ = _evaluated()
+    rules = list(pack().compiled)[:30]
+    batch = compile_rules(pack(), AS_OF, "duckdb", rules)
+    full = con.execute(f"SELECT * FROM {RESULT} ORDER BY 1, 2").fetchall()
+    forecast(con)  # (from the full result)
+    figures_of_full = con.execute(f"SELECT * FROM {FORECAST} ORDER BY ALL").fetchall()
+    figures = report_data(con)
+    con.execute(f"DROP TABLE {FORECAST}")
+
+    steps: list[tuple[int, int]] = []
+    evaluate(
+        con, pack(), AS_OF, rules, batch, keep=["undetermined"], on_chunk=lambda *s: steps.append(s)
+    )
+    statuses = {r[2] for r in full}
+    assert {"eligible", "undetermined", "not_eligible"} <= statuses  # something is left out
+    kept = con.execute(f"SELECT * FROM {RESULT} ORDER BY 1, 2").fetchall()
+    assert kept == [r for r in full if r[2] in ("eligible", "undetermined")]
+    assert con.execute(f"SELECT * FROM {FORECAST} ORDER BY ALL").fetchall() == figures_of_full
+    assert report_data(con) == figures
+    assert steps[-1][0] == steps[-1][1] == 2 * len(batch.sqls)  # two passes, one bar

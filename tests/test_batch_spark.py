@@ -108,6 +108,14 @@ def test_scalar_duckdb_and_spark_agree(spark):
     assert on_spark.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall() == want
     assert any(r[3] is not None for r in want) and any(r[5] for r in want)
 
+    # `--rows 待确定`: the undetermined and the eligible rows come back, the forecast unchanged
+    kept = on_spark.execute(
+        f"SELECT * FROM {RESULT} WHERE status IN ('eligible', 'undetermined') ORDER BY 1, 2"
+    ).fetchall()
+    sp.evaluate(spark, batch, on_spark, keep=["undetermined"])
+    assert on_spark.execute(f"SELECT * FROM {RESULT} ORDER BY 1, 2").fetchall() == kept
+    assert on_spark.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall() == want
+
 
 def test_parquet_registry_read_by_spark(spark, tmp_path):
     """A registry where it lives (Parquet): the key column kept, a column named by its

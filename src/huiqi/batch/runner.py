@@ -66,22 +66,41 @@ def evaluate(
     batch: CompiledBatch | None = None,
     store: bool = True,
     on_chunk: Callable[[int, int], None] | None = None,
+    keep: list[str] | None = None,
 ) -> CompiledBatch:
     """Evaluate the rules over the tables `registry` and `ev__*` of `con`. With store=True
     the long result is left in table `result` (one row per enterprise and rule); with
     store=False only the budget forecast, table `forecast` (`FORECAST_COLUMNS`: counts and
     totals per registered place, rule and status, and the unknown facts of undetermined
-    rules), aggregated straight from the wide rows: no row per enterprise and rule is made."""
+    rules), aggregated straight from the wide rows: no row per enterprise and rule is made.
+    `keep` (with store=True): only the rows of these statuses and the eligible ones (which
+    the report counts) are stored, and the forecast is computed from the wide rows first,
+    since the result no longer holds every row."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
-    target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
-    for k, sql in enumerate(sqls):
-        if k == 0:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}")
-        else:
-            con.execute(f"INSERT INTO {target} {sql}")
-        if on_chunk is not None:  # (done, of): for a progress bar
-            on_chunk(k + 1, len(sqls))
+    runs: list[tuple[str, list[str], dict[str, list[str]] | None]] = []
+    if store and keep is not None:
+        runs.append((FORECAST, batch.forecast_sqls, None))
+        stored = [s for s in STORED_ALWAYS if s not in keep] + list(keep)
+        kept = [f"SELECT * FROM ({sql}) WHERE list_contains($keep, status)" for sql in batch.sqls]
+        runs.append((RESULT, kept, {"keep": stored}))
+    else:
+        runs.append((RESULT, batch.sqls, None) if store else (FORECAST, batch.forecast_sqls, None))
+    total, done = sum(len(sqls) for _, sqls, _ in runs), 0
+    for target, sqls, params in runs:
+        for k, sql in enumerate(sqls):
+            if k == 0:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS {sql}", params)
+            else:
+                con.execute(f"INSERT INTO {target} {sql}", params)
+            done += 1
+            if on_chunk is not None:  # (done, of): for a progress bar
+                on_chunk(done, total)
     return batch
+
+
+#: Statuses stored in the result whatever the row file keeps: the report counts the
+#: enterprises with a benefit and shows the distribution of their amounts from these rows.
+STORED_ALWAYS = ("eligible",)
 
 
 FORECAST = "forecast"

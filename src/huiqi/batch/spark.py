@@ -29,7 +29,7 @@ from .read import (
     Target,
     role_column,
 )
-from .runner import FORECAST, RESULT, machine_memory
+from .runner import FORECAST, RESULT, STORED_ALWAYS, machine_memory
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -149,15 +149,30 @@ def load_source(
 
 
 def evaluate(
-    spark: SparkSession, batch: CompiledBatch, con: duckdb.DuckDBPyConnection, store: bool = True
+    spark: SparkSession,
+    batch: CompiledBatch,
+    con: duckdb.DuckDBPyConnection,
+    store: bool = True,
+    keep: list[str] | None = None,
 ) -> int:
     """Run the compiled (Spark dialect) batch and bring the long result (store=False: only
     the budget forecast, computed in Spark) to the driver as Arrow, into DuckDB table
-    `result` (`forecast`). Returns the number of rows."""
+    `result` (`forecast`). `keep`: as `runner.evaluate`, only the rows of these statuses and
+    the eligible ones come back, the forecast computed in Spark first. Returns the number
+    of rows."""
+    from pyspark.sql import functions as F
+
     if batch.dialect != "spark":
         raise ValueError("the batch was not compiled for Spark")
-    target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
-    table = pa.concat_tables([spark.sql(q).toArrow() for q in sqls])
+    if store and keep is not None:
+        evaluate(spark, batch, con, store=False)
+        stored = [s for s in STORED_ALWAYS if s not in keep] + list(keep)
+        frames = [spark.sql(q).where(F.col("status").isin(stored)) for q in batch.sqls]
+        target = RESULT
+    else:
+        target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
+        frames = [spark.sql(q) for q in sqls]
+    table = pa.concat_tables([f.toArrow() for f in frames])
     con.register("spark_result", table)
     con.execute(f'CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM "spark_result"')
     con.unregister("spark_result")

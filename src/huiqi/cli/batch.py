@@ -219,7 +219,7 @@ def batch_command(
                 task, advance=1, description=f"在 Spark 上评估 {len(batch.rules)} 条规则…"
             )
             try:
-                sp.evaluate(session, batch, con, store=not forecast_only)
+                sp.evaluate(session, batch, con, store=not forecast_only, keep=keep)
             except Exception as exc:  # Spark reports a bad value or cast as a Java error
                 raise fail(f"Spark 评估失败：{type(exc).__name__}：{str(exc)[:500]}", 1) from None
         else:
@@ -231,7 +231,9 @@ def batch_command(
             def step(done: int, of: int) -> None:
                 progress.update(task, description=f"评估 {n_rules} 条规则（第 {done}/{of} 组）…")
 
-            evaluate(con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step)
+            evaluate(
+                con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step, keep=keep
+            )
         progress.update(task, advance=1, description="写出结果与报告…")
         listed = scope.keep_listed(con, batch.rules)
         label_tables(con, listed, keys, the_pack, places, rids)

@@ -201,7 +201,7 @@ def officials_run(
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return again(str(exc), 500)
-    evaluate(con, pack, when, batch=batch)
+    evaluate(con, pack, when, batch=batch, keep=keep)
     listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
     if rows_kept(con, keep) <= XLSX_MAX_ROWS:
