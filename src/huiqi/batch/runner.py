@@ -80,9 +80,8 @@ def evaluate(
     runs: list[tuple[str, list[str], dict[str, list[str]] | None]] = []
     if store and keep is not None:
         runs.append((FORECAST, batch.forecast_sqls, None))
-        stored = [s for s in STORED_ALWAYS if s not in keep] + list(keep)
         kept = [f"SELECT * FROM ({sql}) WHERE list_contains($keep, status)" for sql in batch.sqls]
-        runs.append((RESULT, kept, {"keep": stored}))
+        runs.append((RESULT, kept, {"keep": stored_statuses(keep)}))
     else:
         runs.append((RESULT, batch.sqls, None) if store else (FORECAST, batch.forecast_sqls, None))
     total, done = sum(len(sqls) for _, sqls, _ in runs), 0
@@ -101,6 +100,11 @@ def evaluate(
 #: Statuses stored in the result whatever the row file keeps: the report counts the
 #: enterprises with a benefit and shows the distribution of their amounts from these rows.
 STORED_ALWAYS = ("eligible",)
+
+
+def stored_statuses(keep: list[str]) -> list[str]:
+    """The statuses whose rows a run that keeps `keep` stores."""
+    return [s for s in STORED_ALWAYS if s not in keep] + list(keep)
 
 
 FORECAST = "forecast"

@@ -29,7 +29,7 @@ from .read import (
     Target,
     role_column,
 )
-from .runner import FORECAST, RESULT, STORED_ALWAYS, machine_memory
+from .runner import FORECAST, RESULT, machine_memory, stored_statuses
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -166,7 +166,7 @@ def evaluate(
         raise ValueError("the batch was not compiled for Spark")
     if store and keep is not None:
         evaluate(spark, batch, con, store=False)
-        stored = [s for s in STORED_ALWAYS if s not in keep] + list(keep)
+        stored = stored_statuses(keep)
         frames = [spark.sql(q).where(F.col("status").isin(stored)) for q in batch.sqls]
         target = RESULT
     else:
