@@ -173,3 +173,17 @@ def test_a_run_that_keeps_some_rows_stores_those_and_the_eligible_and_forecasts_
     assert con.execute(f"SELECT * FROM {FORECAST} ORDER BY ALL").fetchall() == figures_of_full
     assert report_data(con) == figures
     assert steps[-1][0] == steps[-1][1] == 2 * len(batch.sqls)  # two passes, one bar
+
+
+def test_rows_beyond_a_sheet_are_refused_before_writing_counting_the_rows_kept(
+    tmp_path, monkeypatch
+):
+    con, rules = _evaluated()
+    eligible = con.execute(f"SELECT count(*) FROM {RESULT} WHERE status = 'eligible'").fetchall()
+    monkeypatch.setattr(report, "XLSX_MAX_ROWS", eligible[0][0])
+    out = tmp_path / "r.xlsx"
+    with pytest.raises(ValueError, match=f"结果有 {N * rules:,} 行，超过 Excel 的上限"):
+        report.write_rows(con, out)
+    assert not out.exists()
+    assert report.write_rows(con, out, keep=["eligible"])  # the rows kept fit
+    assert len(list(load_workbook(out).active.iter_rows())) == eligible[0][0] + 1

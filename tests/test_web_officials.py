@@ -195,3 +195,20 @@ def test_the_rows_to_follow_up_by_default_and_every_row_on_request(client):
 
     bad = _run(client, events=EVENTS, rows="也许")
     assert bad.status_code == 400 and "未知的结论“也许”" in bad.text
+
+
+def test_the_summaries_are_offered_when_the_rows_do_not_fit_a_sheet(client, monkeypatch):
+    """Rows beyond Excel's limit go to the CSV only; the summaries and the report are
+    downloadable all the same (before, they were written beside the Excel rows only, so a
+    large upload offered none)."""
+    from huiqi.batch import report
+
+    monkeypatch.setattr(report, "XLSX_MAX_ROWS", 1)
+    r = _run(client, events=EVENTS, rows="全部")
+    assert r.status_code == 200, r.text[:2000]
+    token = r.text.split("/officials/result/")[1].split("/")[0]
+    assert f"/officials/result/{token}/xlsx" not in r.text  # the rows do not fit
+    for key in ("csv", "rules.xlsx", "documents.xlsx", "departments.xlsx", "counties.xlsx"):
+        assert f"/officials/result/{token}/{key}" in r.text, key
+        assert client.get(f"/officials/result/{token}/{key}").status_code == 200, key
+    assert client.get(f"/officials/result/{token}/report.html").status_code == 200

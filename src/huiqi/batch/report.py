@@ -244,24 +244,41 @@ def write_result(
     html: bool = True,
     keep: list[str] | None = None,
 ) -> list[Path]:
-    """Write the rows to `out` (when the long result was computed: not for a forecast-only
-    run; with `keep`, only the rows of those statuses, `kept_statuses`), the summaries
-    beside it (<stem>.rules.<ext>, <stem>.documents.<ext>, <stem>.departments.<ext>,
-    <stem>.counties.<ext>: every row counted, whatever `keep`) and the HTML report
-    (<stem>.report.html). Call after `label_tables`."""
-    ext = out.suffix.lower()
-    if ext not in FORMATS:
-        raise ValueError(f"{out}：结果文件应为 .csv、.xlsx 或 .parquet")
-    written = []
-    if has_table(con, RESULT):
-        rows = ROWS_SQL
-        if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
-            joined = f'array_to_string("{MISSING_HEADER}", \'、\') AS "{MISSING_HEADER}"'
-            rows = f"SELECT * REPLACE ({joined}) FROM ({ROWS_SQL})"
-        con.execute(MISSING_LABELS)
-        _write(con, rows, out, row_slices(con, keep))
-        written.append(out)
+    """`write_rows` to `out` (when the long result was computed: not for a forecast-only
+    run) and `write_summaries` beside it. Call after `label_tables`."""
+    written = [out] if write_rows(con, out, keep) else []
+    return written + write_summaries(con, out, title, html)
+
+
+def write_rows(con: duckdb.DuckDBPyConnection, out: Path, keep: list[str] | None = None) -> bool:
+    """Write one row per enterprise and rule to `out` (with `keep`, only the rows of those
+    statuses, `kept_statuses`); False when there is no long result (a forecast-only run).
+    Too many rows for a sheet is a ValueError, found before anything is written."""
+    ext = _format(out)
+    if not has_table(con, RESULT):
+        return False
+    if ext == ".xlsx" and (count := rows_kept(con, keep)) > XLSX_MAX_ROWS:
+        raise ValueError(
+            f"{out}：结果有 {count:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行；请改用 .parquet 或 .csv"
+        )
+    rows = ROWS_SQL
+    if ext == ".csv":  # a list cannot be a CSV cell: 、-separated
+        joined = f'array_to_string("{MISSING_HEADER}", \'、\') AS "{MISSING_HEADER}"'
+        rows = f"SELECT * REPLACE ({joined}) FROM ({ROWS_SQL})"
+    con.execute(MISSING_LABELS)
+    _write(con, rows, out, row_slices(con, keep))
+    return True
+
+
+def write_summaries(
+    con: duckdb.DuckDBPyConnection, out: Path, title: str = "", html: bool = True
+) -> list[Path]:
+    """The budget forecast beside `out` (<stem>.rules.<ext>, <stem>.documents.<ext>,
+    <stem>.departments.<ext>, <stem>.counties.<ext>: every enterprise counted, whatever the
+    rows kept) and the HTML report (<stem>.report.html)."""
+    ext = _format(out)
     forecast(con)
+    written = []
     for dim in DIMENSIONS:
         path = out.with_name(f"{out.stem}.{dim.suffix}{ext}")
         _write(con, summary_sql(dim.suffix), path)
@@ -273,6 +290,13 @@ def write_result(
         page.write_text(render_report(con, title), encoding="utf-8")
         written.append(page)
     return written
+
+
+def _format(out: Path) -> str:
+    ext = out.suffix.lower()
+    if ext not in FORMATS:
+        raise ValueError(f"{out}：结果文件应为 .csv、.xlsx 或 .parquet")
+    return ext
 
 
 def _write(
@@ -306,11 +330,6 @@ def _write(
         return
     from openpyxl import Workbook
 
-    count = sum(con.execute(f"SELECT count(*) FROM ({sql})", p).fetchall()[0][0] for p in runs)
-    if count > XLSX_MAX_ROWS:
-        raise ValueError(
-            f"{path}：结果有 {count:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行；请改用 .parquet 或 .csv"
-        )
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("result")
     for k, p in enumerate(runs):

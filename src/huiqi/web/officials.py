@@ -112,11 +112,13 @@ def officials_run(
     from ..batch.mapping import read_mapping
     from ..batch.read import read_registry
     from ..batch.report import (
+        ALL_ROWS,
         XLSX_MAX_ROWS,
         kept_statuses,
         label_tables,
         rows_kept,
-        write_result,
+        write_rows,
+        write_summaries,
     )
     from ..batch.runner import connect, evaluate
     from ..batch.scope import ScopeError, documents_scope, whole_pack
@@ -204,9 +206,10 @@ def officials_run(
     evaluate(con, pack, when, batch=batch, keep=keep)
     listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
-    if rows_kept(con, keep) <= XLSX_MAX_ROWS:
-        write_result(con, run / "result.xlsx", html=False, keep=keep)
-    write_result(con, run / "result.csv", keep=keep)
+    write_rows(con, run / "result.csv", keep)
+    if rows_kept(con, keep) <= XLSX_MAX_ROWS:  # (else the CSV alone)
+        write_rows(con, run / "result.xlsx", keep)
+    write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
     data_ = report_data(con)
     rejections = [named(str(r)) for r in reg.rejections[:MAX_REJECTIONS_SHOWN]]
     downloads = [key for key, (fname, _) in DOWNLOADS.items() if (run / fname).exists()]
@@ -221,7 +224,7 @@ def officials_run(
         documents=_documents(),
         row_choices=ROW_CHOICES,
         result={
-            "rows_kept": "全部" if keep is None else "、".join(STATUS_LABELS[k] for k in keep),
+            "rows_kept": ALL_ROWS if keep is None else "、".join(STATUS_LABELS[k] for k in keep),
             "name": name,
             "token": token,
             "titles": scope.titles,
