@@ -10,6 +10,8 @@ in its own process so that its peak memory (VmHWM) is its own:
   row narrower or wider than the header;
 - streamed, one short row: the same file with its middle row cut to ten cells, which Arrow's
   reader now skips and hands over to be read in its place;
+- streamed, a short row in four: every fourth row without its last cell (as programs that
+  drop empty trailing cells write them): the skipped rows join the pieces around them;
 - streamed+events: with an events file as well (every certification and platform recognition
   of the synthetic registry, a row each; every known list holds 0-3 events, DENSE);
 - whole: read with every record kept.
@@ -74,17 +76,24 @@ def events_path(path: Path) -> Path:
     return path.with_suffix(".events.csv")
 
 
-def short_path(path: Path) -> Path:
-    return path.with_suffix(".short.csv")
+def short_path(path: Path, every: bool = False) -> Path:
+    return path.with_suffix(".short4.csv" if every else ".short.csv")
 
 
 def write_short(path: Path) -> None:
-    """The registry with its middle row cut to its first ten cells (no cell of the
-    synthetic registry holds a comma or a line break)."""
+    """The registry with its middle row cut to its first ten cells, and with every fourth
+    row without its last cell (no cell of the synthetic registry holds a comma or a line
+    break)."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    one = list(lines)
     middle = len(lines) // 2
-    lines[middle] = ",".join(lines[middle].split(",")[:10]) + "\n"
-    short_path(path).write_text("".join(lines), encoding="utf-8")
+    one[middle] = ",".join(lines[middle].split(",")[:10]) + "\n"
+    short_path(path).write_text("".join(one), encoding="utf-8")
+    four = [
+        line if k % 4 != 2 else line.rstrip("\n").rsplit(",", 1)[0] + "\n"
+        for k, line in enumerate(lines)
+    ]
+    short_path(path, every=True).write_text("".join(four), encoding="utf-8")
 
 
 def _peak_mb() -> int:
@@ -113,6 +122,8 @@ def read_once(path: Path, mode: str) -> dict:
     events = events_path(path) if mode == "streamed+events" else None
     if mode == "streamed, one short row":
         path = short_path(path)
+    if mode == "streamed, a short row in four":
+        path = short_path(path, every=True)
     if mode == "streamed, row by row":  # the reader before Arrow's CSV reader, as baseline
         from huiqi.batch import read
 
@@ -160,6 +171,7 @@ def main() -> None:
                 "streamed, into a DuckDB table",
                 "streamed, row by row",
                 "streamed, one short row",
+                "streamed, a short row in four",
             )
             for mode in (*modes, "streamed+events", "whole"):
                 out = subprocess.run(

@@ -177,6 +177,27 @@ def test_rows_of_another_width_are_read_in_place_across_pieces(tmp_path, monkeyp
     assert len(fast[3]) == 2_995  # read: less the four rejected
 
 
+def test_rows_of_another_width_everywhere_do_not_split_the_pieces(tmp_path, monkeypatch):
+    """A file whose rows with an empty last cell are short (as some programs write them)
+    has skipped rows everywhere: they go into the pieces of the rows around them, so the
+    file is handed on in as many pieces as the same file with every row whole."""
+    header = ["统一社会信用代码", _of("money"), _of("bool")]
+    whole = [header] + [[f"K{k}", str(k), "是" if k % 4 else ""] for k in range(8_000)]
+    short = [header] + [row[:2] if row[2] == "" else row for row in whole[1:]]
+    monkeypatch.setattr(read, "ARROW_BLOCK", 16 << 10)
+
+    def pieces(rows) -> tuple[int, tuple]:
+        path = _write(tmp_path / "r.csv", rows, "utf-8")
+        handed = []
+        reg = read.read_registry(path, pack(), as_of=AS_OF, sink=handed.append)
+        return len(handed), (reg.rows_in, reg.ids, [str(r) for r in reg.rejections])
+
+    n_whole, read_whole = pieces(whole)
+    n_short, read_short = pieces(short)
+    assert n_whole >= 5 and n_short == n_whole
+    assert read_short == read_whole  # (an empty cell and a missing one are both unknown)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_piece_whose_rows_are_all_rejected(tmp_path, monkeypatch, fast):
     """Seventy rows, every one without its key: a money column of that many cells is parsed

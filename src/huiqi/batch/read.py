@@ -317,9 +317,9 @@ def _arrow_csv(
         ),
     )
 
-    def skipped(start: int) -> tuple[int, Iterator[Any]]:
+    def skipped(start: int) -> tuple[int, list[tuple[int, list[str]]]]:
         """How many skipped rows are numbered from `start` on without a gap, and those
-        rows as pieces read row by row (blank ones counted but not handed on)."""
+        rows split by `csv` (blank ones counted but not handed on)."""
         rows, n = [], start
         while irregular and irregular[0][0] == n:
             _, text = irregular.popleft()
@@ -327,7 +327,7 @@ def _arrow_csv(
             if not _blank_text(cells):
                 rows.append((n, cells))
             n += 1
-        return n - start, _row_pieces(iter(rows), width)
+        return n - start, rows
 
     def pieces() -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
         start = 2  # the record number of the next row
@@ -348,25 +348,37 @@ def _arrow_csv(
 
         try:
             for batch in reader:
+                # the batch's rows with the skipped rows among and right after them, in file
+                # order: `order` indexes the batch's rows, then the skipped ones (`extra`),
+                # so that each column is put together by one take, however many rows were
+                # skipped (a file whose rows with an empty last cell are short has them
+                # everywhere)
+                order: list[int] = []
+                numbers: list[int] = []
+                extra: list[list[str]] = []
                 at, rows = 0, batch.num_rows
                 while True:
                     ahead_of = gap()
                     if ahead_of == 0:  # skipped rows come next
-                        n, rows_of = skipped(start)
-                        yield from rows_of
+                        n, cells = skipped(start)
+                        for number, row in cells:
+                            order.append(rows + len(extra))
+                            numbers.append(number)
+                            extra.append(row)
                         start += n
                         continue
                     if at == rows:
                         break
                     take = rows - at if ahead_of is None else min(rows - at, ahead_of)
-                    part = [c.slice(at, take) for c in batch.columns]
-                    yield from _arrow_pieces(list(range(start, start + take)), part)
+                    order.extend(range(at, at + take))
+                    numbers.extend(range(start, start + take))
                     at, start = at + take, start + take
+                yield from _in_pieces(*_joined(batch.columns, order, numbers, extra, width))
             while (ahead_of := gap()) is not None:  # rows skipped after Arrow's last row
                 if ahead_of:
                     raise lost()
-                n, rows_of = skipped(start)
-                yield from rows_of
+                n, cells = skipped(start)
+                yield from _row_pieces(iter(cells), width)
                 start += n
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise ReadError(f"{path}：第 {start} 行起无法按 CSV 读取（{exc}）") from None
@@ -374,28 +386,61 @@ def _arrow_csv(
     return header, ahead(pieces())
 
 
-def _arrow_pieces(
-    numbers: list[int], columns: list[Any]
-) -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
-    """Rows of Arrow text columns with their numbers, blank rows left out, in pieces of
-    ARROW_ROWS."""
+def _blank_rows(columns: list[Any]) -> set[int]:
+    """The rows of Arrow text columns with nothing but whitespace: those whose first cell
+    is blank, then the rest of their cells (Arrow trims exactly what str.strip() does)."""
     import pyarrow.compute as pc
 
-    # blank rows: those whose first cell is blank, then the rest of their cells (Arrow
-    # trims exactly what str.strip() does)
     at = pc.indices_nonzero(_blank_cells_of(columns[0]))
     for column in columns[1:]:
         if not len(at):
             break
         at = at.filter(_blank_cells_of(column.take(at)))
-    if len(at):
-        blank = set(at.to_pylist())
-        keep = [k for k in range(len(numbers)) if k not in blank]
-        numbers = [numbers[k] for k in keep]
-        columns = [c.take(_indices(keep)) for c in columns]
+    return set(at.to_pylist())
+
+
+def _joined(
+    columns: list[Any],
+    order: list[int],
+    numbers: list[int],
+    extra: list[list[str]],
+    width: int,
+) -> tuple[list[int], list[Any], dict[int, list[Any]]]:
+    """A batch's Arrow columns and the rows Arrow skipped (`extra`, split by `csv`) as one
+    run of rows in `order` (k < len(batch): the batch's row k; else extra[k - len(batch)]),
+    blank batch rows left out. A skipped row's cells are padded with unknown or cut to the
+    header's width as `_row_pieces` does; a longer one is also kept whole (by position)."""
+    import pyarrow as pa
+
+    rows = len(columns[0]) if columns else 0
+    blank = _blank_rows(columns) if rows else set()
+    if not extra and not blank:
+        return numbers, columns, {}  # the usual batch: every row regular and filled
+    kept = [k for k, i in enumerate(order) if i not in blank]
+    order, numbers = [order[k] for k in kept], [numbers[k] for k in kept]
+    long_rows = {
+        k: extra[i - rows]
+        for k, i in enumerate(order)
+        if i >= rows and len(extra[i - rows]) > width
+    }
+    index = _indices(order)
+    if extra:
+        cells = [[row[j] if j < len(row) else None for row in extra] for j in range(width)]
+        columns = [
+            pa.concat_arrays([c, pa.array(v, pa.string())])
+            for c, v in zip(columns, cells, strict=True)
+        ]
+    return numbers, [c.take(index) for c in columns], long_rows
+
+
+def _in_pieces(
+    numbers: list[int], columns: list[Any], long_rows: dict[int, list[Any]]
+) -> Iterator[tuple[list[int], list[Any], dict[int, list[Any]]]]:
+    """A run of rows in pieces of ARROW_ROWS (the long rows by position in each piece)."""
     for at in range(0, len(numbers), ARROW_ROWS):
         part = [c.slice(at, ARROW_ROWS) for c in columns]
-        yield numbers[at : at + ARROW_ROWS], part, {}
+        longer = {k - at: row for k, row in long_rows.items() if at <= k < at + ARROW_ROWS}
+        yield numbers[at : at + ARROW_ROWS], part, longer
 
 
 _DONE = object()
