@@ -97,8 +97,11 @@ def run_duckdb(scope: str, n: int, threads: int) -> dict:
 
 
 def run_spark(scope: str, n: int, threads: int) -> dict:
+    import pyarrow.compute as pc
+
     from huiqi.batch import spark as sp
     from huiqi.batch.compile import compile_rules
+    from huiqi.batch.forecast import forecast_rows
     from huiqi.batch.runner import connect
 
     pack, rules = _rules(scope)
@@ -115,8 +118,10 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
     batch = compile_rules(pack, AS_OF, "spark", rules)
     t0 = time.perf_counter()
     total = 0
-    for q in batch.forecast_sqls:
-        total += sum(r["n"] for r in session.sql(q).collect() if r["fact"] is None)
+    for q, items in zip(batch.forecast_sqls, batch.forecast_items, strict=True):
+        rows = forecast_rows(session.sql(q).toArrow(), items)
+        statuses = rows.filter(pc.is_null(rows["fact"]))  # (the fact rows count them again)
+        total += pc.sum(statuses["n"]).as_py() or 0
     elapsed = time.perf_counter() - t0
     session.stop()
     return {

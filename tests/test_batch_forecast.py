@@ -108,3 +108,57 @@ def test_forecast_only_run_writes_the_same_summaries(tmp_path):
     page = (tmp_path / "fc.report.html").read_text(encoding="utf-8")
     assert "未逐户输出结果" in page
     assert "每家企业确定金额的分布" in (tmp_path / "full.report.html").read_text(encoding="utf-8")
+
+
+def test_forecast_rows_from_the_aggregates_per_place():
+    """`forecast_rows` on aggregates written by hand: two places, a rule that is eligible
+    (3 and 1 enterprises, 30,000.50 and 10,000 元, ranges 0–5,000 and 1,000–2,000),
+    not eligible (4 and 0) or undetermined (what is left: 10 − 3 − 4 = 3 and 2 − 1 − 0 = 1),
+    and undetermined for want of a fact (2 and 0). Rows without an enterprise are dropped;
+    a status that is not eligible has no money, a fact row none at all."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pytest
+
+    from huiqi.batch.forecast import ForecastItem, forecast_rows
+
+    money = pa.decimal128(38, 2)
+    grouped = pa.table(
+        {
+            "place": ["甲县", None],
+            "n": pa.array([10, 2], pa.int64()),
+            "c_7": pa.array([Decimal("30000.50"), Decimal("10000")], money),
+            "r_7": pa.array([Decimal(0), Decimal(1000)], money),
+            "h_7": pa.array([Decimal(5000), Decimal(2000)], money),
+            "n_7_0": pa.array([3, 1], pa.int64()),
+            "n_7_1": pa.array([4, 0], pa.int64()),
+            "f_7_0": pa.array([2, 0], pa.int64()),
+        }
+    )
+    items = (
+        ForecastItem(7, "eligible", count="n_7_0", sums=("c_7", "r_7", "h_7")),
+        ForecastItem(7, "not_eligible", count="n_7_1"),
+        ForecastItem(7, "undetermined", others=("n_7_0", "n_7_1")),
+        ForecastItem(7, "undetermined", fact="rd_expense", count="f_7_0"),
+    )
+    rows = forecast_rows(grouped, items).to_pylist()
+    d = Decimal
+    assert sorted(rows, key=lambda r: (str(r["place"]), r["status"], str(r["fact"]))) == [
+        {"place": None, "rule_idx": 7, "status": "eligible", "fact": None, "n": 1,
+         "amount": d("10000.00"), "amount_min": d("1000.00"), "amount_max": d("2000.00")},
+        {"place": None, "rule_idx": 7, "status": "undetermined", "fact": None, "n": 1,
+         "amount": d(0), "amount_min": d(0), "amount_max": d(0)},
+        {"place": "甲县", "rule_idx": 7, "status": "eligible", "fact": None, "n": 3,
+         "amount": d("30000.50"), "amount_min": d(0), "amount_max": d("5000.00")},
+        {"place": "甲县", "rule_idx": 7, "status": "not_eligible", "fact": None, "n": 4,
+         "amount": d(0), "amount_min": d(0), "amount_max": d(0)},
+        {"place": "甲县", "rule_idx": 7, "status": "undetermined", "fact": None, "n": 3,
+         "amount": d(0), "amount_min": d(0), "amount_max": d(0)},
+        {"place": "甲县", "rule_idx": 7, "status": "undetermined", "fact": "rd_expense", "n": 2,
+         "amount": None, "amount_min": None, "amount_max": None},
+    ]  # fmt: skip
+    # a sum finer than the cent is an error, never rounded away
+    finer = grouped.set_column(2, "c_7", pa.array([Decimal("0.005"), Decimal(0)]))
+    with pytest.raises(pa.ArrowInvalid):
+        forecast_rows(finer, items[:1])

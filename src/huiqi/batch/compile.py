@@ -54,6 +54,7 @@ from ..lang.sql import (
     typed_column,
 )
 from ..packs.loader import CompiledRule, Pack
+from .forecast import ForecastItem
 
 REGISTRY = "registry"
 RID = "_rid"
@@ -158,7 +159,10 @@ class CompiledBatch:
     rules: list[RuleInfo]
     schema: Schema
     dialect: str
+    # the forecast: per chunk, the query of its aggregates per place and the items
+    # `forecast.forecast_rows` makes the forecast's rows of
     forecast_sqls: list[str] = field(default_factory=list)
+    forecast_items: list[tuple[ForecastItem, ...]] = field(default_factory=list)
 
     @property
     def sql(self) -> str:
@@ -604,7 +608,7 @@ def _compile(
                 _department(cr.rule.apply.department),
             )
         )
-    sqls, wides, forecasts = [], [], []
+    sqls, wides, forecasts, forecast_items = [], [], [], []
     sch = schema(pack)
     for part in chunks(chosen):
         b = _Builder(pack, as_of, dialect)
@@ -633,7 +637,9 @@ def _compile(
         paid = _Paid(some_infos, some_rules, tail is not None)
         sqls.append(_long(some_infos, paid, wide, dialect))
         place = PLACE if PLACE in sch.inputs else None
-        forecasts.append(_forecast(some_infos, b.shapes, paid, wide, place, dialect))
+        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect)
+        forecasts.append(grouped)
+        forecast_items.append(items)
     return CompiledBatch(
         wide_sqls=wides,
         sqls=sqls,
@@ -641,6 +647,7 @@ def _compile(
         schema=sch,
         dialect=dialect,
         forecast_sqls=forecasts,
+        forecast_items=forecast_items,
     )
 
 
@@ -898,16 +905,6 @@ def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> st
 
 
 PLACE = "registered_place"  # the input the forecast is broken down by (county)
-FORECAST_COLUMNS = (
-    ("place", "VARCHAR"),
-    ("rule_idx", "BIGINT"),
-    ("status", "VARCHAR"),
-    ("fact", "VARCHAR"),
-    ("n", "BIGINT"),
-    ("amount", "DECIMAL(38, 2)"),
-    ("amount_min", "DECIMAL(38, 2)"),
-    ("amount_max", "DECIMAL(38, 2)"),
-)
 
 
 def _forecast(
@@ -917,41 +914,28 @@ def _forecast(
     wide_sql: str,
     place: str | None,
     dialect: str,
-) -> str:
-    """The budget forecast of a chunk from its wide rows, per registered place: rows
-    (place, rule_idx, status, NULL, n, certain total, range low, range high) per status, and
-    (place, rule_idx, 'undetermined', fact, n, NULL…) per input unknown where the rule is
-    undetermined (what `missing` lists). Set-aside amounts count 0, as in the long result.
-    The same figures as grouping the long result (tests/test_batch_forecast.py).
+) -> tuple[str, tuple[ForecastItem, ...]]:
+    """The budget forecast of a chunk from its wide rows, per registered place: the query
+    of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
+    forecast's rows of — (place, rule_idx, status, NULL, n, certain total, range low, range
+    high) per status, and (place, rule_idx, 'undetermined', fact, n, NULL…) per input unknown
+    where the rule is undetermined (what `missing` lists). Set-aside amounts count 0, as in
+    the long result. The same figures as grouping the long result
+    (tests/test_batch_forecast.py).
 
-    Aggregated first, unpivoted last: one GROUP BY place over the wide rows with, per rule,
-    a count per status its CASE can give (but the last: what the others leave), the money
-    sums it has (amount, range; NULL unless eligible, so they sum the eligible rows) and a
-    count per fact it may name (undetermined and that fact unknown: u__k, one column per
-    fact and chunk); then the few rows per place are unnested into forecast rows, those with
-    n = 0 dropped. This replaced unnesting a struct per rule and row, unnesting its split
-    `missing` list again and grouping those 20–30M rows per chunk on four keys: at 1M
-    enterprises (kjjl) that took ~55% of a chunk's CPU time. No CASE or FILTER per row:
-    `count(*) FILTER (…)` per status and fact made the GROUP BY ~20× slower (DuckDB 2.0),
-    `count(CASE …)` left ~5 s of CASE projections per chunk; count_if of a comparison is
-    ~3× cheaper than summing bits of a per-rule mask of unknowns (the way before). Built as
-    text: every name in it is one of ours."""
-    types = dict(FORECAST_COLUMNS)
-    spark = dialect == "spark"
-    if spark:
-        types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
-
-    def q(name: str) -> str:  # an identifier in the dialect's quotes
-        return exp.to_identifier(name, quoted=True).sql(dialect)  # type: ignore[union-attr]
-
-    def lit(text: str) -> str:  # a string literal (statuses and our fact names)
-        return exp.Literal.string(text).sql(dialect)
-
-    money = types["amount"]
-    zero = f"CAST(0 AS {money})"
-    no_money = f"CAST(NULL AS {money})"
+    One GROUP BY place over the wide rows with, per rule, a count per status its CASE can
+    give (but the last: what the others leave), the money sums it has (amount, range; NULL
+    unless eligible, so they sum the eligible rows) and a count per fact it may name
+    (undetermined and that fact unknown: u__k, one column per fact and chunk). This replaced
+    unnesting a struct per rule and row, unnesting its split `missing` list again and
+    grouping those 20–30M rows per chunk on four keys: at 1M enterprises (kjjl) that took
+    ~55% of a chunk's CPU time. No CASE or FILTER per row: `count(*) FILTER (…)` per status
+    and fact made the GROUP BY ~20× slower (DuckDB 2.0), `count(CASE …)` left ~5 s of CASE
+    projections per chunk; count_if of a comparison is ~3× cheaper than summing bits of a
+    per-rule mask of unknowns (the way before). Built as text: every name in it is ours."""
     aggs: list[str] = ["count(*) AS n"]
-    items: list[tuple[str, str, str, str, str, str, str]] = []
+    items: list[ForecastItem] = []
+    undetermined = STATUS_CODES[UNDETERMINED]
     for info in infos:
         i = info.idx
         shape = shapes[i]
@@ -964,44 +948,29 @@ def _forecast(
             sums["h"] = paid.bound(i, "hi")
         aggs += [f"sum({v}) AS {k}_{i}" for k, v in sums.items()]
         # statuses partition the rows: the last one is what the others leave
-        counts = [f"n_{i}_{k}" for k in range(len(shape.statuses))]
-        for k, status in enumerate(shape.statuses[:-1]):
-            aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {counts[k]}")
-        counts[-1] = "n - " + " - ".join(["0", *(f"coalesce({c}, 0)" for c in counts[:-1])])
+        counts = [f"n_{i}_{k}" for k in range(len(shape.statuses) - 1)]
+        for column, status in zip(counts, shape.statuses, strict=False):
+            aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {column}")
         for k, status in enumerate(shape.statuses):
-            if status == ELIGIBLE:
-                c, r, h = (
-                    f"CAST(coalesce({v}_{i}, 0) AS {money})" if v in sums else zero for v in "crh"
+            money = tuple(f"{v}_{i}" if v in sums else None for v in "crh")
+            items.append(
+                ForecastItem(
+                    i,
+                    status,
+                    count=counts[k] if k < len(counts) else None,
+                    others=() if k < len(counts) else tuple(counts),
+                    sums=money if status == ELIGIBLE else (None, None, None),  # type: ignore[arg-type]
                 )
-            else:
-                c = r = h = zero
-            n = f"coalesce({counts[k]}, 0)" if k < len(counts) - 1 else counts[k]
-            items.append((str(i), lit(status), f"CAST(NULL AS {types['fact']})", n, c, r, h))
-        undetermined = STATUS_CODES[UNDETERMINED]
+            )
         for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
             aggs.append(f"count_if(s_{i} = {undetermined} AND {unknown}) AS f_{i}_{j}")
-            n = f"coalesce(f_{i}_{j}, 0)"
-            items.append((str(i), lit(UNDETERMINED), lit(fact), n, no_money, no_money, no_money))
-    names = ("rule_idx", "status", "fact", "n", "amount", "amount_min", "amount_max")
-    casts = ("BIGINT", types["status"], None, "BIGINT", None, None, None)
-
-    structs = []
-    for item in items:
-        fields = [
-            (n, f"CAST({v} AS {t})" if t else v) for n, v, t in zip(names, item, casts, strict=True)
-        ]
-        if spark:
-            structs.append("named_struct(" + ", ".join(f"'{n}', {v}" for n, v in fields) + ")")
-        else:
-            structs.append("{" + ", ".join(f"'{n}': {v}" for n, v in fields) + "}")
-    place_sql = q(place) if place else f"CAST(NULL AS {types['place']})"
+            items.append(ForecastItem(i, UNDETERMINED, fact=fact, count=f"f_{i}_{j}"))
+    if place:
+        place_sql = exp.to_identifier(place, quoted=True).sql(dialect)  # type: ignore[union-attr]
+    else:
+        place_sql = "CAST(NULL AS STRING)" if dialect == "spark" else "CAST(NULL AS VARCHAR)"
     grouped = f"SELECT {place_sql} AS place, {', '.join(aggs)} FROM ({wide_sql}) wide GROUP BY 1"
-    listed = f"explode(array({', '.join(structs)}))" if spark else f"unnest([{', '.join(structs)}])"
-    cols = ", ".join(f"x.{n} AS {n}" for n in names)
-    return (
-        f"SELECT place, {cols} FROM (SELECT place, {listed} AS x FROM ({grouped}) g) u "
-        f"WHERE x.n > 0"
-    )
+    return grouped, tuple(items)
 
 
 RECEIVED = "received"  # benefits already paid: _rid, rule, amount, year, key

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..packs.loader import Pack
 from .compile import REGISTRY, RID, CompiledBatch, Schema
+from .forecast import forecast_rows
 from .read import (
     APPLICANT_COLUMNS,
     APPLICANT_TARGET,
@@ -168,11 +169,13 @@ def evaluate(
         evaluate(spark, batch, con, store=False)
         stored = stored_statuses(keep)
         frames = [spark.sql(q).where(F.col("status").isin(stored)) for q in batch.sqls]
-        target = RESULT
-    else:
-        target, sqls = (RESULT, batch.sqls) if store else (FORECAST, batch.forecast_sqls)
-        frames = [spark.sql(q) for q in sqls]
-    table = pa.concat_tables([f.toArrow() for f in frames])
+        table, target = pa.concat_tables([f.toArrow() for f in frames]), RESULT
+    elif store:
+        table, target = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls]), RESULT
+    else:  # the aggregates per place come back; their rows are made here (`forecast`)
+        parts = zip(batch.forecast_sqls, batch.forecast_items, strict=True)
+        table = pa.concat_tables([forecast_rows(spark.sql(q).toArrow(), its) for q, its in parts])
+        target = FORECAST
     con.register("spark_result", table)
     con.execute(f'CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM "spark_result"')
     con.unregister("spark_result")
