@@ -535,3 +535,47 @@ def test_the_strict_reader_parses_with_libyaml(tmp_path):
     path.write_text("id: a\nwhen:\n  all:\n    - x > 1\n", encoding="utf-8")
     data = load_yaml(path)
     assert (data.line, data.key_lines, data["when"].line) == (1, {"id": 1, "when": 3}, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        ("a:\n\tb: 1\n", ":2:", "不要用制表符"),
+        ("title: 条件: 注册地\n", ":1:", "冒号后的文字含冒号时请加引号"),
+        ("a:\n  b: 1\n c: 2\n", ":3:", "缩进不一致"),
+        ("a: [1, 2\n", ":2:", "方括号“[”没有闭合"),
+        ('a: "abc\n', ":2:", "引号或括号没有闭合"),
+        ("a: *x\n", ":1:", "未定义的锚点"),
+        ("a: 1\nb: \x07\n", ":2", "控制字符"),
+        ("a: 1\n---\nb: 2\n", ":2:", "只能有一个文档"),
+    ],
+)
+def test_yaml_syntax_errors_are_told_in_chinese(text, where, words):
+    """What the parser says about a syntax error reaches the user in Chinese, with the line
+    (libyaml's own words are English)."""
+    with pytest.raises(InputError) as info:
+        load_yaml_text(text, "档案.yaml")
+    message = str(info.value)
+    assert message.startswith("档案.yaml" + where) and words in message, message
+    assert not any("a" <= ch.lower() <= "z" for ch in message.split("格式错误：", 1)[1]), message
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"a": 1,}', "键应为双引号括起的文字"),
+        ('{"a" 1}', "缺少冒号"),
+        ("[1 2]", "缺少逗号"),
+        ('"abc', "引号没有闭合"),
+        ('{"a": 1} x', "多余的文字"),
+        ("", "缺少值"),
+    ],
+)
+def test_json_syntax_errors_are_told_in_chinese(text, words):
+    from huiqi.safeyaml import load_json_text
+
+    with pytest.raises(InputError) as info:
+        load_json_text(text, "档案.json")
+    message = str(info.value)
+    assert message.startswith("档案.json:1:") and words in message, message
+    assert not any("a" <= ch.lower() <= "z" for ch in message.split("格式错误：", 1)[1]), message

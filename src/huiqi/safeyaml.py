@@ -166,6 +166,55 @@ def check_shape(data: Any, label: str = "", limits: Limits = LIMITS) -> None:
             raise InputError(f"文字过长（{len(node)} 字，上限 {limits.max_string}）", label)
 
 
+# The parsers' own descriptions of a syntax error (libyaml's, PyYAML's composer, Python's
+# json), in the words a user reads; the line and column come with the error. Checked in
+# order, by a part of the text; anything else gets the last, general one.
+YAML_PROBLEMS = (
+    ("cannot start any token", "此处有无法识别的字符（缩进请用空格，不要用制表符）"),
+    ("control characters", "含有不允许的控制字符"),
+    ("tab character", "缩进请用空格，不要用制表符"),
+    ("mapping values are not allowed", "此处不能出现“键: 值”（冒号后的文字含冒号时请加引号）"),
+    ("did not find expected key", "缩进不一致，找不到应有的键"),
+    ("could not find expected ':'", "缺少冒号“:”"),
+    ("expected ',' or ']'", "方括号“[”没有闭合，或元素之间缺少逗号"),
+    ("expected ',' or '}'", "花括号“{”没有闭合，或元素之间缺少逗号"),
+    ("end of stream", "文件意外结束（引号或括号没有闭合）"),
+    ("undefined alias", "引用了未定义的锚点"),
+    ("duplicate anchor", "锚点重复定义"),
+    ("block sequence entries are not allowed", "此处不能出现列表项“- ”"),
+    ("expected '-' indicator", "列表项应以“- ”开头"),
+    ("expected node content", "缺少内容"),
+    ("escape", "引号内有无效的转义字符"),
+    ("utf-8", "不是有效的 UTF-8 文字"),
+    ("unicode", "不是有效的 UTF-8 文字"),
+    ("document", "文件中只能有一个文档"),
+    ("tag", "不支持的标签（“!”开头的写法）"),
+    ("", "无法识别的写法"),
+)
+JSON_PROBLEMS = (
+    ("Expecting value", "缺少值"),
+    ("Expecting ',' delimiter", "缺少逗号“,”"),
+    ("Expecting ':' delimiter", "缺少冒号“:”"),
+    ("Expecting property name", "键应为双引号括起的文字"),
+    ("Unterminated string", "字符串的引号没有闭合"),
+    ("Invalid control character", "字符串中有不允许的控制字符"),
+    ("escape", "字符串中有无效的转义字符"),
+    ("Extra data", "内容结束后还有多余的文字"),
+    ("trailing comma", "最后一项后面多了逗号"),
+    ("", "无法识别的写法"),
+)
+
+
+def in_chinese(problem: str, table: tuple[tuple[str, str], ...]) -> str:
+    """The user's words for a parser's description of a syntax error (`YAML_PROBLEMS`,
+    `JSON_PROBLEMS`); our own constructors' messages are Chinese already and pass as they
+    are."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in problem):
+        return problem
+    low = problem.lower()
+    return next(zh for part, zh in table if part.lower() in low)
+
+
 def _size(text: str, label: str, limits: Limits) -> None:
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
         raise InputError(f"文件过大（上限 {limits.max_bytes // 1000} kB）", label)
@@ -178,7 +227,7 @@ def load_yaml_text(text: str, label: str = "", limits: Limits = LIMITS, loader=N
         data = yaml.load(text, Loader=loader or StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "格式错误"
+        problem = in_chinese(exc.problem or exc.context or "", YAML_PROBLEMS)
         raise InputError(
             f"YAML 格式错误：{problem}",
             label,
@@ -186,7 +235,11 @@ def load_yaml_text(text: str, label: str = "", limits: Limits = LIMITS, loader=N
             mark.column + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"YAML 格式错误：{exc}", label) from None
+        # a character the reader refuses: its place is a position in the text
+        place = getattr(exc, "position", None)
+        line = None if place is None else text.count("\n", 0, place) + 1
+        problem = in_chinese(str(exc), YAML_PROBLEMS)
+        raise InputError(f"YAML 格式错误：{problem}", label, line) from None
     except RecursionError:
         raise InputError(f"嵌套过深（超过 {limits.max_depth} 层）", label) from None
     check_shape(data, label, limits)
@@ -208,7 +261,8 @@ def load_json_text(text: str, label: str = "", limits: Limits = LIMITS) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=pairs, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise InputError(f"JSON 格式错误：{exc.msg}", label, exc.lineno, exc.colno) from None
+        problem = in_chinese(exc.msg, JSON_PROBLEMS)
+        raise InputError(f"JSON 格式错误：{problem}", label, exc.lineno, exc.colno) from None
     except RecursionError:
         raise InputError(f"嵌套过深（超过 {limits.max_depth} 层）", label) from None
     check_shape(data, label, limits)

@@ -108,7 +108,7 @@ def evaluate(
 def _fetched(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
     """A small result (a row per place) as an Arrow table, its values exact (Decimal). Not
     `con.sql(...).to_arrow_table()`: a relation binds its query once more before running it,
-    which for a chunk's forecast took as long as its planning (0.5 s per pack at any size)."""
+    which for the forecast took as long as its planning (1 s for the whole pack, at any size)."""
     names = [d[0] for d in cursor.description or ()]
     rows = cursor.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
