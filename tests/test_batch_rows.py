@@ -145,13 +145,22 @@ def test_the_cli_refuses_an_unknown_conclusion_and_rows_with_a_forecast_only_run
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_a_run_that_keeps_some_rows_stores_those_and_the_eligible_and_forecasts_alike():
+@pytest.mark.parametrize(
+    "one_pass", [True, False], ids=["stored whole, then trimmed", "two passes"]
+)
+def test_a_run_that_keeps_some_rows_stores_those_and_the_eligible_and_forecasts_alike(
+    one_pass, monkeypatch
+):
     """`evaluate(keep=...)` (what --rows does): the result holds the rows of the kept
     statuses and the eligible ones (the report counts those), exactly as the full result
-    has them; the forecast, then computed from the wide rows, and the report's figures are
-    those of the full run."""
+    has them; the forecast and the report's figures are those of the full run — whether the
+    result was small enough to be stored whole and trimmed (the forecast grouped from it)
+    or not (the forecast computed from the wide rows, only the kept rows stored)."""
+    from huiqi.batch import runner
     from huiqi.batch.html import report_data
     from huiqi.batch.runner import FORECAST
+
+    monkeypatch.setattr(runner, "ONE_PASS_ROWS", N * 30 if one_pass else N * 30 - 1)
 
     con, _ = _evaluated()
     rules = list(pack().compiled)[:30]
@@ -172,7 +181,11 @@ def test_a_run_that_keeps_some_rows_stores_those_and_the_eligible_and_forecasts_
     assert kept == [r for r in full if r[2] in ("eligible", "undetermined")]
     assert con.execute(f"SELECT * FROM {FORECAST} ORDER BY ALL").fetchall() == figures_of_full
     assert report_data(con) == figures
-    assert steps[-1][0] == steps[-1][1] == 2 * len(batch.sqls)  # two passes, one bar
+    # one bar: the chunks of the whole result and the trimming, or of both passes
+    assert (
+        steps[-1][0] == steps[-1][1] == (len(batch.sqls) + 1 if one_pass else 2 * len(batch.sqls))
+    )
+    assert [s[0] for s in steps] == list(range(1, steps[-1][1] + 1))
 
 
 def test_rows_beyond_a_sheet_are_refused_before_writing_counting_the_rows_kept(
