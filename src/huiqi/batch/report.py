@@ -270,6 +270,18 @@ def write_rows(con: duckdb.DuckDBPyConnection, out: Path, keep: list[str] | None
     return True
 
 
+def rows_sheet(source: Path, out: Path) -> None:
+    """The row file `source` (Parquet, as `write_rows` writes it) as the Excel sheet
+    `write_rows` would have written to `out`: the officials' page makes its sheet, the slow
+    part of a small run, only when it is downloaded."""
+    con = duckdb.connect()
+    try:
+        con.read_parquet(str(source)).create_view("kept_rows")
+        _write(con, "SELECT * FROM kept_rows", out)
+    finally:
+        con.close()
+
+
 def write_summaries(
     con: duckdb.DuckDBPyConnection, out: Path, title: str = "", html: bool = True
 ) -> list[Path]:
