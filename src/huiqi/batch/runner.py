@@ -72,9 +72,10 @@ def evaluate(
 ) -> CompiledBatch:
     """Evaluate the rules over the tables `registry` and `ev__*` of `con`. With store=True
     the long result is left in table `result` (one row per enterprise and rule); with
-    store=False only the budget forecast, table `forecast` (`FORECAST_COLUMNS`: counts and
-    totals per registered place, rule and status, and the unknown facts of undetermined
-    rules), aggregated straight from the wide rows: no row per enterprise and rule is made.
+    store=False only the budget forecast, table `forecast` (`forecast.FORECAST_SCHEMA`:
+    counts and totals per registered place, rule and status, and the unknown facts of
+    undetermined rules), aggregated straight from the wide rows: no row per enterprise and
+    rule is made.
     `keep` (with store=True): only the rows of these statuses and the eligible ones (which
     the report counts) are kept, and table `forecast` counts every row: for a result of up
     to ONE_PASS_ROWS rows, the whole result is stored, the forecast grouped from it and the
