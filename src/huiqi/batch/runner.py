@@ -83,22 +83,20 @@ def evaluate(
     and only the kept rows are stored."""
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
     runs: list[tuple[str, list[str], dict[str, list[str]] | None]] = []
-    trim: list[str] = []  # a small run that keeps some rows: after the whole result
     stored = {"keep": stored_statuses(keep or [])}
-    if store and keep is not None and _rows(con) * len(batch.rules) <= ONE_PASS_ROWS:
-        # its queries planned once, not twice: most of a small run's time (the officials'
-        # page, 200 enterprises × the pack: 3.0 -> 1.4 s)
+    one_pass = store and keep is not None and _rows(con) * len(batch.rules) <= ONE_PASS_ROWS
+    if one_pass:
+        # the whole result, then the forecast grouped from it and the other rows deleted: its
+        # queries planned once, not twice, most of a small run's time (the officials' page,
+        # 200 enterprises × the pack: 3.0 -> 1.4 s)
         runs.append((RESULT, batch.sqls, None))
-        place = PLACE if PLACE in batch.schema.inputs else "CAST(NULL AS VARCHAR)"
-        trim.append(_from_result(f"(SELECT {RID}, {place} AS place FROM {REGISTRY})"))
-        trim.append(f"DELETE FROM {RESULT} WHERE NOT list_contains($keep, status)")
     elif store and keep is not None:
         runs.append((FORECAST, batch.forecast_sqls, None))
         kept = [f"SELECT * FROM ({sql}) WHERE list_contains($keep, status)" for sql in batch.sqls]
         runs.append((RESULT, kept, stored))
     else:
         runs.append((RESULT, batch.sqls, None) if store else (FORECAST, batch.forecast_sqls, None))
-    total, done = sum(len(sqls) for _, sqls, _ in runs) + bool(trim), 0
+    total, done = sum(len(sqls) for _, sqls, _ in runs) + one_pass, 0
     for target, sqls, params in runs:
         for k, sql in enumerate(sqls):
             if target == FORECAST:  # the rows made of the grouped aggregates (`forecast`)
@@ -114,9 +112,10 @@ def evaluate(
             done += 1
             if on_chunk is not None:  # (done, of): for a progress bar
                 on_chunk(done, total)
-    if trim:
-        con.execute(trim[0])
-        con.execute(trim[1], stored)
+    if one_pass:
+        place = PLACE if PLACE in batch.schema.inputs else "CAST(NULL AS VARCHAR)"
+        con.execute(_from_result(f"(SELECT {RID}, {place} AS place FROM {REGISTRY})"))
+        con.execute(f"DELETE FROM {RESULT} WHERE NOT list_contains($keep, status)", stored)
         if on_chunk is not None:
             on_chunk(total, total)
     return batch
