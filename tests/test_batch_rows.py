@@ -75,6 +75,22 @@ def test_rows_written_in_slices_are_the_rows_of_one_sort(tmp_path, monkeypatch):
     assert len(whole[".csv"]) == len(whole[".xlsx"]) == N * rules + 1  # and the header
 
 
+def test_the_sheet_made_from_the_parquet_rows_is_the_sheet_written_directly(tmp_path):
+    """`rows_sheet` (the officials' page makes its Excel rows from the Parquet row file when
+    they are first downloaded) gives the sheet `write_rows` writes, cell for cell."""
+    con, _ = _evaluated()
+    keep = ["eligible", "undetermined"]
+    report.write_rows(con, tmp_path / "rows.parquet", keep)
+    report.write_rows(con, tmp_path / "direct.xlsx", keep)
+    report.rows_sheet(tmp_path / "rows.parquet", tmp_path / "made.xlsx")
+    made, direct = (
+        list(load_workbook(tmp_path / name).active.iter_rows(values_only=True))
+        for name in ("made.xlsx", "direct.xlsx")
+    )
+    assert made == direct and len(made) > 1
+    assert any("、" in str(cell) for row in made for cell in row)  # a list of facts, joined
+
+
 def test_missing_facts_are_the_labels_of_the_ids_left_unknown(tmp_path):
     con, _ = _evaluated()
     left = con.execute(
