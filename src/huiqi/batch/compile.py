@@ -951,15 +951,15 @@ def _forecast(
         counts = [f"n_{i}_{k}" for k in range(len(shape.statuses) - 1)]
         for column, status in zip(counts, shape.statuses, strict=False):
             aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {column}")
+        c, r, h = (f"{v}_{i}" if v in sums else None for v in "crh")
         for k, status in enumerate(shape.statuses):
-            money = tuple(f"{v}_{i}" if v in sums else None for v in "crh")
             items.append(
                 ForecastItem(
                     i,
                     status,
                     count=counts[k] if k < len(counts) else None,
                     others=() if k < len(counts) else tuple(counts),
-                    sums=money if status == ELIGIBLE else (None, None, None),  # type: ignore[arg-type]
+                    sums=(c, r, h) if status == ELIGIBLE else (None, None, None),
                 )
             )
         for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
