@@ -10,9 +10,19 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from ..packs.loader import CompiledRule, Pack
-from .compile import PLACE, REGISTRY, RID, CompiledBatch, compile_rules
+from .compile import (
+    PLACE,
+    REGISTRY,
+    RID,
+    CompiledBatch,
+    compile_rules,
+    events_table,
+    facts_read,
+    schema,
+)
 from .forecast import forecast_rows
 
 RESULT = "result"
@@ -125,6 +135,37 @@ def evaluate(
 #: deleting the others: the officials' page's largest upload (20,000 × the pack: 9M rows)
 #: fits; 1M enterprises × the pack (449M rows) take the two passes.
 ONE_PASS_ROWS = 10_000_000
+
+
+def complete_inputs(
+    con: duckdb.DuckDBPyConnection,
+    pack: Pack,
+    as_of: date,
+    rules: list[CompiledRule] | None = None,
+) -> frozenset[str]:
+    """The inputs the rules may name as missing that no enterprise of the registry in `con`
+    has unknown: registry columns without a NULL, `list.field` for event fields without one
+    (`compile_rules`'s `complete`). One pass over each table, counting the values of those
+    columns only (every column of a 1M-enterprise registry: 0.26 s)."""
+    wanted = facts_read(pack, as_of, rules)
+    sch = schema(pack)
+    registry = [c for c in sch.registry_columns() if c in wanted]
+    tables = [(REGISTRY, registry, "")]
+    tables += [
+        (events_table(e), [f for f in sch.events[e] if f"{e}.{f}" in wanted], f"{e}.")
+        for e in sch.events
+    ]
+    out: set[str] = set()
+    for table, cols, prefix in tables:
+        if not cols:
+            continue
+        counts = ", ".join(f"count({exp.to_identifier(c).sql('duckdb')})" for c in cols)
+        try:
+            total, *known = con.execute(f'SELECT count(*), {counts} FROM "{table}"').fetchall()[0]
+        except duckdb.CatalogException:  # an event table not written: no events, none unknown
+            total, known = 0, [0] * len(cols)
+        out.update(prefix + c for c, k in zip(cols, known, strict=True) if k == total)
+    return frozenset(out)
 
 
 def _rows(con: duckdb.DuckDBPyConnection) -> int:

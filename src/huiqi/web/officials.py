@@ -121,7 +121,7 @@ def officials_run(
         write_rows,
         write_summaries,
     )
-    from ..batch.runner import connect, evaluate
+    from ..batch.runner import complete_inputs, connect, evaluate
     from ..batch.scope import ScopeError, documents_scope, whole_pack
     from ..batch.tables import DuckDBSink
     from ..engine.match import STATUS_LABELS
@@ -200,7 +200,10 @@ def officials_run(
             413,
         )
     try:
-        batch = compile_rules(pack, when, "duckdb", scope.rules, received=reg.received > 0)
+        complete = complete_inputs(con, pack, when, scope.rules)
+        batch = compile_rules(
+            pack, when, "duckdb", scope.rules, received=reg.received > 0, complete=complete
+        )
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return again(str(exc), 500)
