@@ -79,9 +79,9 @@ def _results(con, batch) -> tuple[list[tuple], set[tuple]]:
 
 def test_a_batch_compiled_for_the_complete_inputs_gives_the_same_results():
     con = _registry(300, seed=11)
-    complete = complete_inputs(con, pack(), AS_OF)
-    every = compile_rules(pack(), AS_OF)
-    fewer = compile_rules(pack(), AS_OF, complete=complete)
+    complete = complete_inputs(con, pack(), AS_OF, kjjl())
+    every = compile_rules(pack(), AS_OF, rules=kjjl())
+    fewer = compile_rules(pack(), AS_OF, rules=kjjl(), complete=complete)
     rows, forecast = _results(con, every)
     rows_c, forecast_c = _results(con, fewer)
     assert rows_c == rows

@@ -177,7 +177,9 @@ def evaluate(
         table = pa.concat_tables([forecast_rows(spark.sql(q).toArrow(), its) for q, its in parts])
         target = FORECAST
     con.register("spark_result", table)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM "spark_result"')
+    # (the long result a table of the database, as `runner.evaluate` makes it)
+    temp = "TEMP " if target == FORECAST else ""
+    con.execute(f'CREATE OR REPLACE {temp}TABLE {target} AS SELECT * FROM "spark_result"')
     con.unregister("spark_result")
     return table.num_rows
 

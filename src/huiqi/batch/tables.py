@@ -79,6 +79,11 @@ class DuckDBSink:
         self.arrow: list[pa.Table] | None = []  # the registry's pieces, while kept as Arrow
         self.arrow_bytes = 0
 
+    def views(self) -> dict[str, pa.Table]:
+        """The registry while it is kept as Arrow (a view of this connection only), for
+        `runner.evaluate`'s cursors to register."""
+        return {REGISTRY: pa.concat_tables(self.arrow)} if self.arrow else {}
+
     def __call__(self, block: Block) -> None:
         tables = block_tables(self.sch, block)
         registry = tables.pop(REGISTRY)

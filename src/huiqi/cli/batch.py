@@ -240,7 +240,14 @@ def batch_command(
                 progress.update(task, description=f"评估 {n_rules} 条规则（第 {done}/{of} 组）…")
 
             evaluate(
-                con, the_pack, when, batch=batch, store=not forecast_only, on_chunk=step, keep=keep
+                con,
+                the_pack,
+                when,
+                batch=batch,
+                store=not forecast_only,
+                on_chunk=step,
+                keep=keep,
+                views=to_duckdb.views(),
             )
         progress.update(task, advance=1, description="写出结果与报告…")
         listed = scope.keep_listed(con, batch.rules)

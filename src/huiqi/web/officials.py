@@ -185,7 +185,7 @@ def officials_run(
             upload,
             pack,
             as_of=when,
-            sink=DuckDBSink(con, schema(pack)),  # as `huiqi batch`: piece by piece
+            sink=(sink := DuckDBSink(con, schema(pack))),  # as `huiqi batch`: piece by piece
             events=ev_upload if ev_data else None,
             mapping=columns,
         )
@@ -207,7 +207,7 @@ def officials_run(
     except RuleCompileError as exc:  # a pack problem, not the user's
         shutil.rmtree(run, ignore_errors=True)
         return again(str(exc), 500)
-    evaluate(con, pack, when, batch=batch, keep=keep)
+    evaluate(con, pack, when, batch=batch, keep=keep, views=sink.views())
     listed = scope.keep_listed(con, batch.rules)
     label_tables(con, listed, reg.ids, pack, reg.places)
     write_rows(con, run / "result.csv", keep)

@@ -1,0 +1,99 @@
+"""The chunks' queries of a small registry run side by side on cursors of one database
+(`runner._Workers`): the same long result and forecast as one after the other."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import duckdb
+import pytest
+
+from huiqi.batch import runner
+from huiqi.batch.compile import compile_rules
+from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate
+from huiqi.batch.synthetic import DENSE, generate
+from huiqi.packs.loader import bundled_pack
+
+AS_OF = date(2019, 3, 1)
+
+
+@cache
+def pack():
+    return bundled_pack("jiaozuo")
+
+
+def kjjl():
+    """Three chunks of rules: enough to run side by side."""
+    return [
+        cr for cr in pack().compiled if cr.rule.doc_title == "焦作市科技创新奖励资金管理暂行办法"
+    ]
+
+
+@pytest.fixture
+def cursors(monkeypatch) -> list[int]:
+    """The number of cursors each run's queries went to (0: one after the other on `con`)."""
+    used: list[int] = []
+    run = runner._Workers.run
+
+    def counted(self, todo, fetch):
+        used.append(len(self.opened))
+        return run(self, todo, fetch)
+
+    monkeypatch.setattr(runner._Workers, "run", counted)
+    return used
+
+
+def _results(con, **kw) -> tuple[list[tuple], list[tuple]]:
+    batch = compile_rules(pack(), AS_OF, rules=kjjl())
+    evaluate(con, pack(), AS_OF, batch=batch, store=True, **kw)
+    rows = con.execute(f"SELECT * FROM {RESULT} ORDER BY _rid, rule_idx").fetchall()
+    evaluate(con, pack(), AS_OF, batch=batch, store=False, **kw)
+    cols = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+    forecast = con.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall()
+    return rows, forecast
+
+
+def _registry(threads: int):
+    con = connect(threads)
+    generate(con, pack(), 150, seed=9, as_of=AS_OF, holders=DENSE)
+    return con
+
+
+def test_side_by_side_and_one_after_the_other_agree(cursors):
+    one = _results(_registry(1))
+    assert cursors == [0, 0]
+    both = _results(_registry(2))
+    assert cursors[2:] == [2, 2]
+    assert both == one
+    rows, forecast = both
+    assert len(rows) == 150 * len(kjjl())
+    assert any(f[3] is not None for f in forecast)  # unknown facts counted
+
+
+def test_a_registry_kept_as_arrow_is_registered_on_each_cursor(cursors):
+    reference = _results(_registry(1))
+    con = _registry(2)
+    table = con.execute("SELECT * FROM registry").to_arrow_table()
+    con.execute("DROP TABLE registry")
+    con.register("registry", table)
+    del cursors[:]
+    assert _results(con, views={"registry": table}) == reference
+    assert cursors == [2, 2]
+    # without the view a cursor cannot see the registry: one after the other, the same
+    assert _results(con) == reference
+    assert cursors[2:] == [0, 0]
+
+
+def test_a_large_registry_runs_one_query_after_the_other(cursors, monkeypatch):
+    monkeypatch.setattr(runner, "ROW_GROUP", 50)  # 150 enterprises > 2 threads × 50 rows
+    _results(_registry(2))
+    assert cursors == [0, 0]
+
+
+def test_a_failing_query_on_a_cursor_is_raised_in_the_caller(cursors):
+    con = _registry(2)
+    con.execute("ALTER TABLE ev__certifications DROP COLUMN year")
+    with pytest.raises(duckdb.BinderException):
+        evaluate(con, pack(), AS_OF, kjjl(), store=False)
+    assert cursors == [2]
