@@ -72,17 +72,16 @@ def test_side_by_side_and_one_after_the_other_agree(cursors):
 
 
 def test_a_registry_kept_as_arrow_is_registered_on_each_cursor(cursors):
-    reference = _results(_registry(1))
     con = _registry(2)
-    table = con.execute("SELECT * FROM registry").to_arrow_table()
+    table = con.sql("SELECT * FROM registry").to_arrow_table()
     con.execute("DROP TABLE registry")
     con.register("registry", table)
-    del cursors[:]
-    assert _results(con, views={"registry": table}) == reference
+    side_by_side = _results(con, views={"registry": table})
     assert cursors == [2, 2]
     # without the view a cursor cannot see the registry: one after the other, the same
-    assert _results(con) == reference
+    assert _results(con) == side_by_side
     assert cursors[2:] == [0, 0]
+    assert len(side_by_side[0]) == 150 * len(kjjl())
 
 
 def test_a_large_registry_runs_one_query_after_the_other(cursors, monkeypatch):
