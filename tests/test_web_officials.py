@@ -255,3 +255,87 @@ def _same_cell(in_csv: str, in_sheet: str) -> bool:
         return Decimal(in_csv) == Decimal(in_sheet)
     except InvalidOperation:
         return False
+
+
+@pytest.fixture
+def own_root(tmp_path, monkeypatch):
+    """The runs' folder of this test alone (the others' runs are not pruned by its budget)."""
+    import huiqi.web.officials as officials
+
+    monkeypatch.setattr(officials, "_root", lambda: tmp_path)
+    return tmp_path
+
+
+def _fake_run(root, name: str, size: int, minutes_ago: float):
+    import os
+    import time
+
+    d = root / name
+    d.mkdir()
+    (d / "result.csv").write_bytes(b"x" * size)
+    then = time.time() - minutes_ago * 60
+    os.utime(d, (then, then))
+    return d
+
+
+def test_runs_beyond_the_disk_budget_go_oldest_first(client, own_root, monkeypatch):
+    """Runs are kept within RUNS_MAX_BYTES, leaving RUN_ROOM_BYTES for the next: the oldest
+    go first, never one that may still be writing (BUSY_SECONDS), and after RESULT_HOURS
+    every run goes whatever the room."""
+    import huiqi.web.officials as officials
+
+    monkeypatch.setattr(officials, "RUNS_MAX_BYTES", 2500)
+    monkeypatch.setattr(officials, "RUN_ROOM_BYTES", 1000)
+    expired = _fake_run(own_root, "expired", 10, minutes_ago=3 * 60)
+    oldest = _fake_run(own_root, "oldest", 1000, minutes_ago=50)
+    older = _fake_run(own_root, "older", 1000, minutes_ago=40)
+    busy = _fake_run(own_root, "busy", 2000, minutes_ago=1)
+    r = _run(client)
+    assert r.status_code == 200, r.text[:2000]
+    # 4000 bytes kept, room wanted: at most 1500. The two oldest go (2000 left); `busy`,
+    # the next, may still be writing: it stays, although the runs still exceed the budget
+    assert not expired.exists() and not oldest.exists() and not older.exists()
+    assert busy.exists()
+    token = r.text.split("/officials/result/")[1].split("/")[0]
+    assert (own_root / token / "result.csv").is_file()  # this run's files, where it said
+
+
+def test_a_full_disk_is_said_not_a_crash(client, own_root, monkeypatch):
+    """No room for the result files: the form again with the reason (507), nothing left
+    behind; a sheet that cannot be made when downloaded: the same reason."""
+    import errno
+
+    import huiqi.batch.report as report
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(report, "write_rows", full)
+        r = _run(client)
+    assert r.status_code == 507
+    assert "服务器磁盘空间已满，本次结果无法保存" in r.text
+    assert list(own_root.iterdir()) == []
+
+    r = _run(client)
+    assert r.status_code == 200
+    token = r.text.split("/officials/result/")[1].split("/")[0]
+    monkeypatch.setattr(report, "rows_sheet", full)
+    got = client.get(f"/officials/result/{token}/xlsx")
+    assert got.status_code == 507 and "服务器磁盘空间已满" in got.text
+    left = {p.name for p in (own_root / token).iterdir()}
+    assert "result.xlsx" not in left and not [n for n in left if n.startswith(".")]
+
+
+def test_a_full_disk_is_told_from_other_write_errors():
+    import errno
+
+    import duckdb
+
+    from huiqi.web.officials import _no_room
+
+    assert _no_room(OSError(errno.ENOSPC, "No space left on device"))
+    spill = 'Could not write file "/tmp/huiqi-duckdb/x.tmp": No space left on device'
+    assert _no_room(duckdb.IOException(spill))
+    assert not _no_room(OSError(errno.EACCES, "Permission denied"))
+    assert not _no_room(duckdb.BinderException("Referenced column not found"))

@@ -8,6 +8,7 @@ named by a random token: the download links carry it, nothing else identifies a 
 
 from __future__ import annotations
 
+import errno
 import re
 import secrets
 import shutil
@@ -17,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
@@ -29,6 +31,13 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB: some ten thousand enterprises in a
 MAX_ROWS = 20_000  # enterprises per upload: the page answers within the request
 ACCEPTED = (".csv", ".xlsx")
 RESULT_HOURS = 2
+# The result files kept at once: beyond RUNS_MAX_BYTES less room for one more run, the oldest
+# runs go first. One upload of MAX_ROWS enterprises with most facts unknown writes a 3.0 GB
+# CSV of rows to follow up; without a budget ten such uploads within RESULT_HOURS filled this
+# machine's disk, and every later run failed.
+RUNS_MAX_BYTES = 12 * 2**30
+RUN_ROOM_BYTES = 4 * 2**30
+BUSY_SECONDS = 600  # a run this recent may still be writing: never pruned for room
 MAX_REJECTIONS_SHOWN = 100
 # the rows of the per-enterprise files by default: those that call for action (a 20k upload's
 # file of every row is 2.6 GB, mostly 不符合; of these rows 0.7 GB)
@@ -59,11 +68,38 @@ def _root() -> Path:
 
 
 def _prune(root: Path) -> None:
-    """Drop the runs older than RESULT_HOURS."""
-    limit = time.time() - RESULT_HOURS * 3600
+    """Drop the runs older than RESULT_HOURS, then the oldest ones until those left leave
+    RUN_ROOM_BYTES for one more run within RUNS_MAX_BYTES (not a run that may still be
+    writing: modified within BUSY_SECONDS)."""
+    now = time.time()
+    kept: list[tuple[float, int, Path]] = []
     for d in root.iterdir():
-        if d.is_dir() and d.stat().st_mtime < limit:
+        if not d.is_dir():
+            continue
+        modified = d.stat().st_mtime
+        if modified < now - RESULT_HOURS * 3600:
             shutil.rmtree(d, ignore_errors=True)
+        else:
+            kept.append((modified, _size(d), d))
+    total = sum(size for _, size, _ in kept)
+    for modified, size, d in sorted(kept):  # the oldest first
+        if total <= RUNS_MAX_BYTES - RUN_ROOM_BYTES or modified > now - BUSY_SECONDS:
+            break
+        shutil.rmtree(d, ignore_errors=True)
+        total -= size
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+
+
+def _no_room(exc: Exception) -> bool:
+    """The disk is full: Python's and Arrow's writers say ENOSPC, DuckDB's spill says it in
+    words."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
+NO_ROOM = "服务器磁盘空间已满，本次结果无法保存；请稍后再试，或在本机用命令 huiqi batch 评估"
 
 
 @router.get("", response_class=HTMLResponse)
@@ -164,59 +200,65 @@ def officials_run(
     token = secrets.token_urlsafe(18)
     run = root / token
     run.mkdir()
-    upload = run / f"registry{suffix}"
-    upload.write_bytes(data)
-    ev_upload = run / f"events{Path(ev_name).suffix.lower()}"
-    if ev_data:
-        ev_upload.write_bytes(ev_data)
-    map_upload = run / f"mapping{Path(map_name).suffix.lower()}"
-    if map_data:
-        map_upload.write_bytes(map_data)
-
-    def named(text: str) -> str:  # the user's file names, never our temp paths
-        for path, shown in ((upload, name), (ev_upload, ev_name), (map_upload, map_name)):
-            text = text.replace(str(path), f"“{shown}”")
-        return text
-
-    con = connect()
     try:
-        columns = read_mapping(map_upload, pack) if map_data else None
-        reg = read_registry(
-            upload,
-            pack,
-            as_of=when,
-            sink=(sink := DuckDBSink(con, schema(pack))),  # as `huiqi batch`: piece by piece
-            events=ev_upload if ev_data else None,
-            mapping=columns,
-        )
-    except ReadError as exc:
+        upload = run / f"registry{suffix}"
+        upload.write_bytes(data)
+        ev_upload = run / f"events{Path(ev_name).suffix.lower()}"
+        if ev_data:
+            ev_upload.write_bytes(ev_data)
+        map_upload = run / f"mapping{Path(map_name).suffix.lower()}"
+        if map_data:
+            map_upload.write_bytes(map_data)
+
+        def named(text: str) -> str:  # the user's file names, never our temp paths
+            for path, shown in ((upload, name), (ev_upload, ev_name), (map_upload, map_name)):
+                text = text.replace(str(path), f"“{shown}”")
+            return text
+
+        con = connect()
+        try:
+            columns = read_mapping(map_upload, pack) if map_data else None
+            reg = read_registry(
+                upload,
+                pack,
+                as_of=when,
+                sink=(sink := DuckDBSink(con, schema(pack))),  # as `huiqi batch`: piece by piece
+                events=ev_upload if ev_data else None,
+                mapping=columns,
+            )
+        except ReadError as exc:
+            shutil.rmtree(run, ignore_errors=True)
+            return again(named(str(exc)), 400)
+        if len(reg.ids) > MAX_ROWS:
+            shutil.rmtree(run, ignore_errors=True)
+            return again(
+                f"“{name}”有 {len(reg.ids):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
+                "更大的登记表请用命令 huiqi batch",
+                413,
+            )
+        try:
+            complete = complete_inputs(con, pack, when, scope.rules)
+            batch = compile_rules(
+                pack, when, "duckdb", scope.rules, received=reg.received > 0, complete=complete
+            )
+        except RuleCompileError as exc:  # a pack problem, not the user's
+            shutil.rmtree(run, ignore_errors=True)
+            return again(str(exc), 500)
+        evaluate(con, pack, when, batch=batch, keep=keep, views=sink.views())
+        listed = scope.keep_listed(con, batch.rules)
+        label_tables(con, listed, reg.ids, pack, reg.places)
+        write_rows(con, run / "result.csv", keep)
+        if rows_kept(con, keep) <= XLSX_MAX_ROWS:  # (else the CSV alone)
+            # the sheet is made when first downloaded (`officials_download`): writing a cell at a
+            # time, it took 6.7 of 8.6 s for 200 enterprises with most facts unknown
+            write_rows(con, run / SHEET_SOURCE, keep)
+        write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
+        data_ = report_data(con)
+    except (OSError, duckdb.Error) as exc:
         shutil.rmtree(run, ignore_errors=True)
-        return again(named(str(exc)), 400)
-    if len(reg.ids) > MAX_ROWS:
-        shutil.rmtree(run, ignore_errors=True)
-        return again(
-            f"“{name}”有 {len(reg.ids):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
-            "更大的登记表请用命令 huiqi batch",
-            413,
-        )
-    try:
-        complete = complete_inputs(con, pack, when, scope.rules)
-        batch = compile_rules(
-            pack, when, "duckdb", scope.rules, received=reg.received > 0, complete=complete
-        )
-    except RuleCompileError as exc:  # a pack problem, not the user's
-        shutil.rmtree(run, ignore_errors=True)
-        return again(str(exc), 500)
-    evaluate(con, pack, when, batch=batch, keep=keep, views=sink.views())
-    listed = scope.keep_listed(con, batch.rules)
-    label_tables(con, listed, reg.ids, pack, reg.places)
-    write_rows(con, run / "result.csv", keep)
-    if rows_kept(con, keep) <= XLSX_MAX_ROWS:  # (else the CSV alone)
-        # the sheet is made when first downloaded (`officials_download`): writing a cell at a
-        # time, it took 6.7 of 8.6 s for 200 enterprises with most facts unknown
-        write_rows(con, run / SHEET_SOURCE, keep)
-    write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
-    data_ = report_data(con)
+        if _no_room(exc):
+            return again(NO_ROOM, 507)
+        raise
     rejections = [named(str(r)) for r in reg.rejections[:MAX_REJECTIONS_SHOWN]]
     downloads = [key for key in DOWNLOADS if _available(run, key)]
     return _page(
@@ -277,7 +319,15 @@ def officials_download(token: str, what: str) -> Response:
     path = run / fname
     if not path.is_file() and what == "xlsx" and (run / SHEET_SOURCE).is_file():
         part = run / f".{secrets.token_hex(8)}.xlsx"  # two downloads at once: each its own
-        rows_sheet(run / SHEET_SOURCE, part)
+        try:
+            rows_sheet(run / SHEET_SOURCE, part)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            if _no_room(exc):
+                from .service import ApiError
+
+                raise ApiError(507, NO_ROOM) from None
+            raise
         part.replace(path)
     if not path.is_file():
         return _missing()
