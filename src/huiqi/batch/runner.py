@@ -102,7 +102,8 @@ def evaluate(
     batch = batch or compile_rules(pack, as_of, "duckdb", rules)
     runs: list[tuple[str, list[str], dict[str, list[str]] | None]] = []
     stored = {"keep": stored_statuses(keep or [])}
-    one_pass = store and keep is not None and _rows(con) * len(batch.rules) <= ONE_PASS_ROWS
+    rows = _rows(con)
+    one_pass = store and keep is not None and rows * len(batch.rules) <= ONE_PASS_ROWS
     if one_pass:
         # the whole result, then the forecast grouped from it and the other rows deleted: its
         # queries planned once, not twice, most of a small run's time (the officials' page,
@@ -115,7 +116,8 @@ def evaluate(
     else:
         runs.append((RESULT, batch.sqls, None) if store else (FORECAST, batch.forecast_sqls, None))
     total, done = sum(len(sqls) for _, sqls, _ in runs) + one_pass, 0
-    with _Workers(con, views, _rows(con)) as workers:
+    tables = [REGISTRY, RECEIVED, *(events_table(e) for e in batch.schema.events)]
+    with _Workers(con, views, rows, tables) as workers:
         for target, sqls, params in runs:
             if target == RESULT:  # (a table of the database: the workers' cursors add to it)
                 cols = ", ".join(f"{n} {t}" for n, t in ((RID, "BIGINT"), *LONG_COLUMNS))
@@ -131,8 +133,7 @@ def evaluate(
                 if on_chunk is not None:  # (done, of): for a progress bar
                     on_chunk(done, total)
             if target == FORECAST:
-                rows = pa.concat_tables([made[k] for k in range(len(sqls))])
-                con.register("forecast_rows", rows)
+                con.register("forecast_rows", pa.concat_tables([made[k] for k in range(len(sqls))]))
                 con.execute(
                     f'CREATE OR REPLACE TEMP TABLE {FORECAST} AS SELECT * FROM "forecast_rows"'
                 )
@@ -160,9 +161,15 @@ class _Workers:
     of `con` not in `views`): the queries run on `con`, one after the other."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, views: dict[str, pa.Table] | None, rows: int
+        self,
+        con: duckdb.DuckDBPyConnection,
+        views: dict[str, pa.Table] | None,
+        rows: int,
+        tables: list[str],
     ):
+        """`tables`: those the queries may read (the ones `con` has must be seen by a cursor)."""
         self.con, self.views, self.rows = con, views or {}, rows
+        self.tables = tables
         self.cursors: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
         self.opened: list[duckdb.DuckDBPyConnection] = []
 
@@ -175,7 +182,7 @@ class _Workers:
             for name, table in self.views.items():
                 cur.register(name, table)
             try:  # every table the queries read, as the cursor sees them
-                for name in _inputs(self.con):
+                for name in _present(self.con, self.tables):
                     cur.execute(f'SELECT 1 FROM "{name}" LIMIT 0').fetchall()
             except duckdb.CatalogException:
                 self.close()
@@ -223,14 +230,15 @@ def _done(cursor: duckdb.DuckDBPyConnection, fetch: bool) -> pa.Table | None:
     return _fetched(cursor) if fetch else None
 
 
-def _inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The registry and the tables beside it (`ev__*`, `received`) the queries may read."""
-    names = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'ev\\_\\_%' ESCAPE '\\'"
-        " OR table_name = ?",
-        [RECEIVED],
-    ).fetchall()
-    return [REGISTRY, *(n for (n,) in names)]
+def _present(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """The tables and views of `names` that `con` has (registered Arrow tables are views)."""
+    found = {
+        n
+        for (n,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
+        ).fetchall()
+    }
+    return [n for n in names if n in found]
 
 
 #: The largest result (enterprises × rules) a run that keeps some rows stores whole before
