@@ -200,6 +200,7 @@ def officials_run(
     token = secrets.token_urlsafe(18)
     run = root / token
     run.mkdir()
+    made = False  # until then, leaving: the run's files go (refused, failed, or no room)
     try:
         upload = run / f"registry{suffix}"
         upload.write_bytes(data)
@@ -227,10 +228,8 @@ def officials_run(
                 mapping=columns,
             )
         except ReadError as exc:
-            shutil.rmtree(run, ignore_errors=True)
             return again(named(str(exc)), 400)
         if len(reg.ids) > MAX_ROWS:
-            shutil.rmtree(run, ignore_errors=True)
             return again(
                 f"“{name}”有 {len(reg.ids):,} 家企业，网页一次最多评估 {MAX_ROWS:,} 家；"
                 "更大的登记表请用命令 huiqi batch",
@@ -242,7 +241,6 @@ def officials_run(
             # pack takes, where the same batch is kept from one upload to the next)
             batch = compile_rules(pack, when, "duckdb", scope.rules, received=reg.received > 0)
         except RuleCompileError as exc:  # a pack problem, not the user's
-            shutil.rmtree(run, ignore_errors=True)
             return again(str(exc), 500)
         evaluate(con, pack, when, batch=batch, keep=keep, views=sink.views())
         listed = scope.keep_listed(con, batch.rules)
@@ -254,11 +252,14 @@ def officials_run(
             write_rows(con, run / SHEET_SOURCE, keep)
         write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
         data_ = report_data(con)
+        made = True
     except (OSError, duckdb.Error) as exc:
-        shutil.rmtree(run, ignore_errors=True)
         if _no_room(exc):
             return again(NO_ROOM, 507)
         raise
+    finally:
+        if not made:
+            shutil.rmtree(run, ignore_errors=True)
     rejections = [named(str(r)) for r in reg.rejections[:MAX_REJECTIONS_SHOWN]]
     downloads = [key for key in DOWNLOADS if _available(run, key)]
     return _page(
