@@ -91,6 +91,26 @@ def test_the_sheet_made_from_the_parquet_rows_is_the_sheet_written_directly(tmp_
     assert any("、" in str(cell) for row in made for cell in row)  # a list of facts, joined
 
 
+def test_the_csv_streamed_from_the_parquet_rows_is_the_csv_written_directly(tmp_path, monkeypatch):
+    """`rows_csv` (the officials' page streams the CSV rows from the Parquet row file when
+    they are downloaded) gives the bytes `write_rows` writes, BOM and header included, in
+    more than one piece when there are more rows than a piece holds; no rows: the header."""
+    con, _ = _evaluated()
+    keep = ["eligible", "undetermined"]
+    report.write_rows(con, tmp_path / "rows.parquet", keep)
+    report.write_rows(con, tmp_path / "direct.csv", keep)
+    monkeypatch.setattr(report, "CSV_PIECE_ROWS", 7)
+    pieces = [p for p in report.rows_csv(tmp_path / "rows.parquet") if p]
+    direct = (tmp_path / "direct.csv").read_bytes()
+    assert b"".join(pieces) == direct and direct.count(b"\n") > 8 and len(pieces) > 1
+    assert "、" in direct.decode("utf-8-sig")  # a list of facts, joined
+    report.write_rows(con, tmp_path / "none.parquet", ["overdue"])  # (none overdue here)
+    report.write_rows(con, tmp_path / "none.csv", ["overdue"])
+    streamed = b"".join(report.rows_csv(tmp_path / "none.parquet"))
+    assert streamed == (tmp_path / "none.csv").read_bytes()
+    assert streamed.decode("utf-8-sig").startswith('"统一社会信用代码","规则编号",')
+
+
 def test_missing_facts_are_the_labels_of_the_ids_left_unknown(tmp_path):
     con, _ = _evaluated()
     left = con.execute(

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import duckdb
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
 from ..batch.read import ReadError
 from . import service
@@ -32,9 +32,10 @@ MAX_ROWS = 20_000  # enterprises per upload: the page answers within the request
 ACCEPTED = (".csv", ".xlsx")
 RESULT_HOURS = 2
 # The result files kept at once: beyond RUNS_MAX_BYTES less room for one more run, the oldest
-# runs go first. One upload of MAX_ROWS enterprises with most facts unknown writes a 3.0 GB
-# CSV of rows to follow up; without a budget ten such uploads within RESULT_HOURS filled this
-# machine's disk, and every later run failed.
+# runs go first. When the page wrote the CSV of rows with every run, one upload of MAX_ROWS
+# enterprises with most facts unknown wrote 3.0 GB, and ten such uploads within RESULT_HOURS
+# filled this machine's disk; the rows are now kept as Parquet (SHEET_SOURCE) and the CSV is
+# made as it is downloaded, but a download's sheet, or many runs, still take room.
 RUNS_MAX_BYTES = 12 * 2**30
 RUN_ROOM_BYTES = 4 * 2**30
 BUSY_SECONDS = 600  # a run this recent may still be writing: never pruned for room
@@ -55,7 +56,8 @@ DOWNLOADS = {
     "counties.xlsx": ("result.counties.xlsx", None),
     "report.html": ("result.report.html", "text/html; charset=utf-8"),
 }
-SHEET_SOURCE = "rows.parquet"  # the rows kept, from which the Excel rows are made on demand
+# the rows kept, from which the CSV (streamed) and the Excel rows are made when downloaded
+SHEET_SOURCE = "rows.parquet"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -150,10 +152,8 @@ def officials_run(
     from ..batch.read import read_registry
     from ..batch.report import (
         ALL_ROWS,
-        XLSX_MAX_ROWS,
         kept_statuses,
         label_tables,
-        rows_kept,
         write_rows,
         write_summaries,
     )
@@ -245,11 +245,10 @@ def officials_run(
         evaluate(con, pack, when, batch=batch, keep=keep, views=sink.views())
         listed = scope.keep_listed(con, batch.rules)
         label_tables(con, listed, reg.ids, pack, reg.places)
-        write_rows(con, run / "result.csv", keep)
-        if rows_kept(con, keep) <= XLSX_MAX_ROWS:  # (else the CSV alone)
-            # the sheet is made when first downloaded (`officials_download`): writing a cell at a
-            # time, it took 6.7 of 8.6 s for 200 enterprises with most facts unknown
-            write_rows(con, run / SHEET_SOURCE, keep)
+        # the rows' CSV and sheet are made when downloaded (`officials_download`): the CSV of
+        # 20,000 enterprises with most facts unknown is 3.2 GB (as Parquet under 20 MB), and the
+        # sheet, written a cell at a time, took 6.7 of 8.6 s for 200 such enterprises
+        write_rows(con, run / SHEET_SOURCE, keep)
         write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
         data_ = report_data(con)
         made = True
@@ -305,20 +304,47 @@ _LABELS = {
 
 
 def _available(run: Path, key: str) -> bool:
-    """The file `key` of DOWNLOADS is there, or (the rows' sheet) can be made."""
-    return (run / DOWNLOADS[key][0]).is_file() or (key == "xlsx" and (run / SHEET_SOURCE).is_file())
+    """The file `key` of DOWNLOADS is there, or (the rows' CSV, or their sheet if they fit
+    one) can be made."""
+    from ..batch.report import XLSX_MAX_ROWS
+
+    if (run / DOWNLOADS[key][0]).is_file():
+        return True
+    source = run / SHEET_SOURCE
+    if key == "csv":
+        return source.is_file()
+    if key == "xlsx" and source.is_file():
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(source).num_rows <= XLSX_MAX_ROWS
+    return False
 
 
 @router.get("/result/{token}/{what}")
 def officials_download(token: str, what: str) -> Response:
-    from ..batch.report import rows_sheet
+    from ..batch.report import rows_csv, rows_sheet
 
     if not _TOKEN.match(token) or what not in DOWNLOADS:
         return _missing()
     fname, media = DOWNLOADS[what]
     run = _root() / token
     path = run / fname
-    if not path.is_file() and what == "xlsx" and (run / SHEET_SOURCE).is_file():
+    if what == "csv" and (run / SHEET_SOURCE).is_file():
+        return StreamingResponse(
+            rows_csv(run / SHEET_SOURCE),
+            media_type=media,
+            headers={"Content-Disposition": _attachment(f"测算结果.{what}")},
+        )
+    if what == "xlsx" and not path.is_file() and not _available(run, what):
+        if (run / SHEET_SOURCE).is_file():
+            from ..batch.report import XLSX_MAX_ROWS
+            from .service import ApiError
+
+            raise ApiError(
+                413, f"结果超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行，请下载逐企业结果（CSV）"
+            )
+        return _missing()
+    if what == "xlsx" and not path.is_file():
         part = run / f".{secrets.token_hex(8)}.xlsx"  # two downloads at once: each its own
         try:
             rows_sheet(run / SHEET_SOURCE, part)
@@ -337,6 +363,13 @@ def officials_download(token: str, what: str) -> Response:
         media_type=media or "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         filename=f"测算结果.{what}",
     )
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition naming a (Chinese) file name, as FileResponse writes one."""
+    from urllib.parse import quote
+
+    return f"attachment; filename*=utf-8''{quote(filename)}"
 
 
 def _missing() -> Response:
