@@ -75,40 +75,45 @@ def test_rows_written_in_slices_are_the_rows_of_one_sort(tmp_path, monkeypatch):
     assert len(whole[".csv"]) == len(whole[".xlsx"]) == N * rules + 1  # and the header
 
 
-def test_the_sheet_made_from_the_parquet_rows_is_the_sheet_written_directly(tmp_path):
-    """`rows_sheet` (the officials' page makes its Excel rows from the Parquet row file when
-    they are first downloaded) gives the sheet `write_rows` writes, cell for cell."""
+def test_the_sheet_made_from_the_rows_kept_is_the_sheet_written_directly(tmp_path):
+    """`rows_sheet` (the officials' page makes its Excel rows from the rows it keeps,
+    `save_rows`, when they are first downloaded) gives the sheet `write_rows` writes, cell
+    for cell; the store keeps the rows of the conclusions asked for, and says how many."""
     con, _ = _evaluated()
     keep = ["eligible", "undetermined"]
-    report.write_rows(con, tmp_path / "rows.parquet", keep)
+    kept = report.save_rows(con, tmp_path / "rows", keep)
+    assert kept == report.rows_kept(con, keep) == report.rows_in_store(tmp_path / "rows") > 1
     report.write_rows(con, tmp_path / "direct.xlsx", keep)
-    report.rows_sheet(tmp_path / "rows.parquet", tmp_path / "made.xlsx")
+    report.rows_sheet(tmp_path / "rows", tmp_path / "made.xlsx")
     made, direct = (
         list(load_workbook(tmp_path / name).active.iter_rows(values_only=True))
         for name in ("made.xlsx", "direct.xlsx")
     )
-    assert made == direct and len(made) > 1
+    assert made == direct and len(made) == kept + 1
     assert any("、" in str(cell) for row in made for cell in row)  # a list of facts, joined
 
 
-def test_the_csv_streamed_from_the_parquet_rows_is_the_csv_written_directly(tmp_path, monkeypatch):
-    """`rows_csv` (the officials' page streams the CSV rows from the Parquet row file when
-    they are downloaded) gives the bytes `write_rows` writes, BOM and header included, in
-    more than one piece when there are more rows than a piece holds; no rows: the header."""
+def test_the_csv_streamed_from_the_rows_kept_is_the_csv_written_directly(tmp_path, monkeypatch):
+    """`rows_csv` (the officials' page streams the CSV rows from the rows it keeps when they
+    are downloaded) gives the bytes `write_rows` writes, BOM and header included, in more
+    than one piece when there are more rows than a piece holds; no rows: the header."""
     con, _ = _evaluated()
     keep = ["eligible", "undetermined"]
-    report.write_rows(con, tmp_path / "rows.parquet", keep)
+    report.save_rows(con, tmp_path / "rows", keep)
     report.write_rows(con, tmp_path / "direct.csv", keep)
-    monkeypatch.setattr(report, "CSV_PIECE_ROWS", 7)
-    pieces = [p for p in report.rows_csv(tmp_path / "rows.parquet") if p]
+    monkeypatch.setattr(report, "BATCH_ROWS", 7)
+    pieces = [p for p in report.rows_csv(tmp_path / "rows") if p]
     direct = (tmp_path / "direct.csv").read_bytes()
     assert b"".join(pieces) == direct and direct.count(b"\n") > 8 and len(pieces) > 1
     assert "、" in direct.decode("utf-8-sig")  # a list of facts, joined
-    report.write_rows(con, tmp_path / "none.parquet", ["overdue"])  # (none overdue here)
+    assert report.save_rows(con, tmp_path / "none", ["overdue"]) == 0  # (none overdue here)
     report.write_rows(con, tmp_path / "none.csv", ["overdue"])
-    streamed = b"".join(report.rows_csv(tmp_path / "none.parquet"))
+    streamed = b"".join(report.rows_csv(tmp_path / "none"))
     assert streamed == (tmp_path / "none.csv").read_bytes()
-    assert streamed.decode("utf-8-sig").startswith('"统一社会信用代码","规则编号",')
+    assert streamed.decode("utf-8-sig") == (
+        '"统一社会信用代码","规则编号","政策事项","文件","受理部门","结论","确定金额（元）",'
+        '"评审区间下限（元）","评审区间上限（元）","因叠加规定不另行发放","缺少的信息"\n'
+    )
 
 
 def test_missing_facts_are_the_labels_of_the_ids_left_unknown(tmp_path):

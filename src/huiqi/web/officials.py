@@ -34,8 +34,8 @@ RESULT_HOURS = 2
 # The result files kept at once: beyond RUNS_MAX_BYTES less room for one more run, the oldest
 # runs go first. When the page wrote the CSV of rows with every run, one upload of MAX_ROWS
 # enterprises with most facts unknown wrote 3.0 GB, and ten such uploads within RESULT_HOURS
-# filled this machine's disk; the rows are now kept as Parquet (SHEET_SOURCE) and the CSV is
-# made as it is downloaded, but a download's sheet, or many runs, still take room.
+# filled this machine's disk; the rows are now kept as Parquet (ROWS) and the CSV is made as
+# it is downloaded, but a download's sheet, or many runs, still take room.
 RUNS_MAX_BYTES = 12 * 2**30
 RUN_ROOM_BYTES = 4 * 2**30
 BUSY_SECONDS = 600  # a run this recent may still be writing: never pruned for room
@@ -56,8 +56,9 @@ DOWNLOADS = {
     "counties.xlsx": ("result.counties.xlsx", None),
     "report.html": ("result.report.html", "text/html; charset=utf-8"),
 }
-# the rows kept, from which the CSV (streamed) and the Excel rows are made when downloaded
-SHEET_SOURCE = "rows.parquet"
+# the folder of the rows kept (`report.save_rows`), from which the CSV (streamed) and the
+# Excel rows are made when downloaded
+ROWS = "rows"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -92,7 +93,7 @@ def _prune(root: Path) -> None:
 
 
 def _size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _no_room(exc: Exception) -> bool:
@@ -154,7 +155,7 @@ def officials_run(
         ALL_ROWS,
         kept_statuses,
         label_tables,
-        write_rows,
+        save_rows,
         write_summaries,
     )
     from ..batch.runner import connect, evaluate
@@ -246,9 +247,9 @@ def officials_run(
         listed = scope.keep_listed(con, batch.rules)
         label_tables(con, listed, reg.ids, pack, reg.places)
         # the rows' CSV and sheet are made when downloaded (`officials_download`): the CSV of
-        # 20,000 enterprises with most facts unknown is 3.2 GB (as Parquet under 20 MB), and the
-        # sheet, written a cell at a time, took 6.7 of 8.6 s for 200 such enterprises
-        write_rows(con, run / SHEET_SOURCE, keep)
+        # 20,000 enterprises with most facts unknown is 3.2 GB (kept: 4 MB), and the sheet,
+        # written a cell at a time, took 6.7 of 8.6 s for 200 such enterprises
+        save_rows(con, run / ROWS, keep)
         write_summaries(con, run / "result.xlsx")  # whatever the rows: the summaries and report
         data_ = report_data(con)
         made = True
@@ -306,17 +307,14 @@ _LABELS = {
 def _available(run: Path, key: str) -> bool:
     """The file `key` of DOWNLOADS is there, or (the rows' CSV, or their sheet if they fit
     one) can be made."""
-    from ..batch.report import XLSX_MAX_ROWS
+    from ..batch.report import XLSX_MAX_ROWS, rows_in_store
 
     if (run / DOWNLOADS[key][0]).is_file():
         return True
-    source = run / SHEET_SOURCE
     if key == "csv":
-        return source.is_file()
-    if key == "xlsx" and source.is_file():
-        import pyarrow.parquet as pq
-
-        return pq.read_metadata(source).num_rows <= XLSX_MAX_ROWS
+        return (run / ROWS).is_dir()
+    if key == "xlsx" and (run / ROWS).is_dir():
+        return rows_in_store(run / ROWS) <= XLSX_MAX_ROWS
     return False
 
 
@@ -329,14 +327,14 @@ def officials_download(token: str, what: str) -> Response:
     fname, media = DOWNLOADS[what]
     run = _root() / token
     path = run / fname
-    if what == "csv" and (run / SHEET_SOURCE).is_file():
+    if what == "csv" and (run / ROWS).is_dir():
         return StreamingResponse(
-            rows_csv(run / SHEET_SOURCE),
+            rows_csv(run / ROWS),
             media_type=media,
             headers={"Content-Disposition": _attachment(f"测算结果.{what}")},
         )
     if what == "xlsx" and not path.is_file() and not _available(run, what):
-        if (run / SHEET_SOURCE).is_file():
+        if (run / ROWS).is_dir():
             from ..batch.report import XLSX_MAX_ROWS
             from .service import ApiError
 
@@ -347,7 +345,7 @@ def officials_download(token: str, what: str) -> Response:
     if what == "xlsx" and not path.is_file():
         part = run / f".{secrets.token_hex(8)}.xlsx"  # two downloads at once: each its own
         try:
-            rows_sheet(run / SHEET_SOURCE, part)
+            rows_sheet(run / ROWS, part)
         except OSError as exc:
             part.unlink(missing_ok=True)
             if _no_room(exc):
