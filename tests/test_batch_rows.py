@@ -96,12 +96,14 @@ def test_the_sheet_made_from_the_rows_kept_is_the_sheet_written_directly(tmp_pat
 def test_the_csv_streamed_from_the_rows_kept_is_the_csv_written_directly(tmp_path, monkeypatch):
     """`rows_csv` (the officials' page streams the CSV rows from the rows it keeps when they
     are downloaded) gives the bytes `write_rows` writes, BOM and header included, in more
-    than one piece when there are more rows than a piece holds; no rows: the header."""
+    than one piece when there are more rows than a piece holds, and read in more than one
+    slice of enterprises (STREAMED_SLICE_ROWS) in the same order; no rows: the header."""
     con, _ = _evaluated()
     keep = ["eligible", "undetermined"]
     report.save_rows(con, tmp_path / "rows", keep)
     report.write_rows(con, tmp_path / "direct.csv", keep)
     monkeypatch.setattr(report, "BATCH_ROWS", 7)
+    monkeypatch.setattr(report, "STREAMED_SLICE_ROWS", 90)  # 3 enterprises × 30 rules a slice
     pieces = [p for p in report.rows_csv(tmp_path / "rows") if p]
     direct = (tmp_path / "direct.csv").read_bytes()
     assert b"".join(pieces) == direct and direct.count(b"\n") > 8 and len(pieces) > 1
