@@ -93,6 +93,15 @@ def test_the_sheet_made_from_the_rows_kept_is_the_sheet_written_directly(tmp_pat
     assert any("、" in str(cell) for row in made for cell in row)  # a list of facts, joined
 
 
+def test_a_sheet_of_more_rows_than_excel_holds_is_refused_before_it_is_made(tmp_path, monkeypatch):
+    con, _ = _evaluated()
+    kept = report.save_rows(con, tmp_path / "rows", ["eligible", "undetermined"])
+    monkeypatch.setattr(report, "XLSX_MAX_ROWS", kept - 1)
+    with pytest.raises(ValueError, match="超过 Excel 的上限"):
+        report.rows_sheet(tmp_path / "rows", tmp_path / "made.xlsx")
+    assert not (tmp_path / "made.xlsx").exists()
+
+
 def test_the_csv_streamed_from_the_rows_kept_is_the_csv_written_directly(tmp_path, monkeypatch):
     """`rows_csv` (the officials' page streams the CSV rows from the rows it keeps when they
     are downloaded) gives the bytes `write_rows` writes, BOM and header included, in more
