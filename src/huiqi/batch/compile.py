@@ -539,9 +539,9 @@ CHUNK_RULES = 25
 
 def chunks(rules: list[CompiledRule]) -> list[list[int]]:
     """Rule positions in groups of at most CHUNK_RULES (unless one stacking group is larger),
-    in pack order: the rules of one stacking group always together (rivals are compared
-    within one row), and a document's rules together as far as they fit (they share derived
-    variables and event aggregates, computed once per query). DuckDB's planning and the rows
+    made of pieces taken in pack order: the rules of one stacking group always together
+    (rivals are compared within one row), and a document's rules together as far as they fit
+    (they share derived variables and event aggregates, computed once per query). DuckDB's planning and the rows
     it carries grow faster than linearly with the rules in one query: twenty queries of 25
     rules run far faster than one of 449 (merging whole documents that share a group once
     made a chunk of 222 rules that took 2/3 of the pack's time)."""
@@ -556,10 +556,14 @@ def chunks(rules: list[CompiledRule]) -> list[list[int]]:
             pieces.append(part)  # rivals stay in one query, however many
         else:
             pieces += [part[k : k + CHUNK_RULES] for k in range(0, len(part), CHUNK_RULES)]
+    # each piece into the first chunk with room (not only the last one): the whole pack in
+    # 19 queries instead of 22, kjjl in 2 instead of 3 (a query of one rule scanned the
+    # registry and joined a list for 0.07 s at 1M); the pack at 1M 9.4-10.0 -> 9.3-9.5 s
     out: list[list[int]] = []
     for piece in pieces:
-        if out and len(out[-1]) + len(piece) <= CHUNK_RULES:
-            out[-1].extend(piece)
+        room = next((c for c in out if len(c) + len(piece) <= CHUNK_RULES), None)
+        if room is not None:
+            room.extend(piece)
         else:
             out.append(list(piece))
     return out
