@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -264,14 +264,20 @@ def write_rows(con: duckdb.DuckDBPyConnection, out: Path, keep: list[str] | None
     ext = _format(out)
     if not has_table(con, RESULT):
         return False
-    if ext == ".xlsx" and (count := rows_kept(con, keep)) > XLSX_MAX_ROWS:
-        raise ValueError(
-            f"{out}：结果有 {count:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行；请改用 .parquet 或 .csv"
-        )
+    if ext == ".xlsx":
+        _fits_a_sheet(out, rows_kept(con, keep))
     rows = _csv_cells(ROWS_SQL) if ext == ".csv" else ROWS_SQL
     con.execute(MISSING_LABELS)
     _write(con, rows, out, row_slices(con, keep))
     return True
+
+
+def _fits_a_sheet(out: Path, count: int) -> None:
+    """Too many rows for a sheet is a ValueError, found before anything is written."""
+    if count > XLSX_MAX_ROWS:
+        raise ValueError(
+            f"{out}：结果有 {count:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行；请改用 .parquet 或 .csv"
+        )
 
 
 def _csv_cells(rows: str) -> str:
@@ -352,8 +358,7 @@ def rows_sheet(folder: Path, out: Path) -> None:
     """The rows of a row store (`save_rows`) as the Excel sheet `write_rows` would have
     written to `out`: the officials' page makes its sheet, the slow part of a small run,
     only when it is downloaded."""
-    if (count := rows_in_store(folder)) > XLSX_MAX_ROWS:
-        raise ValueError(f"{out}：结果有 {count:,} 行，超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行")
+    _fits_a_sheet(out, rows_in_store(folder))
     con = _open_store(folder)
     try:
         _write(con, ROWS_SQL, out, row_slices(con))
@@ -403,7 +408,7 @@ def _csv(
     con: duckdb.DuckDBPyConnection,
     sql: str,
     out: BinaryIO,
-    runs: list[dict[str, object] | None] | list[dict[str, object]],
+    runs: Sequence[dict[str, object] | None],
 ) -> Iterator[None]:
     """Write the query's rows to `out` as CSV (a BOM, the header, then the rows of every
     run of parameters), pausing after each batch."""
