@@ -540,11 +540,12 @@ CHUNK_RULES = 25
 def chunks(rules: list[CompiledRule]) -> list[list[int]]:
     """Rule positions in groups of at most CHUNK_RULES (unless one stacking group is larger),
     made of pieces taken in pack order: the rules of one stacking group always together
-    (rivals are compared within one row), and a document's rules together as far as they fit
-    (they share derived variables and event aggregates, computed once per query). DuckDB's planning and the rows
-    it carries grow faster than linearly with the rules in one query: twenty queries of 25
-    rules run far faster than one of 449 (merging whole documents that share a group once
-    made a chunk of 222 rules that took 2/3 of the pack's time)."""
+    (rivals are compared within one row), and a document's rules together as far as they
+    fit (they share derived variables and event aggregates, computed once per query).
+    DuckDB's planning and the rows it carries grow faster than linearly with the rules in
+    one query: twenty queries of 25 rules run far faster than one of 449 (merging whole
+    documents that share a group once made a chunk of 222 rules that took 2/3 of the pack's
+    time)."""
     parts: dict[str, list[int]] = {}
     for i, cr in enumerate(rules):
         st = cr.rule.stacking

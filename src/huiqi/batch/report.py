@@ -349,7 +349,7 @@ def rows_csv(folder: Path) -> Iterator[bytes]:
             yield out.getvalue()
             out.seek(0)
             out.truncate()
-        yield out.getvalue()
+        yield out.getvalue()  # (the BOM and header alone, when no row is kept)
     finally:
         con.close()
 

@@ -327,30 +327,29 @@ def officials_download(token: str, what: str) -> Response:
     fname, media = DOWNLOADS[what]
     run = _root() / token
     path = run / fname
-    if what == "csv" and (run / ROWS).is_dir():
-        return StreamingResponse(
-            rows_csv(run / ROWS),
-            media_type=media,
-            headers={"Content-Disposition": _attachment(f"测算结果.{what}")},
-        )
-    if what == "xlsx" and not path.is_file() and not _available(run, what):
-        if (run / ROWS).is_dir():
+    rows = run / ROWS
+    if what in ("csv", "xlsx") and not path.is_file() and rows.is_dir():
+        # the rows' files are made from the rows kept when downloaded (`officials_run`)
+        if what == "csv":
+            return StreamingResponse(
+                rows_csv(rows),
+                media_type=media,
+                headers={"Content-Disposition": _attachment(f"测算结果.{what}")},
+            )
+        from .service import ApiError
+
+        if not _available(run, what):
             from ..batch.report import XLSX_MAX_ROWS
-            from .service import ApiError
 
             raise ApiError(
                 413, f"结果超过 Excel 的上限 {XLSX_MAX_ROWS:,} 行，请下载逐企业结果（CSV）"
             )
-        return _missing()
-    if what == "xlsx" and not path.is_file():
         part = run / f".{secrets.token_hex(8)}.xlsx"  # two downloads at once: each its own
         try:
-            rows_sheet(run / ROWS, part)
+            rows_sheet(rows, part)
         except OSError as exc:
             part.unlink(missing_ok=True)
             if _no_room(exc):
-                from .service import ApiError
-
                 raise ApiError(507, NO_ROOM) from None
             raise
         part.replace(path)
