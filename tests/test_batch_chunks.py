@@ -1,15 +1,20 @@
 """How the rules are cut into queries (`compile.chunks`): every rule once, a stacking group
-whole, at most CHUNK_RULES rules a query unless one group is larger."""
+whole, at most CHUNK_RULES rules a query unless one group is larger, and the rules that need
+events of one list (`sparse.needs_events`) in queries of that list alone."""
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huiqi.batch.compile import CHUNK_RULES, chunks
+from huiqi.batch.compile import CHUNK_RULES, chunks, restriction
+from huiqi.batch.sparse import needs_events
 from huiqi.packs.loader import bundled_pack
+
+AS_OF = date(2019, 3, 1)
 
 KJJL = "焦作市科技创新奖励资金管理暂行办法"
 
@@ -23,8 +28,8 @@ def _key(cr) -> str:
     return f"group:{cr.rule.stacking.group}" if cr.rule.stacking else f"doc:{cr.rule.doc}"
 
 
-def _check(rules) -> list[list[int]]:
-    out = chunks(rules)
+def _check(rules, lists: dict[int, str] | None = None) -> list[list[int]]:
+    out = chunks(rules, lists)
     flat = sorted(i for c in out for i in c)
     assert flat == list(range(len(rules)))  # every rule, once
     where = {i: k for k, c in enumerate(out) for i in c}
@@ -37,6 +42,9 @@ def _check(rules) -> list[list[int]]:
         assert len(c) <= CHUNK_RULES or (
             len({_key(rules[i]) for i in c}) == 1 and _key(rules[c[0]]).startswith("group:")
         )
+    for c in out:  # a query of a list: only rules that need it; else none of them
+        name = restriction(c, lists or {})
+        assert all((lists or {}).get(i) == name for i in c)
     return out
 
 
@@ -50,8 +58,29 @@ def test_the_whole_pack_and_one_document_fill_their_queries():
     assert sorted(len(c) for c in _check(kjjl)) == [20, 25]
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 448), min_size=1, max_size=120, unique=True))
-def test_any_choice_of_rules_is_cut_by_the_same_rules(picked):
+def test_rules_that_need_events_get_queries_of_their_list():
+    """The whole pack in 30 queries, 17 of them of one event list; the document's 45 rules in
+    6: its 35 rules that need a certification, a contest award, a platform, a service
+    recognition or a science award in one query per list, and the other 10 together."""
     every = list(pack().compiled)
-    _check([every[i] for i in sorted(picked)])
+    lists = needs_events(pack(), AS_OF, every)
+    out = _check(every, lists)
+    assert (len(out), sum(restriction(c, lists) is not None for c in out)) == (30, 17)
+    kjjl = [cr for cr in every if cr.rule.doc_title == KJJL]
+    lists = needs_events(pack(), AS_OF, kjjl)
+    assert sorted((len(c), restriction(c, lists) or "") for c in _check(kjjl, lists)) == [
+        (3, "service_recognitions"),
+        (5, "platform_recognitions"),
+        (7, "certifications"),
+        (8, "contest_awards"),
+        (10, ""),
+        (12, "science_awards"),
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 448), min_size=1, max_size=120, unique=True), st.booleans())
+def test_any_choice_of_rules_is_cut_by_the_same_rules(picked, sparse):
+    every = list(pack().compiled)
+    chosen = [every[i] for i in sorted(picked)]
+    _check(chosen, needs_events(pack(), AS_OF, chosen) if sparse else None)

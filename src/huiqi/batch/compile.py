@@ -55,6 +55,7 @@ from ..lang.sql import (
 )
 from ..packs.loader import CompiledRule, Pack
 from .forecast import ForecastItem
+from .sparse import needs_events
 
 REGISTRY = "registry"
 RID = "_rid"
@@ -163,6 +164,9 @@ class CompiledBatch:
     # `forecast.forecast_rows` makes the forecast's rows of
     forecast_sqls: list[str] = field(default_factory=list)
     forecast_items: list[tuple[ForecastItem, ...]] = field(default_factory=list)
+    # per chunk: the event list whose enterprises with none (and the list known) the
+    # forecast does not read, all its rules being not eligible there (`sparse`), or None
+    restrictions: list[str | None] = field(default_factory=list)
 
     @property
     def sql(self) -> str:
@@ -537,7 +541,7 @@ def _file_of(pack: Pack) -> dict[str, str]:
 CHUNK_RULES = 25
 
 
-def chunks(rules: list[CompiledRule]) -> list[list[int]]:
+def chunks(rules: list[CompiledRule], lists: dict[int, str] | None = None) -> list[list[int]]:
     """Rule positions in groups of at most CHUNK_RULES (unless one stacking group is larger),
     made of pieces taken in pack order: the rules of one stacking group always together
     (rivals are compared within one row), and a document's rules together as far as they
@@ -545,11 +549,21 @@ def chunks(rules: list[CompiledRule]) -> list[list[int]]:
     DuckDB's planning and the rows it carries grow faster than linearly with the rules in
     one query: twenty queries of 25 rules run far faster than one of 449 (merging whole
     documents that share a group once made a chunk of 222 rules that took 2/3 of the pack's
-    time)."""
+    time).
+
+    `lists` (`sparse.needs_events`): rules that only enterprises with events of a list can
+    meet go into queries of their own, one list each, which the forecast reads only for the
+    enterprises whose list is unknown or has events (`restriction`)."""
+    lists = lists or {}
     parts: dict[str, list[int]] = {}
     for i, cr in enumerate(rules):
         st = cr.rule.stacking
-        key = f"group:{st.group}" if st is not None else f"doc:{cr.rule.doc}"
+        if st is not None:
+            key = f"group:{st.group}"
+        elif i in lists:
+            key = f"list:{lists[i]}:doc:{cr.rule.doc}"
+        else:
+            key = f"doc:{cr.rule.doc}"
         parts.setdefault(key, []).append(i)
     pieces: list[list[int]] = []
     for key, part in sorted(parts.items(), key=lambda kv: kv[1][0]):
@@ -557,17 +571,25 @@ def chunks(rules: list[CompiledRule]) -> list[list[int]]:
             pieces.append(part)  # rivals stay in one query, however many
         else:
             pieces += [part[k : k + CHUNK_RULES] for k in range(0, len(part), CHUNK_RULES)]
-    # each piece into the first chunk with room (not only the last one): the whole pack in
-    # 19 queries instead of 22, kjjl in 2 instead of 3 (a query of one rule scanned the
-    # registry and joined a list for 0.07 s at 1M); the pack at 1M 9.4-10.0 -> 9.3-9.5 s
-    out: list[list[int]] = []
+    # each piece into the first chunk of its list (or of none) with room, not only the last
+    # one (without lists: the whole pack in 19 queries instead of 22, kjjl in 2 instead of
+    # 3; a query of one rule scanned the registry and joined a list for 0.07 s at 1M). With
+    # them, 30 and 6 queries, 17 and 5 of one list each.
+    out: list[tuple[str | None, list[int]]] = []
     for piece in pieces:
-        room = next((c for c in out if len(c) + len(piece) <= CHUNK_RULES), None)
+        kind = restriction(piece, lists)
+        room = next((c for k, c in out if k == kind and len(c) + len(piece) <= CHUNK_RULES), None)
         if room is not None:
             room.extend(piece)
         else:
-            out.append(list(piece))
-    return out
+            out.append((kind, list(piece)))
+    return [c for _, c in out]
+
+
+def restriction(part: list[int], lists: dict[int, str]) -> str | None:
+    """The event list all the rules of a query need (`sparse.needs_events`), or None."""
+    found = {lists.get(i) for i in part}
+    return found.pop() if len(found) == 1 else None
 
 
 def facts_read(pack: Pack, as_of: date, rules: list[CompiledRule] | None = None) -> set[str]:
@@ -646,9 +668,10 @@ def _compile(
                 _department(cr.rule.apply.department),
             )
         )
-    sqls, wides, forecasts, forecast_items = [], [], [], []
+    sqls, wides, forecasts, forecast_items, restrictions = [], [], [], [], []
     sch = schema(pack)
-    for part in chunks(chosen):
+    lists = needs_events(pack, as_of, chosen)
+    for part in chunks(chosen, lists):
         b = _Builder(pack, as_of, dialect, complete)
         first: list[tuple[str, exp.Expression]] = []
         second: list[tuple[str, exp.Expression]] = []
@@ -670,12 +693,20 @@ def _compile(
         if PLACE in sch.inputs:
             b.used.add(PLACE)  # the forecast's breakdown by county
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
-        wide = to_sql(_assemble(b, first, second, worth, third, tail), dialect)
+        wide_q, l0 = _assemble(b, first, second, worth, third, tail)
+        wide = to_sql(wide_q, dialect)
         wides.append(wide)
         paid = _Paid(some_infos, some_rules, tail is not None)
         sqls.append(_long(some_infos, paid, wide, dialect))
         place = PLACE if PLACE in sch.inputs else None
-        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect)
+        needed = restriction(part, lists)
+        restrictions.append(needed)
+        if needed is not None:  # the forecast reads the enterprises the list leaves open
+            l0.from_(_open_for(needed, complete), copy=False)
+            wide = to_sql(wide_q, dialect)
+        grouped, items = _forecast(
+            some_infos, b.shapes, paid, wide, place, dialect, restricted=needed is not None
+        )
         forecasts.append(grouped)
         forecast_items.append(items)
     return CompiledBatch(
@@ -686,7 +717,29 @@ def _compile(
         dialect=dialect,
         forecast_sqls=forecasts,
         forecast_items=forecast_items,
+        restrictions=restrictions,
     )
+
+
+def _open_for(name: str, complete: frozenset[str]) -> exp.Expression:
+    """The registry (as `r`) of the enterprises for which rules that need events of list
+    `name` may be anything but not eligible: the list unknown, or some event in it. A
+    subquery, not a WHERE on l0: DuckDB put that filter above the joins to the event lists
+    (kjjl at 1M: 0.98 s instead of 0.87)."""
+    some = exp.In(
+        this=col(RID, "g"),
+        query=exp.Subquery(
+            this=select(col(RID, "ev")).from_(
+                copy=False,
+                expression=alias(exp.to_table(events_table(name)), "ev", table=True),
+            )
+        ),
+    )
+    cond = some if name in complete else exp.or_(is_null(col(name, "g")), some, copy=False)
+    rows = select(exp.Star()).from_(
+        copy=False, expression=alias(exp.to_table(REGISTRY), "g", table=True)
+    )
+    return alias(exp.Subquery(this=rows.where(cond, copy=False)), "r", table=True)
 
 
 def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
@@ -700,9 +753,10 @@ def _assemble(
     worth: list[tuple[str, exp.Expression]],
     third: list[tuple[str, exp.Expression]],
     tail: _Tail | None = None,
-) -> exp.Select:
+) -> tuple[exp.Select, exp.Select]:
     """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts → worth and
-    keys of stacked rules → stacking (→ benefits already received: `tail`) (wide)."""
+    keys of stacked rules → stacking (→ benefits already received: `tail`) (wide); and its
+    first layer (l0, the registry's rows with their event aggregates)."""
     ctes: list[tuple[str, exp.Expression]] = []
     agg_cols: list[tuple[str, exp.Expression]] = []
     for source, items in b.aggs.by_source.items():
@@ -789,7 +843,7 @@ def _assemble(
             q = q.join(copy=False, expression=table, on=on, join_type="left")
     for name, cte_q in ctes:
         q = q.with_(name, as_=cte_q, copy=False)
-    return q
+    return q, base
 
 
 def _stacking(
@@ -952,6 +1006,7 @@ def _forecast(
     wide_sql: str,
     place: str | None,
     dialect: str,
+    restricted: bool = False,
 ) -> tuple[str, tuple[ForecastItem, ...]]:
     """The budget forecast of a chunk from its wide rows, per registered place: the query
     of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
@@ -962,16 +1017,20 @@ def _forecast(
     (tests/test_batch_forecast.py).
 
     One GROUP BY place over the wide rows with, per rule, a count per status its CASE can
-    give (but the last: what the others leave), the money sums it has (amount, range; NULL
-    unless eligible, so they sum the eligible rows) and a count per fact it may name
-    (undetermined and that fact unknown: u__k, one column per fact and chunk). This replaced
-    unnesting a struct per rule and row, unnesting its split `missing` list again and
-    grouping those 20–30M rows per chunk on four keys: at 1M enterprises (kjjl) that took
-    ~55% of a chunk's CPU time. No CASE or FILTER per row: `count(*) FILTER (…)` per status
-    and fact made the GROUP BY ~20× slower (DuckDB 2.0), `count(CASE …)` left ~5 s of CASE
-    projections per chunk; count_if of a comparison is ~3× cheaper than summing bits of a
-    per-rule mask of unknowns (the way before). Built as text: every name in it is ours."""
-    aggs: list[str] = ["count(*) AS n"]
+    give but 不符合 (what the others leave of the place's enterprises), the money sums it has
+    (amount, range; NULL unless eligible, so they sum the eligible rows) and a count per fact
+    it may name (undetermined and that fact unknown: u__k, one column per fact and chunk).
+    This replaced unnesting a struct per rule and row, unnesting its split `missing` list
+    again and grouping those 20–30M rows per chunk on four keys: at 1M enterprises (kjjl)
+    that took ~55% of a chunk's CPU time. No CASE or FILTER per row: `count(*) FILTER (…)`
+    per status and fact made the GROUP BY ~20× slower (DuckDB 2.0), `count(CASE …)` left ~5 s
+    of CASE projections per chunk; count_if of a comparison is ~3× cheaper than summing bits
+    of a per-rule mask of unknowns (the way before).
+
+    `restricted`: the wide rows are only those of the enterprises the chunk's rules may find
+    anything but not eligible (`_open_for`); `n` still counts every enterprise of the place,
+    so the enterprises not read are counted 不符合. Built as text: every name in it is ours."""
+    aggs: list[str] = []
     items: list[ForecastItem] = []
     undetermined = STATUS_CODES[UNDETERMINED]
     for info in infos:
@@ -985,18 +1044,19 @@ def _forecast(
             sums["r"] = f"CASE WHEN hi_{i} IS NOT NULL THEN coalesce({paid.bound(i, 'lo')}, 0) END"
             sums["h"] = paid.bound(i, "hi")
         aggs += [f"sum({v}) AS {k}_{i}" for k, v in sums.items()]
-        # statuses partition the rows: the last one is what the others leave
-        counts = [f"n_{i}_{k}" for k in range(len(shape.statuses) - 1)]
-        for column, status in zip(counts, shape.statuses, strict=False):
+        # statuses partition the rows: 不符合 (else the only status) is what the others leave
+        left = NOT_ELIGIBLE if NOT_ELIGIBLE in shape.statuses else shape.statuses[-1]
+        counted = {s: f"n_{i}_{k}" for k, s in enumerate(shape.statuses) if s != left}
+        for status, column in counted.items():
             aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {column}")
         c, r, h = (f"{v}_{i}" if v in sums else None for v in "crh")
-        for k, status in enumerate(shape.statuses):
+        for status in shape.statuses:
             items.append(
                 ForecastItem(
                     i,
                     status,
-                    count=counts[k] if k < len(counts) else None,
-                    others=() if k < len(counts) else tuple(counts),
+                    count=counted.get(status),
+                    others=() if status != left else tuple(counted.values()),
                     sums=(c, r, h) if status == ELIGIBLE else (None, None, None),
                 )
             )
@@ -1007,7 +1067,17 @@ def _forecast(
         place_sql = exp.to_identifier(place, quoted=True).sql(dialect)  # type: ignore[union-attr]
     else:
         place_sql = "CAST(NULL AS STRING)" if dialect == "spark" else "CAST(NULL AS VARCHAR)"
-    grouped = f"SELECT {place_sql} AS place, {', '.join(aggs)} FROM ({wide_sql}) wide GROUP BY 1"
+    columns = ", ".join(["count(*) AS n", *aggs])
+    if not restricted:
+        grouped = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
+        return grouped, tuple(items)
+    # the counts of the enterprises read, beside every enterprise of each place
+    taken = ", ".join(["e.place", "e.n", *(f"f.{a.rsplit(' AS ', 1)[1]}" for a in aggs)])
+    same = "<=>" if dialect == "spark" else "IS NOT DISTINCT FROM"  # a NULL place is a place
+    registry = exp.to_identifier(REGISTRY, quoted=True).sql(dialect)  # type: ignore[union-attr]
+    everyone = f"SELECT {place_sql} AS place, count(*) AS n FROM {registry} GROUP BY 1"
+    read = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
+    grouped = f"SELECT {taken} FROM ({everyone}) e LEFT JOIN ({read}) f ON e.place {same} f.place"
     return grouped, tuple(items)
 
 

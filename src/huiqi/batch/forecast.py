@@ -36,9 +36,10 @@ FORECAST_SCHEMA = pa.schema(
 class ForecastItem:
     """One forecast row per place: a rule's status (`fact` None) or an input unknown where
     the rule is undetermined (`fact` named, no money). `count`: the grouped column counting
-    its enterprises; None for a rule's last status, which counts what the columns `others`
-    (its other statuses) leave of all the place's enterprises. `sums`: the grouped columns
-    of its amount, range low and range high (None: 0; every sum is NULL unless eligible)."""
+    its enterprises; None for the status the others leave (不符合, or a rule's only status),
+    which counts what the columns `others` (its other statuses) leave of all the place's
+    enterprises. `sums`: the grouped columns of its amount, range low and range high (None:
+    0; every sum is NULL unless eligible)."""
 
     rule_idx: int
     status: str
