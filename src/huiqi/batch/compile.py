@@ -457,16 +457,19 @@ class _Builder:
                     )
                 )
         late_branch = [(paren(exp.or_(*late_parts, copy=False)), overdue_lit)] if late_parts else []
+        # the condition as a column of the layer before (cd): the CASE tested it twice, and a
+        # rule of many parts (the tax rules) paid for it twice (the pack at 1M: -0.5 s)
+        met = col(f"c_{i}")
         window_branch = (
-            [(exp.Is(this=cond.copy(), expression=exp.true()), overdue_lit)]
+            [(exp.Is(this=met.copy(), expression=exp.true()), overdue_lit)]
             if overdue(rule, self.as_of) is not None
             else []
         )
         status = case(
             *[(g, code(NOT_ELIGIBLE)) for g in gates],
             *late_branch,
-            (exp.Is(this=cond, expression=exp.false()), code(NOT_ELIGIBLE)),
-            (is_null(cond), code(UNDETERMINED)),
+            (exp.Is(this=met, expression=exp.false()), code(NOT_ELIGIBLE)),
+            (is_null(met.copy()), code(UNDETERMINED)),
             *window_branch,
             (exp.Not(this=paren(amount_ok)), code(UNDETERMINED)),
             default=code(ELIGIBLE),
@@ -518,6 +521,7 @@ class _Builder:
             [self.fact_column(f, test) for f, test in unknown],
         )
         return [
+            (f"c_{i}", ("before", cond)),
             (f"s_{i}", status),
             # amounts and key read the status column of the same row (second projection)
             (f"a_{i}", ("after", case((eligible, amt)))),
@@ -673,6 +677,8 @@ def _compile(
     lists = needs_events(pack, as_of, chosen)
     for part in chunks(chosen, lists):
         b = _Builder(pack, as_of, dialect, complete)
+        # the layers of a rule's columns: its condition, its status, then what reads the status
+        met: list[tuple[str, exp.Expression]] = []
         first: list[tuple[str, exp.Expression]] = []
         second: list[tuple[str, exp.Expression]] = []
         for i in part:
@@ -682,10 +688,10 @@ def _compile(
             except SqlCompileError as exc:
                 raise RuleCompileError(cr.rule.id, str(exc)) from None
             for name, value in cols:
-                if isinstance(value, tuple):
-                    second.append((name, value[1]))
-                else:
+                if not isinstance(value, tuple):
                     first.append((name, value))
+                else:
+                    (met if value[0] == "before" else second).append((name, value[1]))
         some_infos = [infos[i] for i in part]
         some_rules = [chosen[i] for i in part]
         third = _stacking(some_infos, some_rules, b.keys)
@@ -693,7 +699,7 @@ def _compile(
         if PLACE in sch.inputs:
             b.used.add(PLACE)  # the forecast's breakdown by county
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
-        wide_q, l0 = _assemble(b, first, second, worth, third, tail)
+        wide_q, l0 = _assemble(b, met, first, second, worth, third, tail)
         wide = to_sql(wide_q, dialect)
         wides.append(wide)
         paid = _Paid(some_infos, some_rules, tail is not None)
@@ -748,15 +754,17 @@ def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
 
 def _assemble(
     b: _Builder,
+    met: list[tuple[str, exp.Expression]],
     first: list[tuple[str, exp.Expression]],
     second: list[tuple[str, exp.Expression]],
     worth: list[tuple[str, exp.Expression]],
     third: list[tuple[str, exp.Expression]],
     tail: _Tail | None = None,
 ) -> tuple[exp.Select, exp.Select]:
-    """registry ⟕ pre-aggregated event CTEs → derived layers → status → amounts → worth and
-    keys of stacked rules → stacking (→ benefits already received: `tail`) (wide); and its
-    first layer (l0, the registry's rows with their event aggregates)."""
+    """registry ⟕ pre-aggregated event CTEs → derived layers → conditions (`met`) → status →
+    amounts → worth and keys of stacked rules → stacking (→ benefits already received:
+    `tail`) (wide); and its first layer (l0, the registry's rows with their event
+    aggregates)."""
     ctes: list[tuple[str, exp.Expression]] = []
     agg_cols: list[tuple[str, exp.Expression]] = []
     for source, items in b.aggs.by_source.items():
@@ -813,6 +821,9 @@ def _assemble(
     for k, layer in enumerate(b.layers, start=1):
         ctes.append((f"l{k}", _select(layer, prev)))
         prev = f"l{k}"
+    if met:
+        ctes.append(("cd", _select(met, prev)))
+        prev = "cd"
     ctes.append(("st", _select(first, prev)))
     # amounts, keys and missing lists read the status column of the same row
     ctes.append(
