@@ -124,8 +124,10 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
     batch = compile_rules(pack, AS_OF, "spark", rules)
     t0 = time.perf_counter()
     total = 0
-    for q, items in zip(batch.forecast_sqls, batch.forecast_items, strict=True):
-        rows = forecast_rows(session.sql(q).toArrow(), items)
+    everyone = batch.everyone(lambda sql: session.sql(sql).toArrow())
+    parts = zip(batch.forecast_sqls, batch.forecast_items, batch.restrictions, strict=True)
+    for q, items, some in parts:
+        rows = forecast_rows(session.sql(q).toArrow(), items, everyone if some else None)
         statuses = rows.filter(pc.is_null(rows["fact"]))  # (the fact rows count them again)
         total += pc.sum(statuses["n"]).as_py() or 0
     elapsed = time.perf_counter() - t0

@@ -162,3 +162,42 @@ def test_forecast_rows_from_the_aggregates_per_place():
     finer = grouped.set_column(2, "c_7", pa.array([Decimal("0.005"), Decimal(0)]))
     with pytest.raises(pa.ArrowInvalid):
         forecast_rows(finer, items[:1])
+
+
+def test_forecast_rows_of_a_query_that_read_some_enterprises():
+    """A chunk whose query read only the enterprises with an event (`restrictions`): 甲县 has
+    10 enterprises of which 4 were read (3 eligible, 1 undetermined), 乙县 5 of which none
+    was read, and 2 have no known place, 1 read (undetermined). 不符合 is what the others
+    leave of every enterprise of the place: 10 − 3 − 1 = 6, 5, 2 − 0 − 1 = 1."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from huiqi.batch.forecast import ForecastItem, forecast_rows
+
+    money = pa.decimal128(38, 2)
+    grouped = pa.table(  # as the query gives it: the places read, `n` the rows read
+        {
+            "place": [None, "甲县"],
+            "n": pa.array([1, 4], pa.int64()),
+            "c_2": pa.array([None, Decimal("60000")], money),
+            "n_2_0": pa.array([0, 3], pa.int64()),
+            "n_2_2": pa.array([1, 1], pa.int64()),
+        }
+    )
+    everyone = pa.table({"place": ["乙县", "甲县", None], "n": pa.array([5, 10, 2], pa.int64())})
+    items = (
+        ForecastItem(2, "eligible", count="n_2_0", sums=("c_2", None, None)),
+        ForecastItem(2, "not_eligible", others=("n_2_0", "n_2_2")),
+        ForecastItem(2, "undetermined", count="n_2_2"),
+    )
+    rows = forecast_rows(grouped, items, everyone).to_pylist()
+    got = sorted((str(r["place"]), r["status"], r["n"], r["amount"]) for r in rows)
+    assert got == [
+        ("None", "not_eligible", 1, Decimal(0)),
+        ("None", "undetermined", 1, Decimal(0)),
+        ("乙县", "not_eligible", 5, Decimal(0)),
+        ("甲县", "eligible", 3, Decimal("60000.00")),
+        ("甲县", "not_eligible", 6, Decimal(0)),
+        ("甲县", "undetermined", 1, Decimal(0)),
+    ]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
 from sqlglot import exp
 
 from ..engine.match import (
@@ -167,6 +168,12 @@ class CompiledBatch:
     # per chunk: the event list whose enterprises with none (and the list known) the
     # forecast does not read, all its rules being not eligible there (`sparse`), or None
     restrictions: list[str | None] = field(default_factory=list)
+    everyone_sql: str = ""  # the enterprises of each place (`forecast_rows`'s `everyone`)
+
+    def everyone(self, run: Callable[[str], pa.Table]) -> pa.Table | None:
+        """The enterprises of each place, by `run` (a query to Arrow) when some chunk's
+        forecast reads only some of them; else None."""
+        return run(self.everyone_sql) if any(self.restrictions) else None
 
     @property
     def sql(self) -> str:
@@ -710,9 +717,7 @@ def _compile(
         if needed is not None:  # the forecast reads the enterprises the list leaves open
             l0.from_(_open_for(needed, complete), copy=False)
             wide = to_sql(wide_q, dialect)
-        grouped, items = _forecast(
-            some_infos, b.shapes, paid, wide, place, dialect, restricted=needed is not None
-        )
+        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect)
         forecasts.append(grouped)
         forecast_items.append(items)
     return CompiledBatch(
@@ -724,6 +729,7 @@ def _compile(
         forecast_sqls=forecasts,
         forecast_items=forecast_items,
         restrictions=restrictions,
+        everyone_sql=_everyone(PLACE if PLACE in sch.inputs else None, dialect),
     )
 
 
@@ -1017,7 +1023,6 @@ def _forecast(
     wide_sql: str,
     place: str | None,
     dialect: str,
-    restricted: bool = False,
 ) -> tuple[str, tuple[ForecastItem, ...]]:
     """The budget forecast of a chunk from its wide rows, per registered place: the query
     of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
@@ -1038,9 +1043,10 @@ def _forecast(
     of CASE projections per chunk; count_if of a comparison is ~3× cheaper than summing bits
     of a per-rule mask of unknowns (the way before).
 
-    `restricted`: the wide rows are only those of the enterprises the chunk's rules may find
-    anything but not eligible (`_open_for`); `n` still counts every enterprise of the place,
-    so the enterprises not read are counted 不符合. Built as text: every name in it is ours."""
+    For a chunk of `CompiledBatch.restrictions` the wide rows are only those of the
+    enterprises its rules may find anything but not eligible (`_open_for`): its rows are made
+    with every enterprise of each place (`_everyone`), and those not read are counted 不符合.
+    Built as text: every name in it is ours."""
     aggs: list[str] = []
     items: list[ForecastItem] = []
     undetermined = STATUS_CODES[UNDETERMINED]
@@ -1074,22 +1080,25 @@ def _forecast(
         for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
             aggs.append(f"count_if(s_{i} = {undetermined} AND {unknown}) AS f_{i}_{j}")
             items.append(ForecastItem(i, UNDETERMINED, fact=fact, count=f"f_{i}_{j}"))
-    if place:
-        place_sql = exp.to_identifier(place, quoted=True).sql(dialect)  # type: ignore[union-attr]
-    else:
-        place_sql = "CAST(NULL AS STRING)" if dialect == "spark" else "CAST(NULL AS VARCHAR)"
+    place_sql = _place_sql(place, dialect)
     columns = ", ".join(["count(*) AS n", *aggs])
-    if not restricted:
-        grouped = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
-        return grouped, tuple(items)
-    # the counts of the enterprises read, beside every enterprise of each place
-    taken = ", ".join(["e.place", "e.n", *(f"f.{a.rsplit(' AS ', 1)[1]}" for a in aggs)])
-    same = "<=>" if dialect == "spark" else "IS NOT DISTINCT FROM"  # a NULL place is a place
-    registry = exp.to_identifier(REGISTRY, quoted=True).sql(dialect)  # type: ignore[union-attr]
-    everyone = f"SELECT {place_sql} AS place, count(*) AS n FROM {registry} GROUP BY 1"
-    read = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
-    grouped = f"SELECT {taken} FROM ({everyone}) e LEFT JOIN ({read}) f ON e.place {same} f.place"
+    grouped = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
     return grouped, tuple(items)
+
+
+def _everyone(place: str | None, dialect: str) -> str:
+    """The enterprises of each registered place, all of them: the `n` of a query that reads
+    only some (`CompiledBatch.restrictions`), counted once per run, not once per query
+    (0.02 s of CPU per query over 1M enterprises)."""
+    place_sql = _place_sql(place, dialect)
+    registry = exp.to_identifier(REGISTRY, quoted=True).sql(dialect)  # type: ignore[union-attr]
+    return f"SELECT {place_sql} AS place, count(*) AS n FROM {registry} GROUP BY 1"
+
+
+def _place_sql(place: str | None, dialect: str) -> str:
+    if place:
+        return exp.to_identifier(place, quoted=True).sql(dialect)  # type: ignore[union-attr]
+    return "CAST(NULL AS STRING)" if dialect == "spark" else "CAST(NULL AS VARCHAR)"
 
 
 RECEIVED = "received"  # benefits already paid: _rid, rule, amount, year, key

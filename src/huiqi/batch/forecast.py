@@ -49,6 +49,20 @@ class ForecastItem:
     sums: tuple[str | None, str | None, str | None] = (None, None, None)
 
 
+def _aligned(grouped: pa.Table, everyone: pa.Table) -> pa.Table:
+    """`grouped` row for row with `everyone`'s places (a NULL place matching a NULL place),
+    its `n` theirs; a place none of whose enterprises was read has NULL aggregates (0)."""
+    at = {p: k for k, p in enumerate(grouped.column("place").to_pylist())}
+    places = everyone.column("place").to_pylist()
+    unknown = [p for p in at if p not in set(places)]
+    if unknown:  # (the same registry, read twice: never)
+        raise ValueError(f"places read that the registry does not have: {unknown[:3]}")
+    take = pa.array([at.get(p) for p in places], pa.int64())
+    columns = {c: pc.take(grouped.column(c), take) for c in grouped.column_names}
+    columns["place"], columns["n"] = everyone.column("place"), everyone.column("n")
+    return pa.table(columns)
+
+
 def _count(grouped: pa.Table, name: str) -> pa.Array:
     return pc.cast(grouped.column(name).combine_chunks(), pa.int64()).fill_null(0)
 
@@ -60,9 +74,16 @@ def _money(grouped: pa.Table, name: str | None, places: int) -> pa.Array:
     return pc.cast(grouped.column(name).combine_chunks(), MONEY).fill_null(0)
 
 
-def forecast_rows(grouped: pa.Table, items: tuple[ForecastItem, ...]) -> pa.Table:
+def forecast_rows(
+    grouped: pa.Table, items: tuple[ForecastItem, ...], everyone: pa.Table | None = None
+) -> pa.Table:
     """The forecast rows (`FORECAST_SCHEMA`) of a chunk from its grouped aggregates: per
-    item, a row per place, those with no enterprise dropped."""
+    item, a row per place, those with no enterprise dropped. `everyone` (place, n): every
+    enterprise of each place, for a chunk whose query read only some (`CompiledBatch.
+    restrictions`): the places are its places, the enterprises not read counted where `n`
+    is what the others leave (不符合)."""
+    if everyone is not None:
+        grouped = _aligned(grouped, everyone)
     places = grouped.num_rows
     if not items or not places:
         return FORECAST_SCHEMA.empty_table()

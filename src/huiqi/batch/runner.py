@@ -125,10 +125,12 @@ def evaluate(
                 todo = [(f"INSERT INTO {RESULT} {sql}", params) for sql in sqls]
             else:  # the rows made of the grouped aggregates (`forecast`), in chunk order
                 todo = [(sql, None) for sql in sqls]
+                everyone = batch.everyone(lambda sql: _fetched(con.execute(sql)))
             made: dict[int, pa.Table] = {}
             for k, fetched in workers.run(todo, fetch=target == FORECAST):
                 if target == FORECAST:
-                    made[k] = forecast_rows(fetched, batch.forecast_items[k])
+                    some = everyone if batch.restrictions[k] else None
+                    made[k] = forecast_rows(fetched, batch.forecast_items[k], some)
                 done += 1
                 if on_chunk is not None:  # (done, of): for a progress bar
                     on_chunk(done, total)

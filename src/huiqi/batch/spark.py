@@ -173,8 +173,14 @@ def evaluate(
     elif store:
         table, target = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls]), RESULT
     else:  # the aggregates per place come back; their rows are made here (`forecast`)
-        parts = zip(batch.forecast_sqls, batch.forecast_items, strict=True)
-        table = pa.concat_tables([forecast_rows(spark.sql(q).toArrow(), its) for q, its in parts])
+        everyone = batch.everyone(lambda sql: spark.sql(sql).toArrow())
+        parts = zip(batch.forecast_sqls, batch.forecast_items, batch.restrictions, strict=True)
+        table = pa.concat_tables(
+            [
+                forecast_rows(spark.sql(q).toArrow(), its, everyone if some else None)
+                for q, its, some in parts
+            ]
+        )
         target = FORECAST
     con.register("spark_result", table)
     # (the long result a table of the database, as `runner.evaluate` makes it)
