@@ -143,6 +143,23 @@ def test_benefits_already_received_agree():
         f"SELECT count(*) FROM {RESULT} WHERE amount < amount_gross AND amount > 0"
     ).fetchall()[0][0]
     assert aside > 0 and topped > 0
+    # the forecast of the queries that read only the enterprises with events (or an unknown
+    # list) is the one grouped from every enterprise's rows, received benefits included
+    from huiqi.batch.report import label_tables
+    from huiqi.batch.runner import FORECAST, forecast
+
+    batch = compile_rules(pack(), as_of, received=True)
+    assert any(batch.restrictions)
+    rids, places = zip(
+        *[(r[RID], r["facts"].get("registered_place")) for r in records], strict=True
+    )
+    label_tables(con, batch.rules, [f"E{r}" for r in rids], pack(), list(places), list(rids))
+    forecast(con)
+    cols = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+    grouped = set(con.execute(f"SELECT {cols} FROM {FORECAST}").fetchall())
+    con.execute(f"DROP TABLE {FORECAST}")
+    evaluate(con, pack(), as_of, batch=batch, store=False)
+    assert set(con.execute(f"SELECT {cols} FROM {FORECAST}").fetchall()) == grouped
 
 
 def test_stacking_keys_compared_per_enterprise(tmp_path):
