@@ -107,7 +107,6 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
 
     from huiqi.batch import spark as sp
     from huiqi.batch.compile import compile_rules
-    from huiqi.batch.forecast import forecast_rows
     from huiqi.batch.runner import connect
 
     pack, rules = _rules(scope)
@@ -125,9 +124,8 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
     t0 = time.perf_counter()
     total = 0
     everyone = batch.everyone(lambda sql: session.sql(sql).toArrow())
-    parts = zip(batch.forecast_sqls, batch.forecast_items, batch.restrictions, strict=True)
-    for q, items, some in parts:
-        rows = forecast_rows(session.sql(q).toArrow(), items, everyone if some else None)
+    for k, q in enumerate(batch.forecast_sqls):
+        rows = batch.chunk_forecast(k, session.sql(q).toArrow(), everyone)
         statuses = rows.filter(pc.is_null(rows["fact"]))  # (the fact rows count them again)
         total += pc.sum(statuses["n"]).as_py() or 0
     elapsed = time.perf_counter() - t0

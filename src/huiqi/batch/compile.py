@@ -55,7 +55,7 @@ from ..lang.sql import (
     typed_column,
 )
 from ..packs.loader import CompiledRule, Pack
-from .forecast import ForecastItem
+from .forecast import ForecastItem, forecast_rows
 from .sparse import needs_events
 
 REGISTRY = "registry"
@@ -174,6 +174,12 @@ class CompiledBatch:
         """The enterprises of each place, by `run` (a query to Arrow) when some chunk's
         forecast reads only some of them; else None."""
         return run(self.everyone_sql) if any(self.restrictions) else None
+
+    def chunk_forecast(self, k: int, grouped: pa.Table, everyone: pa.Table | None) -> pa.Table:
+        """The forecast's rows of chunk k from what its query gave (`forecast_rows`), counted
+        against `everyone` (`everyone`) if the query read only some enterprises."""
+        some = everyone if self.restrictions[k] else None
+        return forecast_rows(grouped, self.forecast_items[k], some)
 
     @property
     def sql(self) -> str:

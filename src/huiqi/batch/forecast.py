@@ -54,7 +54,8 @@ def _aligned(grouped: pa.Table, everyone: pa.Table) -> pa.Table:
     its `n` theirs; a place none of whose enterprises was read has NULL aggregates (0)."""
     at = {p: k for k, p in enumerate(grouped.column("place").to_pylist())}
     places = everyone.column("place").to_pylist()
-    unknown = [p for p in at if p not in set(places)]
+    known = set(places)
+    unknown = [p for p in at if p not in known]
     if unknown:  # (the same registry, read twice: never)
         raise ValueError(f"places read that the registry does not have: {unknown[:3]}")
     take = pa.array([at.get(p) for p in places], pa.int64())
@@ -80,8 +81,8 @@ def forecast_rows(
     """The forecast rows (`FORECAST_SCHEMA`) of a chunk from its grouped aggregates: per
     item, a row per place, those with no enterprise dropped. `everyone` (place, n): every
     enterprise of each place, for a chunk whose query read only some (`CompiledBatch.
-    restrictions`): the places are its places, the enterprises not read counted where `n`
-    is what the others leave (不符合)."""
+    restrictions`): a row per place of `everyone`, the enterprises not read counted in the
+    status the others leave (不符合)."""
     if everyone is not None:
         grouped = _aligned(grouped, everyone)
     places = grouped.num_rows

@@ -27,7 +27,6 @@ from .compile import (
     facts_read,
     schema,
 )
-from .forecast import forecast_rows
 
 RESULT = "result"
 # projection_placement: superlinear in the size of a whole pack's query (~2 s of planning
@@ -129,8 +128,7 @@ def evaluate(
             made: dict[int, pa.Table] = {}
             for k, fetched in workers.run(todo, fetch=target == FORECAST):
                 if target == FORECAST:
-                    some = everyone if batch.restrictions[k] else None
-                    made[k] = forecast_rows(fetched, batch.forecast_items[k], some)
+                    made[k] = batch.chunk_forecast(k, fetched, everyone)
                 done += 1
                 if on_chunk is not None:  # (done, of): for a progress bar
                     on_chunk(done, total)

@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from ..packs.loader import Pack
 from .compile import REGISTRY, RID, CompiledBatch, Schema
-from .forecast import forecast_rows
 from .read import (
     APPLICANT_COLUMNS,
     APPLICANT_TARGET,
@@ -174,11 +173,10 @@ def evaluate(
         table, target = pa.concat_tables([spark.sql(q).toArrow() for q in batch.sqls]), RESULT
     else:  # the aggregates per place come back; their rows are made here (`forecast`)
         everyone = batch.everyone(lambda sql: spark.sql(sql).toArrow())
-        parts = zip(batch.forecast_sqls, batch.forecast_items, batch.restrictions, strict=True)
         table = pa.concat_tables(
             [
-                forecast_rows(spark.sql(q).toArrow(), its, everyone if some else None)
-                for q, its, some in parts
+                batch.chunk_forecast(k, spark.sql(q).toArrow(), everyone)
+                for k, q in enumerate(batch.forecast_sqls)
             ]
         )
         target = FORECAST
