@@ -165,8 +165,9 @@ class CompiledBatch:
     # `forecast.forecast_rows` makes the forecast's rows of
     forecast_sqls: list[str] = field(default_factory=list)
     forecast_items: list[tuple[ForecastItem, ...]] = field(default_factory=list)
-    # per chunk: the event list whose enterprises with none (and the list known) the
-    # forecast does not read, all its rules being not eligible there (`sparse`), or None
+    # per chunk: the event list all its rules need (`sparse.needs_events`); its forecast
+    # reads only the enterprises whose list is unknown or has events, all its rules being
+    # 不符合 for the others (None: it reads every enterprise)
     restrictions: list[str | None] = field(default_factory=list)
     everyone_sql: str = ""  # the enterprises of each place (`forecast_rows`'s `everyone`)
 
