@@ -29,7 +29,7 @@ def pack():
 
 
 def _out(rule_id: str) -> list[str]:
-    return ruled_out_by(pack(), pack().by_id[rule_id], AS_OF, {})
+    return ruled_out_by(pack(), pack().by_id[rule_id], AS_OF)
 
 
 def test_a_rule_that_needs_an_event_is_ruled_out_by_its_empty_list():
@@ -49,7 +49,7 @@ def test_the_lists_chosen_keep_stacking_groups_together_and_skip_small_lists():
     rules = list(pack().compiled)
     lists = needs_events(pack(), AS_OF, rules)
     for i, name in lists.items():
-        assert name in ruled_out_by(pack(), rules[i], AS_OF, {})
+        assert name in ruled_out_by(pack(), rules[i], AS_OF)
     groups: dict[str, set] = {}
     for i, cr in enumerate(rules):
         if cr.rule.stacking is not None:

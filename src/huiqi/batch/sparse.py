@@ -19,7 +19,6 @@ from collections import Counter
 from datetime import date
 
 from ..engine.match import _in_force
-from ..lang.expr import Aggregate, Node, Var, walk
 from ..lang.scalar import Ctx, compile_expr
 from ..packs.loader import CompiledRule, Pack
 
@@ -31,23 +30,7 @@ from ..packs.loader import CompiledRule, Pack
 MIN_RULES = 3
 
 
-def lists_read(pack: Pack, node: Node, memo: dict[str, frozenset[str]] | None = None) -> set[str]:
-    """The event lists an expression aggregates over, through the derived variables it reads."""
-    memo = {} if memo is None else memo
-    out: set[str] = set()
-    for n in walk(node):
-        if isinstance(n, Aggregate):
-            out.add(n.source)
-        elif isinstance(n, Var) and n.name in pack.program.derived_names:
-            if n.name not in memo:
-                memo[n.name] = frozenset()  # (a cycle is the loader's error, not ours)
-                derived = pack.variables[n.name].node
-                memo[n.name] = frozenset(lists_read(pack, derived, memo) if derived else ())
-            out |= memo[n.name]
-    return out
-
-
-def ruled_out_by(pack: Pack, cr: CompiledRule, as_of: date, memo: dict) -> list[str]:
+def ruled_out_by(pack: Pack, cr: CompiledRule, as_of: date) -> list[str]:
     """The event lists whose being known and empty makes the rule not eligible, whatever else
     is known: some part of its condition is then false. A part after a time limit of a rule
     that refuses late applications does not count (a false time limit before it would make
@@ -59,13 +42,13 @@ def ruled_out_by(pack: Pack, cr: CompiledRule, as_of: date, memo: dict) -> list[
     last = min(limits) if rule.apply.late_refused and limits else len(cr.parts)
     found: list[str] = []
     for node, _ in cr.parts[:last]:
-        names = [n for n in sorted(lists_read(pack, node, memo)) if n not in found]
+        # (the event lists it reads, through derived variables; never a derived list)
+        reads = pack.program.inputs_read([node])
+        names = [n for n in reads if pack.variables[n].type == "events" and n not in found]
         if not names:
             continue
         fn = compile_expr(node, pack.program.derived_names)
         for name in names:
-            if pack.variables[name].derived:
-                continue  # (a derived list is not a table the queries read)
             if fn(Ctx(pack.program, {name: []}, as_of), ()) is False:
                 found.append(name)
     return found
@@ -78,8 +61,7 @@ def needs_events(
     with at least `min_rules` such rules. A stacking group's rules are compared within the
     row, so a group's rules all get the same list, one that rules out each of them, or none.
     Of several lists, a rule gets the one most of the rules have (fewer queries)."""
-    memo: dict = {}
-    candidates = [ruled_out_by(pack, cr, as_of, memo) for cr in rules]
+    candidates = [ruled_out_by(pack, cr, as_of) for cr in rules]
     popular = Counter(name for found in candidates for name in found)
     groups: dict[str, list[int]] = {}
     for i, cr in enumerate(rules):

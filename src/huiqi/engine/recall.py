@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..lang.expr import Node, names_read
+from ..lang.expr import Node
 
 if TYPE_CHECKING:
     from ..lang.scalar import Program
@@ -44,15 +44,7 @@ def rule_reads(cr: CompiledRule, program: Program) -> tuple[str, ...]:
     nodes += cr.amount_nodes.values()
     if cr.key_node is not None:
         nodes.append(cr.key_node)
-    seen: set[str] = set()
-    todo = [name for node in nodes for name in names_read(node)]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo.extend(program.derived_inputs.get(name, ()))
-    return tuple(sorted(seen - program.derived_names))
+    return program.inputs_read(nodes)
 
 
 def _frozen(value: Any) -> Any:

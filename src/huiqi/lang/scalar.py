@@ -11,7 +11,7 @@ evaluation `ctx.missing` holds exactly the inputs the undecided result still nee
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -111,6 +111,19 @@ class Program:
     labels: dict[str, str] = field(default_factory=dict)
     derived_inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)  # variable -> declared type (display)
+
+    def inputs_read(self, nodes: Iterable[Node]) -> tuple[str, ...]:
+        """The inputs (facts and event lists, never a derived variable) the expressions read,
+        with derived variables replaced by what they read in turn; sorted."""
+        seen: set[str] = set()
+        todo = [name for node in nodes for name in names_read(node)]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo.extend(self.derived_inputs.get(name, ()))
+        return tuple(sorted(seen - self.derived_names))
 
 
 def compile_expr(node: Node, derived: frozenset[str] = frozenset()) -> Fn:
