@@ -170,6 +170,9 @@ class CompiledBatch:
     # 不符合 for the others (None: it reads every enterprise)
     restrictions: list[str | None] = field(default_factory=list)
     everyone_sql: str = ""  # the enterprises of each place (`forecast_rows`'s `everyone`)
+    # per chunk: the registry columns its forecast reads enterprises without events by,
+    # once per distinct row (`_alike`); None: one by one
+    alike: list[tuple[str, ...] | None] = field(default_factory=list)
 
     def everyone(self, run: Callable[[str], pa.Table]) -> pa.Table | None:
         """The enterprises of each place, by `run` (a query to Arrow) when some chunk's
@@ -687,6 +690,7 @@ def _compile(
             )
         )
     sqls, wides, forecasts, forecast_items, restrictions = [], [], [], [], []
+    alike: list[tuple[str, ...] | None] = []
     sch = schema(pack)
     lists = needs_events(pack, as_of, chosen)
     for part in chunks(chosen, lists):
@@ -713,7 +717,7 @@ def _compile(
         if PLACE in sch.inputs:
             b.used.add(PLACE)  # the forecast's breakdown by county
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
-        wide_q, l0 = _assemble(b, met, first, second, worth, third, tail)
+        wide_q, l0, am = _assemble(b, met, first, second, worth, third, tail)
         wide = to_sql(wide_q, dialect)
         wides.append(wide)
         paid = _Paid(some_infos, some_rules, tail is not None)
@@ -721,10 +725,23 @@ def _compile(
         place = PLACE if PLACE in sch.inputs else None
         needed = restriction(part, lists)
         restrictions.append(needed)
-        if needed is not None:  # the forecast reads the enterprises the list leaves open
-            l0.from_(_open_for(needed, complete), copy=False)
+        # the forecast's wide rows: only the enterprises the list leaves open, and those
+        # without events read once per distinct row (`_alike`)
+        rows: exp.Expression = exp.to_table(REGISTRY)
+        if needed is not None:
+            rows = _open_for(needed, complete)
+        keys = _alike_keys(pack, b, sch)
+        alike.append(None if keys is None else tuple(keys))
+        if keys is not None:
+            seen = [*b.aggs.by_source, *([RECEIVED] if tail is not None else [])]
+            rows = _alike(rows, keys, seen, needed)
+            l0.select(col(WEIGHT, "r"), copy=False)
+            am.select(exp.column(WEIGHT), copy=False)
+        if keys is not None or needed is not None:
+            l0.from_(alias(rows, "r", table=True), copy=False)
             wide = to_sql(wide_q, dialect)
-        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect)
+        weight = WEIGHT if keys is not None else None
+        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect, weight)
         forecasts.append(grouped)
         forecast_items.append(items)
     return CompiledBatch(
@@ -737,11 +754,12 @@ def _compile(
         forecast_items=forecast_items,
         restrictions=restrictions,
         everyone_sql=_everyone(PLACE if PLACE in sch.inputs else None, dialect),
+        alike=alike,
     )
 
 
 def _open_for(name: str, complete: frozenset[str]) -> exp.Expression:
-    """The registry (as `r`) of the enterprises for which rules that need events of list
+    """The registry's rows of the enterprises for which rules that need events of list
     `name` may be anything but not eligible: the list unknown, or some event in it. A
     subquery, not a WHERE on l0: DuckDB put that filter above the joins to the event lists
     (kjjl at 1M: 0.98 s instead of 0.87)."""
@@ -758,7 +776,74 @@ def _open_for(name: str, complete: frozenset[str]) -> exp.Expression:
     rows = select(exp.Star()).from_(
         copy=False, expression=alias(exp.to_table(REGISTRY), "g", table=True)
     )
-    return alias(exp.Subquery(this=rows.where(cond, copy=False)), "r", table=True)
+    return exp.Subquery(this=rows.where(cond, copy=False))
+
+
+WEIGHT = "_w"  # in the forecast's wide rows: how many enterprises a row stands for
+
+#: the most distinct rows (by the columns a query reads) for which `_alike` reads the
+#: enterprises without events once per distinct row
+ALIKE_MAX = 50_000
+
+
+def _alike_keys(pack: Pack, b: _Builder, sch: Schema) -> list[str] | None:
+    """The registry columns a query's rows are read by (`_alike`), if those can hold at most
+    ALIKE_MAX distinct rows whatever the registry: booleans, choices, kinds of applicant and
+    lists known or not. None when some column may hold any number (money, years, dates)."""
+    keys = [
+        c
+        for c in sch.registry_columns()
+        if c == "applicant" or c in b.used or c in b.aggs.by_source
+    ]
+    rows = 1
+    for c in keys:
+        if c == "applicant":
+            values = len(pack.entities)
+        elif c in sch.events:
+            values = 1  # TRUE: known
+        else:
+            spec = pack.variables[c].spec
+            if spec is None or spec.type not in ("bool", "enum"):
+                return None
+            values = 2 if spec.type == "bool" else len(spec.values or ())
+        rows *= values + 1  # and unknown
+        if rows > ALIKE_MAX:
+            return None
+    return keys
+
+
+def _alike(
+    rows: exp.Expression, keys: list[str], seen: list[str], needed: str | None
+) -> exp.Subquery:
+    """`rows` of the registry as the forecast reads them when the columns a query reads
+    (`keys`) hold few distinct rows: the enterprises with a row in one of the tables `seen`
+    (the event lists the query reads, benefits already received) one by one, the others
+    once per distinct row, with column WEIGHT counting the enterprises it stands for. Their
+    `_rid` is NULL, so the joins to the lists find nothing for them, as for enterprises
+    without events. Most rules that need an event read a few booleans and choices: kjjl's
+    queries of one list read ~306k enterprises at 1M, ~56k of them with events and ~600
+    distinct rows of the others."""
+    own: exp.Expression = exp.cast(exp.null(), "BIGINT")
+    if seen == [needed]:
+        # `rows` are those with events in the list or with the list unknown (`_open_for`)
+        own = case((not_null(col(str(needed), "g")), col(RID, "g")), default=exp.null())
+    elif seen:
+        tables = [exp.to_table(n if n == RECEIVED else events_table(n)) for n in seen]
+        rids: exp.Expression = select(col(RID)).from_(tables[0])
+        for table in tables[1:]:
+            rids = exp.union(rids, select(col(RID)).from_(table), distinct=False)
+        has = exp.In(this=col(RID, "g"), query=exp.Subquery(this=rids))
+        own = case((has, col(RID, "g")), default=exp.null())
+    marked = select(*[col(k, "g") for k in keys], alias(own, RID)).from_(
+        copy=False, expression=alias(rows, "g", table=True)
+    )
+    by = [col(k) for k in [*keys, RID]]
+    counted = (
+        select(*by, alias(exp.Count(this=exp.Star()), WEIGHT))
+        .from_(copy=False, expression=alias(exp.Subquery(this=marked), "m", table=True))
+        .group_by(*[col(k) for k in [*keys, RID]], copy=False)
+    )
+    return exp.Subquery(this=counted)
 
 
 def _select(cols: list[tuple[str, exp.Expression]], source: str) -> exp.Select:
@@ -773,11 +858,11 @@ def _assemble(
     worth: list[tuple[str, exp.Expression]],
     third: list[tuple[str, exp.Expression]],
     tail: _Tail | None = None,
-) -> tuple[exp.Select, exp.Select]:
+) -> tuple[exp.Select, exp.Select, exp.Select]:
     """registry ⟕ pre-aggregated event CTEs → derived layers → conditions (`met`) → status →
     amounts → worth and keys of stacked rules → stacking (→ benefits already received:
-    `tail`) (wide); and its first layer (l0, the registry's rows with their event
-    aggregates)."""
+    `tail`) (wide); its first layer (l0, the registry's rows with their event aggregates)
+    and its layer of amounts (am: what the layers above it see of a row)."""
     ctes: list[tuple[str, exp.Expression]] = []
     agg_cols: list[tuple[str, exp.Expression]] = []
     for source, items in b.aggs.by_source.items():
@@ -839,19 +924,15 @@ def _assemble(
         prev = "cd"
     ctes.append(("st", _select(first, prev)))
     # amounts, keys and missing lists read the status column of the same row
-    ctes.append(
-        (
-            "am",
-            select(
-                exp.column(RID),
-                # the place stays visible: the forecast is broken down by it
-                *([exp.column(PLACE)] if PLACE in b.used else []),
-                *[exp.column(n) for n, _ in first],
-                *[alias(e, n) for n, e in second],
-                *[alias(test, name) for name, test in b.fact_cols.values()],
-            ).from_(copy=False, expression="st"),
-        )
-    )
+    am = select(
+        exp.column(RID),
+        # the place stays visible: the forecast is broken down by it
+        *([exp.column(PLACE)] if PLACE in b.used else []),
+        *[exp.column(n) for n, _ in first],
+        *[alias(e, n) for n, e in second],
+        *[alias(test, name) for name, test in b.fact_cols.values()],
+    ).from_(copy=False, expression="st")
+    ctes.append(("am", am))
     # stacking reads the worth and keys of the rivals
     prev = "am"
     if worth:
@@ -867,7 +948,7 @@ def _assemble(
             q = q.join(copy=False, expression=table, on=on, join_type="left")
     for name, cte_q in ctes:
         q = q.with_(name, as_=cte_q, copy=False)
-    return q, base
+    return q, base, am
 
 
 def _stacking(
@@ -1030,6 +1111,7 @@ def _forecast(
     wide_sql: str,
     place: str | None,
     dialect: str,
+    weight: str | None = None,
 ) -> tuple[str, tuple[ForecastItem, ...]]:
     """The budget forecast of a chunk from its wide rows, per registered place: the query
     of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
@@ -1053,7 +1135,20 @@ def _forecast(
     For a chunk of `CompiledBatch.restrictions` the wide rows are only those of the
     enterprises its rules may find anything but not eligible (`_open_for`): its rows are made
     with every enterprise of each place (`_everyone`), and those not read are counted 不符合.
+    `weight`: the column of the number of enterprises a wide row stands for (`_alike`), by
+    which its counts and sums are multiplied.
     Built as text: every name in it is ours."""
+
+    def count_if(cond: str) -> str:
+        return (
+            f"count_if({cond})"
+            if weight is None
+            else f"sum(CASE WHEN {cond} THEN {weight} ELSE 0 END)"
+        )
+
+    def total(value: str) -> str:
+        return f"sum({value})" if weight is None else f"sum(({value}) * {weight})"
+
     aggs: list[str] = []
     items: list[ForecastItem] = []
     undetermined = STATUS_CODES[UNDETERMINED]
@@ -1067,12 +1162,12 @@ def _forecast(
         if shape.range:
             sums["r"] = f"CASE WHEN hi_{i} IS NOT NULL THEN coalesce({paid.bound(i, 'lo')}, 0) END"
             sums["h"] = paid.bound(i, "hi")
-        aggs += [f"sum({v}) AS {k}_{i}" for k, v in sums.items()]
+        aggs += [f"{total(v)} AS {k}_{i}" for k, v in sums.items()]
         # statuses partition the rows: 不符合 (else the only status) is what the others leave
         left = NOT_ELIGIBLE if NOT_ELIGIBLE in shape.statuses else shape.statuses[-1]
         counted = {s: f"n_{i}_{k}" for k, s in enumerate(shape.statuses) if s != left}
         for status, column in counted.items():
-            aggs.append(f"count_if(s_{i} = {STATUS_CODES[status]}) AS {column}")
+            aggs.append(f"{count_if(f's_{i} = {STATUS_CODES[status]}')} AS {column}")
         c, r, h = (f"{v}_{i}" if v in sums else None for v in "crh")
         for status in shape.statuses:
             items.append(
@@ -1085,10 +1180,11 @@ def _forecast(
                 )
             )
         for j, (fact, unknown) in enumerate(zip(shape.facts, shape.fact_cols, strict=True)):
-            aggs.append(f"count_if(s_{i} = {undetermined} AND {unknown}) AS f_{i}_{j}")
+            aggs.append(f"{count_if(f's_{i} = {undetermined} AND {unknown}')} AS f_{i}_{j}")
             items.append(ForecastItem(i, UNDETERMINED, fact=fact, count=f"f_{i}_{j}"))
     place_sql = _place_sql(place, dialect)
-    columns = ", ".join(["count(*) AS n", *aggs])
+    n = "count(*)" if weight is None else f"sum({weight})"
+    columns = ", ".join([f"{n} AS n", *aggs])
     grouped = f"SELECT {place_sql} AS place, {columns} FROM ({wide_sql}) wide GROUP BY 1"
     return grouped, tuple(items)
 

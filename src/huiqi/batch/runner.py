@@ -152,13 +152,15 @@ ROW_GROUP = 122_880
 
 
 class _Workers:
-    """For a registry of up to one row group per thread, the chunks' queries run side by
-    side on cursors of the same database, as many as DuckDB has threads. A query plans on
-    one thread and scans a row group on one: run one after the other, the whole pack's 22
-    queries over 100k enterprises kept the second core idle most of the time (3.7-4.1 s;
-    2.1 s side by side). Over 1M enterprises each query fills the cores already, and two at
-    once contend (kjjl: 1.49 -> 1.69 s). No cursor, or a table a cursor cannot see (a view
-    of `con` not in `views`): the queries run on `con`, one after the other."""
+    """The chunks' queries of a forecast, and those that store rows for a registry of up to
+    one row group per thread, run side by side on cursors of the same database, as many as
+    DuckDB has threads. A query plans on one thread and scans a row group on one: run one
+    after the other, the whole pack's 22 queries over 100k enterprises kept the second core
+    idle most of the time (3.7-4.1 s; 2.1 s side by side). The forecast's queries over 1M
+    enterprises leave it idle too, in their joins and small aggregates (kjjl 0.68 -> 0.60 s,
+    the pack 7.0 -> 6.5 s), but two queries storing 1M enterprises' rows at once contend
+    (kjjl 3.9-4.0 -> 4.3-4.9 s). No cursor, or a table a cursor cannot see (a view of `con`
+    not in `views`): the queries run on `con`, one after the other."""
 
     def __init__(
         self,
@@ -172,11 +174,12 @@ class _Workers:
         self.tables = tables
         self.cursors: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
         self.opened: list[duckdb.DuckDBPyConnection] = []
+        self.small = True  # (set on entering: a registry of up to one row group per thread)
 
     def __enter__(self) -> _Workers:
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        side_by_side = threads > 1 and self.rows <= threads * ROW_GROUP
-        for _ in range(threads if side_by_side else 0):
+        self.small = self.rows <= threads * ROW_GROUP
+        for _ in range(threads if threads > 1 else 0):
             cur = self.con.cursor()
             self.opened.append(cur)
             for name, table in self.views.items():
@@ -199,11 +202,18 @@ class _Workers:
         self.opened = []
         self.cursors = queue.SimpleQueue()
 
+    def side_by_side(self, fetch: bool) -> bool:
+        """Whether the statements run side by side: fetching a forecast's aggregates, or
+        storing rows of a small registry."""
+        return bool(self.opened) and (fetch or self.small)
+
     def run(
-        self, todo: list[tuple[str, dict[str, list[str]] | None]], fetch: bool
+        self,
+        todo: list[tuple[str, dict[str, list[str]] | None]],
+        fetch: bool,
     ) -> Iterator[tuple[int, pa.Table | None]]:
         """(chunk position, its aggregates when `fetch`) as each statement ends."""
-        if not self.opened:
+        if not self.side_by_side(fetch):
             for k, (sql, params) in enumerate(todo):
                 yield k, _done(self.con.execute(sql, params), fetch)
             return
