@@ -68,9 +68,7 @@ def _count(grouped: pa.Table, name: str) -> pa.Array:
     return pc.cast(grouped.column(name).combine_chunks(), pa.int64()).fill_null(0)
 
 
-def _money(grouped: pa.Table, name: str | None, places: int) -> pa.Array:
-    if name is None:
-        return pa.array([0] * places, MONEY)
+def _money(grouped: pa.Table, name: str) -> pa.Array:
     # safe cast: a sum with more places than the cents would be an error, never rounded
     return pc.cast(grouped.column(name).combine_chunks(), MONEY).fill_null(0)
 
@@ -88,22 +86,31 @@ def forecast_rows(
     places = grouped.num_rows
     if not items or not places:
         return FORECAST_SCHEMA.empty_table()
-    total = _count(grouped, "n")
+    seen: dict[str, pa.Array] = {}  # each count column cast once (a status's is read twice)
+
+    def count(name: str) -> pa.Array:
+        if name not in seen:
+            seen[name] = _count(grouped, name)
+        return seen[name]
+
+    total = count("n")
     counts: list[pa.Array] = []
     amounts: list[list[pa.Array]] = [[], [], []]
     no_money = pa.nulls(places, MONEY)
+    zero = pa.array([0] * places, MONEY)
     for item in items:
         if item.count is not None:
-            counts.append(_count(grouped, item.count))
+            counts.append(count(item.count))
         else:
             n = total
             for other in item.others:
-                n = pc.subtract_checked(n, _count(grouped, other))
+                n = pc.subtract_checked(n, count(other))
             counts.append(n)
         for k, column in enumerate(item.sums):
-            amounts[k].append(
-                no_money if item.fact is not None else _money(grouped, column, places)
-            )
+            if item.fact is not None:
+                amounts[k].append(no_money)
+            else:
+                amounts[k].append(zero if column is None else _money(grouped, column))
     place = pc.cast(grouped.column("place").combine_chunks(), pa.string())
     table = pa.table(
         {

@@ -124,14 +124,29 @@ def evaluate(
                 todo = [(f"INSERT INTO {RESULT} {sql}", params) for sql in sqls]
             else:  # the rows made of the grouped aggregates (`forecast`), in chunk order
                 todo = [(sql, None) for sql in sqls]
-                everyone = batch.everyone(lambda sql: _fetched(con.execute(sql)))
+            # the enterprises of each place, if some chunk's forecast reads only some: a job
+            # of the workers, the first (0.01 s at 1M, beside the first chunk's query)
+            counted = target == FORECAST and any(batch.restrictions)
+            jobs = [(batch.everyone_sql, None), *todo] if counted else todo
             made: dict[int, pa.Table] = {}
-            for k, fetched in workers.run(todo, fetch=target == FORECAST):
+            waiting: dict[int, pa.Table] = {}
+            everyone: pa.Table | None = None
+            for k, fetched in workers.run(jobs, fetch=target == FORECAST):
+                if counted and k == 0:
+                    everyone = fetched
+                    continue
+                k -= 1 if counted else 0
                 if target == FORECAST:
-                    made[k] = batch.chunk_forecast(k, fetched, everyone)
+                    assert fetched is not None
+                    waiting[k] = fetched
+                    if everyone is not None or not counted:
+                        for j in list(waiting):
+                            made[j] = batch.chunk_forecast(j, waiting.pop(j), everyone)
                 done += 1
                 if on_chunk is not None:  # (done, of): for a progress bar
                     on_chunk(done, total)
+            for j in list(waiting):  # (if `everyone` came last)
+                made[j] = batch.chunk_forecast(j, waiting.pop(j), everyone)
             if target == FORECAST:
                 con.register("forecast_rows", pa.concat_tables([made[k] for k in range(len(sqls))]))
                 con.execute(
@@ -179,13 +194,14 @@ class _Workers:
     def __enter__(self) -> _Workers:
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         self.small = self.rows <= threads * ROW_GROUP
+        local = _local(self.con, self.tables) if threads > 1 else []
         for _ in range(threads if threads > 1 else 0):
             cur = self.con.cursor()
             self.opened.append(cur)
             for name, table in self.views.items():
                 cur.register(name, table)
-            try:  # every table the queries read, as the cursor sees them
-                for name in _present(self.con, self.tables):
+            try:  # every view or temporary table the queries read, as the cursor sees them
+                for name in local:
                     cur.execute(f'SELECT 1 FROM "{name}" LIMIT 0').fetchall()
             except duckdb.CatalogException:
                 self.close()
@@ -240,12 +256,15 @@ def _done(cursor: duckdb.DuckDBPyConnection, fetch: bool) -> pa.Table | None:
     return _fetched(cursor) if fetch else None
 
 
-def _present(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
-    """The tables and views of `names` that `con` has (registered Arrow tables are views)."""
+def _local(con: duckdb.DuckDBPyConnection, names: list[str]) -> list[str]:
+    """The views (registered Arrow tables are views) and temporary tables of `names` that
+    `con` has: those another cursor may not see. Its tables it does (checking each of the
+    pack's 20 tables on each cursor took 0.01 s of every run)."""
     found = {
         n
         for (n,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
+            "SELECT table_name FROM duckdb_tables() WHERE temporary "
+            "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal"
         ).fetchall()
     }
     return [n for n in names if n in found]
