@@ -99,3 +99,26 @@ def test_a_failing_query_on_a_cursor_is_raised_in_the_caller(cursors):
     with pytest.raises(duckdb.BinderException):
         evaluate(con, pack(), AS_OF, kjjl(), store=False)
     assert cursors == [2]
+
+
+def test_the_forecast_is_the_same_whichever_query_ends_first(monkeypatch):
+    """The count of each place's enterprises is a job of the workers too; the chunks that
+    end before it wait for it (here every chunk ends first: the jobs end in reverse)."""
+    con = _registry(2)
+    batch = compile_rules(pack(), AS_OF, rules=kjjl())
+    assert any(batch.restrictions)
+    cols = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+
+    def forecast_now():
+        evaluate(con, pack(), AS_OF, batch=batch, store=False)
+        return con.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall()
+
+    in_order = forecast_now()
+    run = runner._Workers.run
+
+    def reversed_run(self, todo, fetch):
+        return reversed(list(run(self, todo, fetch)))
+
+    monkeypatch.setattr(runner._Workers, "run", reversed_run)
+    assert forecast_now() == in_order
+    assert any(row[2] == "not_eligible" and row[4] > 0 for row in in_order)
