@@ -85,12 +85,11 @@ def test_a_registry_kept_as_arrow_is_registered_on_each_cursor(cursors):
 
 
 def test_a_large_registry_stores_its_rows_one_query_after_the_other(cursors, monkeypatch):
-    small = _results(_registry(2))
     monkeypatch.setattr(runner, "ROW_GROUP", 50)  # 150 enterprises > 2 threads × 50 rows
     # the long result one query after the other (two storing 1M rows at once contend), the
     # forecast's queries side by side still
-    assert _results(_registry(2)) == small
-    assert cursors == [2, 2, 0, 2]
+    _results(_registry(2))
+    assert cursors == [0, 2]
 
 
 def test_a_failing_query_on_a_cursor_is_raised_in_the_caller(cursors):
