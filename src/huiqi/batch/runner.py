@@ -129,24 +129,20 @@ def evaluate(
             counted = target == FORECAST and any(batch.restrictions)
             jobs = [(batch.everyone_sql, None), *todo] if counted else todo
             made: dict[int, pa.Table] = {}
-            waiting: dict[int, pa.Table] = {}
+            waiting: dict[int, pa.Table] = {}  # chunks' aggregates that ended before the count
             everyone: pa.Table | None = None
             for k, fetched in workers.run(jobs, fetch=target == FORECAST):
                 if counted and k == 0:
                     everyone = fetched
-                    continue
-                k -= 1 if counted else 0
-                if target == FORECAST:
-                    assert fetched is not None
-                    waiting[k] = fetched
-                    if everyone is not None or not counted:
-                        for j in list(waiting):
-                            made[j] = batch.chunk_forecast(j, waiting.pop(j), everyone)
-                done += 1
-                if on_chunk is not None:  # (done, of): for a progress bar
-                    on_chunk(done, total)
-            for j in list(waiting):  # (if `everyone` came last)
-                made[j] = batch.chunk_forecast(j, waiting.pop(j), everyone)
+                else:
+                    if fetched is not None:
+                        waiting[k - 1 if counted else k] = fetched
+                    done += 1
+                    if on_chunk is not None:  # (done, of): for a progress bar
+                        on_chunk(done, total)
+                if everyone is not None or not counted:
+                    for j in list(waiting):
+                        made[j] = batch.chunk_forecast(j, waiting.pop(j), everyone)
             if target == FORECAST:
                 con.register("forecast_rows", pa.concat_tables([made[k] for k in range(len(sqls))]))
                 con.execute(
