@@ -131,6 +131,8 @@ def test_the_forecast_read_where_the_lists_leave_it_open_equals_the_whole_one():
         "science_awards",
         "service_recognitions",
     ]
+    # every enterprise those queries read has events: nothing is read alike (`_alike`)
+    assert [a for a, r in zip(batch.alike, batch.restrictions, strict=True) if r] == [None] * 5
     holders = con.execute('SELECT count(DISTINCT _rid) FROM "ev__certifications"').fetchall()[0][0]
     assert 0 < holders < 300  # some enterprises are read, most are not
     grouped, restricted = _forecast_both_ways(con, batch)

@@ -730,10 +730,12 @@ def _compile(
         rows: exp.Expression = exp.to_table(REGISTRY)
         if needed is not None:
             rows = _open_for(needed, complete)
+        seen = [*b.aggs.by_source, *([RECEIVED] if tail is not None else [])]
         keys = _alike_keys(pack, b, sch)
+        if seen == [needed] and needed in complete:
+            keys = None  # every row read has events of the list: none to read alike
         alike.append(None if keys is None else tuple(keys))
         if keys is not None:
-            seen = [*b.aggs.by_source, *([RECEIVED] if tail is not None else [])]
             rows = _alike(rows, keys, seen, needed)
             l0.select(col(WEIGHT, "r"), copy=False)
             am.select(exp.column(WEIGHT), copy=False)
