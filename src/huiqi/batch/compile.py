@@ -174,10 +174,16 @@ class CompiledBatch:
     # once per distinct row (`_alike`); None: one by one
     alike: list[tuple[str, ...] | None] = field(default_factory=list)
 
+    @property
+    def reads_some(self) -> bool:
+        """Whether some chunk's forecast reads only some enterprises: its rows need the count
+        of every place's enterprises (`everyone_sql`)."""
+        return any(self.restrictions)
+
     def everyone(self, run: Callable[[str], pa.Table]) -> pa.Table | None:
-        """The enterprises of each place, by `run` (a query to Arrow) when some chunk's
-        forecast reads only some of them; else None."""
-        return run(self.everyone_sql) if any(self.restrictions) else None
+        """The enterprises of each place, by `run` (a query to Arrow) if `reads_some`; else
+        None."""
+        return run(self.everyone_sql) if self.reads_some else None
 
     def chunk_forecast(self, k: int, grouped: pa.Table, everyone: pa.Table | None) -> pa.Table:
         """The forecast's rows of chunk k from what its query gave (`forecast_rows`), counted

@@ -126,7 +126,7 @@ def evaluate(
                 todo = [(sql, None) for sql in sqls]
             # the enterprises of each place, if some chunk's forecast reads only some: a job
             # of the workers, the first (0.01 s at 1M, beside the first chunk's query)
-            counted = target == FORECAST and any(batch.restrictions)
+            counted = target == FORECAST and batch.reads_some
             jobs = [(batch.everyone_sql, None), *todo] if counted else todo
             made: dict[int, pa.Table] = {}
             waiting: dict[int, pa.Table] = {}  # chunks' aggregates that ended before the count
@@ -220,9 +220,7 @@ class _Workers:
         return bool(self.opened) and (fetch or self.small)
 
     def run(
-        self,
-        todo: list[tuple[str, dict[str, list[str]] | None]],
-        fetch: bool,
+        self, todo: list[tuple[str, dict[str, list[str]] | None]], fetch: bool
     ) -> Iterator[tuple[int, pa.Table | None]]:
         """(chunk position, its aggregates when `fetch`) as each statement ends."""
         if not self.side_by_side(fetch):
