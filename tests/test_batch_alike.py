@@ -4,9 +4,7 @@ enterprises share it, and give the forecast that reading them one by one gives."
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
-
+from batch_helpers import AS_OF, COLUMNS, kjjl, pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,20 +14,6 @@ from huiqi.batch.report import label_tables
 from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate, forecast
 from huiqi.batch.synthetic import DENSE, generate
 from huiqi.lang.sql import select, to_sql
-from huiqi.packs.loader import bundled_pack
-
-AS_OF = date(2019, 3, 1)
-KJJL = "焦作市科技创新奖励资金管理暂行办法"
-COLUMNS = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
-
-
-@cache
-def pack():
-    return bundled_pack("jiaozuo")
-
-
-def kjjl():
-    return [cr for cr in pack().compiled if cr.rule.doc_title == KJJL]
 
 
 def _plain(rules, received=False):

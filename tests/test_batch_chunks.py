@@ -4,24 +4,12 @@ events of one list (`sparse.needs_events`) in queries of that list alone."""
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
-
+from batch_helpers import AS_OF, KJJL, pack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from huiqi.batch.compile import CHUNK_RULES, chunks, restriction
 from huiqi.batch.sparse import needs_events
-from huiqi.packs.loader import bundled_pack
-
-AS_OF = date(2019, 3, 1)
-
-KJJL = "焦作市科技创新奖励资金管理暂行办法"
-
-
-@cache
-def pack():
-    return bundled_pack("jiaozuo")
 
 
 def _key(cr) -> str:

@@ -4,25 +4,11 @@ the results must be those of the queries that test every fact."""
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
+from batch_helpers import AS_OF, kjjl, pack
 
 from huiqi.batch.compile import compile_rules
 from huiqi.batch.runner import FORECAST, RESULT, complete_inputs, connect, evaluate
 from huiqi.batch.synthetic import DENSE, generate
-from huiqi.packs.loader import bundled_pack
-
-AS_OF = date(2019, 3, 1)
-KJJL = "焦作市科技创新奖励资金管理暂行办法"
-
-
-@cache
-def pack():
-    return bundled_pack("jiaozuo")
-
-
-def kjjl():
-    return [cr for cr in pack().compiled if cr.rule.doc_title == KJJL]
 
 
 def _registry(n: int, seed: int):

@@ -3,9 +3,7 @@ forecast that reads them only where the list is unknown or has events."""
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
-
+from batch_helpers import AS_OF, COLUMNS, KJJL, pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,16 +14,6 @@ from huiqi.batch.sparse import needs_events, ruled_out_by
 from huiqi.batch.synthetic import DENSE, generate, profiles
 from huiqi.engine.match import NOT_ELIGIBLE, evaluate_profile
 from huiqi.engine.profile import Profile
-from huiqi.packs.loader import bundled_pack
-
-AS_OF = date(2019, 3, 1)
-KJJL = "焦作市科技创新奖励资金管理暂行办法"
-COLUMNS = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
-
-
-@cache
-def pack():
-    return bundled_pack("jiaozuo")
 
 
 def _out(rule_id: str) -> list[str]:
