@@ -116,7 +116,7 @@ def run_spark(scope: str, n: int, threads: int) -> dict:
     t0 = time.perf_counter()
     names = ["registry"] + [f"ev__{e}" for e in sch.events]
     for name in names:
-        table = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+        table = sp.decoded(con.sql(f'SELECT * FROM "{name}"').to_arrow_table())
         session.createDataFrame(table).cache().createOrReplaceTempView(name)
         session.table(name).count()
     load = time.perf_counter() - t0

@@ -85,6 +85,9 @@ class Schema:
 
     inputs: dict[str, str]  # input variable -> declared type
     events: dict[str, dict[str, str]]  # events variable -> field -> type
+    # the values of each choice (enum) column, the kind of applicant among them, keyed by
+    # column name in the registry and (list, field) in an event list
+    choices: dict[str | tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def registry_columns(self) -> dict[str, str]:
         cols = {RID: "BIGINT", "applicant": "VARCHAR"}
@@ -95,9 +98,34 @@ class Schema:
     def event_columns(self, name: str) -> dict[str, str]:
         return {RID: "BIGINT", **{f: column_type(t) for f, t in self.events[name].items()}}
 
+    def duckdb_columns(self, table: str) -> dict[str, str]:
+        """The DuckDB column types of the registry or an event table: a choice is an ENUM of
+        its declared values, not VARCHAR. Every reader checks a choice against those values
+        first; as an ENUM, grouping by where an enterprise is registered and testing a choice
+        compare small integers, not strings (the whole pack's forecast at 1M: a quarter less
+        CPU)."""
+        if table == REGISTRY:
+            cols, key = self.registry_columns(), lambda c: c
+        else:
+            name = next(n for n in self.events if events_table(n) == table)
+            cols, key = self.event_columns(name), lambda c: (name, c)
+        out = {}
+        for c, t in cols.items():
+            values = self.choices.get(key(c))
+            out[c] = enum_type(values) if values and t == "VARCHAR" else t
+        return out
+
+    def tables(self) -> list[str]:
+        return [REGISTRY, *(events_table(n) for n in self.events)]
+
+
+def enum_type(values: tuple[str, ...]) -> str:
+    return f"ENUM({', '.join(exp.Literal.string(v).sql('duckdb') for v in values)})"
+
 
 def schema(pack: Pack) -> Schema:
     inputs, events = {}, {}
+    choices: dict[str | tuple[str, str], tuple[str, ...]] = {"applicant": tuple(pack.entities)}
     for name, var in pack.variables.items():
         if var.derived:
             if var.type == "events":
@@ -105,9 +133,12 @@ def schema(pack: Pack) -> Schema:
             continue
         if var.type == "events":
             events[name] = {f: s.type for f, s in var.fields.items()}
+            choices.update({(name, f): s.values for f, s in var.fields.items() if s.values})
         else:
             inputs[name] = var.type
-    return Schema(inputs, events)
+            if var.spec is not None and var.spec.values:
+                choices[name] = var.spec.values
+    return Schema(inputs, events, choices)
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -437,9 +468,10 @@ class _Builder:
         def cents(t: Typed) -> exp.Expression:
             if t.kind in ("int", "null") or (t.kind == "dec" and t.scale <= 2):
                 return cast(t.sql, dec_type(2))  # exact: rounding to cents would not change it
-            return cast(
-                exp.Round(this=cast(t.sql, dec_type(12)), decimals=exp.Literal.number(2)),
-                dec_type(2),
+            # scale <= MAX_SCALE (12) always, so rounding the value as it is rounds it as
+            # DECIMAL(38, 12) did
+            return self.compiler.narrow(
+                t, lambda v: exp.Round(this=v, decimals=exp.Literal.number(2)), dec_type(2)
             )
 
         amt: exp.Expression = null

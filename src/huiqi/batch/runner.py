@@ -151,7 +151,9 @@ def evaluate(
                 con.unregister("forecast_rows")
     if one_pass:
         place = PLACE if PLACE in batch.schema.inputs else "CAST(NULL AS VARCHAR)"
-        con.execute(_from_result(f"(SELECT {RID}, {place} AS place FROM {REGISTRY})"))
+        con.execute(
+            _from_result(f"(SELECT {RID}, CAST({place} AS VARCHAR) AS place FROM {REGISTRY})")
+        )
         con.execute(f"DELETE FROM {RESULT} WHERE NOT list_contains($keep, status)", stored)
         if on_chunk is not None:
             on_chunk(total, total)

@@ -77,7 +77,17 @@ def _local_memory() -> str:
 def load_arrow(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
     """Temp views `registry` and `ev__<list>` from Arrow tables (`tables.arrow_tables`)."""
     for name, table in tables.items():
-        spark.createDataFrame(table).createOrReplaceTempView(name)
+        spark.createDataFrame(decoded(table)).createOrReplaceTempView(name)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """`table` with its dictionary columns (DuckDB's ENUM choices, read as Arrow) as plain
+    strings: Spark has no ENUM, and the compiled Spark SQL compares strings."""
+    fields = [
+        pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 def is_table(source: str) -> bool:

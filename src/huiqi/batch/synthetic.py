@@ -25,6 +25,7 @@ from sqlglot import exp
 from ..packs.loader import Pack
 from ..packs.variables import FieldSpec
 from .compile import PLACE, REGISTRY, RID, Schema, events_table, schema
+from .tables import create_typed
 
 UNKNOWN_SHARE = 0.25
 MAX_EVENTS = 3
@@ -213,11 +214,12 @@ def generate(
     for i, name in enumerate(sch.events, start=1 + len(sch.inputs)):
         cols.append(exp.alias_(_maybe(exp.true(), exp.column(f"h{i}"), unknown), name))
     gen = exp.select(*cols).from_(exp.alias_(exp.Subquery(this=inner), "c", table=True))
-    con.execute(f"CREATE OR REPLACE TABLE {REGISTRY} AS {gen.sql('duckdb')}")
+    create_typed(con, REGISTRY, sch)
+    con.execute(f"INSERT INTO {REGISTRY} BY NAME {gen.sql('duckdb')}")
     for name, fields in sch.events.items():
-        con.execute(
-            f"CREATE OR REPLACE TABLE {events_table(name)} AS {_events(pack, name, fields, seed, as_of, unknown, holders).sql('duckdb')}"
-        )
+        create_typed(con, events_table(name), sch)
+        rows = _events(pack, name, fields, seed, as_of, unknown, holders)
+        con.execute(f"INSERT INTO {events_table(name)} BY NAME {rows.sql('duckdb')}")
     return sch
 
 

@@ -55,7 +55,7 @@ def write_tables(
         block_tables(sch, records) if isinstance(records, Block) else arrow_tables(sch, records)
     )
     for name, table in tables.items():
-        _create(con, name, table, append)
+        _create(con, name, table, append, sch)
 
 
 class DuckDBSink:
@@ -88,7 +88,7 @@ class DuckDBSink:
         tables = block_tables(self.sch, block)
         registry = tables.pop(REGISTRY)
         for name, table in tables.items():
-            _create(self.con, name, table, append=self.pieces > 0)
+            _create(self.con, name, table, self.pieces > 0, self.sch)
         if self.pieces == 0:
             self.con.execute(f'DROP TABLE IF EXISTS "{REGISTRY}"')  # an earlier run's
         if self.arrow is not None:
@@ -99,10 +99,10 @@ class DuckDBSink:
                 self.con.register(REGISTRY, whole)
             else:
                 self.con.unregister(REGISTRY)
-                _create(self.con, REGISTRY, whole, append=False)
+                _create(self.con, REGISTRY, whole, False, self.sch)
                 self.arrow = None
         else:
-            _create(self.con, REGISTRY, registry, append=True)
+            _create(self.con, REGISTRY, registry, True, self.sch)
         self.pieces += 1
         self.rows += len(block)
 
@@ -186,16 +186,27 @@ def _beside(sch: Schema, records: list[dict]) -> dict[str, pa.Table]:
     return out
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, append: bool) -> None:
+def _create(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, append: bool, sch: Schema
+) -> None:
     if append and table.num_rows == 0:  # most pieces have no rows for most event lists
         return
     view = f"arrow_{name}"
     con.register(view, table)
-    if append:
-        con.execute(f'INSERT INTO "{name}" SELECT * FROM "{view}"')
-    else:
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}"')
+    if not append:
+        create_typed(con, name, sch)
+    con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
     con.unregister(view)
+
+
+def create_typed(con: duckdb.DuckDBPyConnection, name: str, sch: Schema) -> None:
+    """The empty registry or event table `name` with its DuckDB column types (choices as
+    ENUM: `Schema.duckdb_columns`); the table of benefits received is as Arrow makes it."""
+    if name not in sch.tables():
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "arrow_{name}" LIMIT 0')
+        return
+    cols = ", ".join(f'"{c}" {t}' for c, t in sch.duckdb_columns(name).items())
+    con.execute(f'CREATE OR REPLACE TABLE "{name}" ({cols})')
 
 
 _CENT = Decimal("0.01")

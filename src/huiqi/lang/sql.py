@@ -309,6 +309,25 @@ class ExprCompiler:
         )
         return Typed(cast(sql, dec_type(DIV_SCALE)), "dec", DIV_SCALE)
 
+    def narrow(
+        self, value: Typed, op: Callable[[exp.Expression], exp.Expression], to: exp.DataType
+    ) -> exp.Expression:
+        """`op(value)` cast to `to`, computed on 64-bit decimals wherever the value fits one.
+
+        DuckDB rounds, floors and rescales its 128-bit decimals (DECIMAL(38, s)) bit by bit:
+        150-250 ns a value against ~6 ns for DECIMAL(18, s) (1M rows, one core). The test of
+        the range is a plain comparison; a value outside it takes the 128-bit path, so the
+        result is the same for every value. Spark's decimals have no such split.
+        """
+        if self.dialect != "duckdb" or value.kind != "dec":
+            return cast(op(value.sql), to)
+        small_type = f"DECIMAL(18, {value.scale})"
+        largest = Decimal(10**18 - 1).scaleb(-value.scale)  # DECIMAL(18, s)'s largest value
+        bound = cast(exp.Literal.string(f"{largest:f}"), dec_type(value.scale))
+        fits = exp.Between(this=paren(value.sql.copy()), low=exp.Neg(this=bound.copy()), high=bound)
+        small = cast(value.sql.copy(), data_type(small_type))
+        return case((fits, cast(op(small), to)), default=cast(op(value.sql), to))
+
     def _call(self, node: Call, args: list[Typed]) -> Typed:
         func = node.func
         if func in ("min", "max"):
@@ -327,7 +346,7 @@ class ExprCompiler:
         if func == "floor":
             if a.kind == "int":
                 return a
-            return Typed(cast(exp.Floor(this=a.sql), dec_type(0)), "dec", 0)
+            return Typed(self.narrow(a, lambda v: exp.Floor(this=v), dec_type(0)), "dec", 0)
         if func == "year":
             return Typed(cast(exp.Year(this=a.sql), "BIGINT"), "int")
         if func == "month":
