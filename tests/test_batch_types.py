@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import duckdb
@@ -157,3 +157,22 @@ def test_rounding_to_cents_equals_python_decimal_for_any_value(scale, units):
     values = [Decimal(u).scaleb(-scale) for u in units]
     got = _run(scale, values, _cents)
     assert [f for f, _ in got] == _quantize(values, Decimal("0.01"), ROUND_HALF_UP)
+
+
+def test_division_of_large_integers_is_exact_not_an_overflow():
+    """x / y of two integer facts is truncated to 10 decimals in 128 bits. An integer above
+    ~9.2e8 times 10^10 overflowed BIGINT and stopped the whole run, though the readers take
+    numbers up to 10^15 (MAX_MONEY)."""
+    c = ExprCompiler({}, AS_OF)
+    quotient = c._divide(Typed(exp.column("a"), "int"), Typed(exp.column("b"), "int"))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k INT, a BIGINT, b BIGINT)")
+    pairs = [(10**12 + 1, 7), (-(10**15), 3), (10**17 + 3, -9), (5, 0), (None, 2)]
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", [(k, *p) for k, p in enumerate(pairs)])
+    got = [v for (v,) in con.execute(f"SELECT {to_sql(quotient.sql)} FROM t ORDER BY k").fetchall()]
+    with localcontext(prec=80):
+        want = [
+            None if a is None or not b else (Decimal(a) / b).quantize(Decimal("1E-10"), ROUND_DOWN)
+            for a, b in pairs
+        ]
+    assert got == want

@@ -297,10 +297,10 @@ class ExprCompiler:
             product = exp.Mul(this=paren(a.sql), expression=inverse)
             return Typed(cast(product, dec_type(DIV_SCALE)), "dec", DIV_SCALE)
         factor = _num(10**DIV_SCALE)
-        num = cast(exp.Mul(this=paren(a.sql), expression=factor), "HUGEINT")
-        den = cast(exp.Mul(this=paren(b.sql), expression=factor), "HUGEINT")
+        num = cast(exp.Mul(this=_wide(a), expression=factor), "HUGEINT")
+        den = cast(exp.Mul(this=_wide(b), expression=factor.copy()), "HUGEINT")
         quotient = exp.IntDiv(
-            this=exp.Paren(this=exp.Mul(this=num, expression=factor)),
+            this=exp.Paren(this=exp.Mul(this=num, expression=factor.copy())),
             expression=exp.Nullif(this=den, expression=_num(0)),
         )
         sql = exp.Mul(
@@ -412,6 +412,11 @@ class ExprCompiler:
         if kind.kind == "dec":
             return cast(_num(0), dec_type(kind.scale))
         return _num(0)
+
+
+def _wide(t: Typed) -> exp.Expression:
+    """A number as a 128-bit decimal: an integer times 10^10 overflows BIGINT."""
+    return paren(cast(t.sql, dec_type(0)) if t.kind != "dec" else t.sql)
 
 
 def _inverse(b: Typed, decimals: int) -> exp.Expression | None:
