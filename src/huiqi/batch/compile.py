@@ -882,7 +882,7 @@ def _alike(
     counted = (
         select(*by, alias(exp.Count(this=exp.Star()), WEIGHT))
         .from_(copy=False, expression=alias(exp.Subquery(this=marked), "m", table=True))
-        .group_by(*[col(k) for k in [*keys, RID]], copy=False)
+        .group_by(*[c.copy() for c in by], copy=False)
     )
     return exp.Subquery(this=counted)
 

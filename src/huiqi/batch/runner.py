@@ -151,9 +151,7 @@ def evaluate(
                 con.unregister("forecast_rows")
     if one_pass:
         place = PLACE if PLACE in batch.schema.inputs else "CAST(NULL AS VARCHAR)"
-        con.execute(
-            _from_result(f"(SELECT {RID}, CAST({place} AS VARCHAR) AS place FROM {REGISTRY})")
-        )
+        con.execute(_from_result(f"(SELECT {RID}, {place} AS place FROM {REGISTRY})"))
         con.execute(f"DELETE FROM {RESULT} WHERE NOT list_contains($keep, status)", stored)
         if on_chunk is not None:
             on_chunk(total, total)
@@ -333,10 +331,11 @@ FORECAST = "forecast"
 def _from_result(places: str) -> str:
     """The forecast grouped from the long result, each enterprise's place read from `places`
     (a table or query of `_rid`, `place`): the same figures `forecast_sqls` compute from the
-    wide rows (tests/test_batch_forecast.py)."""
+    wide rows (tests/test_batch_forecast.py), the place as text as there (the registry's is
+    an ENUM)."""
     return f"""
 CREATE OR REPLACE TEMP TABLE {FORECAST} AS
-WITH r AS (SELECT x.*, i.place FROM {RESULT} x JOIN {places} i USING (_rid))
+WITH r AS (SELECT x.*, CAST(i.place AS VARCHAR) AS place FROM {RESULT} x JOIN {places} i USING (_rid))
 SELECT place, rule_idx, status, CAST(NULL AS VARCHAR) AS fact, count(*) AS n,
   CAST(coalesce(sum(amount) FILTER (WHERE status = 'eligible'), 0) AS DECIMAL(38, 2)) AS amount,
   CAST(coalesce(sum(coalesce(amount_min, 0)) FILTER (WHERE status = 'eligible'

@@ -83,6 +83,8 @@ def load_arrow(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
 def decoded(table: pa.Table) -> pa.Table:
     """`table` with its dictionary columns (DuckDB's ENUM choices, read as Arrow) as plain
     strings: Spark has no ENUM, and the compiled Spark SQL compares strings."""
+    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table  # (a cast to the same types is not free)
     fields = [
         pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
         for f in table.schema

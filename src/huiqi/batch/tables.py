@@ -193,18 +193,17 @@ def _create(
         return
     view = f"arrow_{name}"
     con.register(view, table)
-    if not append:
+    if not append and name in sch.tables():
         create_typed(con, name, sch)
+    elif not append:  # the benefits received: as Arrow types them
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{view}" LIMIT 0')
     con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
     con.unregister(view)
 
 
 def create_typed(con: duckdb.DuckDBPyConnection, name: str, sch: Schema) -> None:
     """The empty registry or event table `name` with its DuckDB column types (choices as
-    ENUM: `Schema.duckdb_columns`); the table of benefits received is as Arrow makes it."""
-    if name not in sch.tables():
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "arrow_{name}" LIMIT 0')
-        return
+    ENUM: `Schema.duckdb_columns`)."""
     cols = ", ".join(f'"{c}" {t}' for c, t in sch.duckdb_columns(name).items())
     con.execute(f'CREATE OR REPLACE TABLE "{name}" ({cols})')
 
