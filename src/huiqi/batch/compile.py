@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pyarrow as pa
@@ -204,6 +204,9 @@ class CompiledBatch:
     # per chunk: the registry columns its forecast reads enterprises without events by,
     # once per distinct row (`_alike`); None: one by one
     alike: list[tuple[str, ...] | None] = field(default_factory=list)
+    # a rule → the earlier rule of its chunk it computes like (`_signature`): its long rows
+    # and forecast are read from that rule's columns and aggregates
+    computed_like: dict[int, int] = field(default_factory=dict)
 
     @property
     def reads_some(self) -> bool:
@@ -728,6 +731,7 @@ def _compile(
             )
         )
     sqls, wides, forecasts, forecast_items, restrictions = [], [], [], [], []
+    computed_like: dict[int, int] = {}
     alike: list[tuple[str, ...] | None] = []
     sch = schema(pack)
     lists = needs_events(pack, as_of, chosen)
@@ -737,12 +741,20 @@ def _compile(
         met: list[tuple[str, exp.Expression]] = []
         first: list[tuple[str, exp.Expression]] = []
         second: list[tuple[str, exp.Expression]] = []
+        seen_rules: dict[str, int] = {}
+        same: dict[int, int] = {}  # a rule → the earlier rule of the chunk it computes like
         for i in part:
             cr = chosen[i]
             try:
                 cols = b.rule_columns(cr, i)
             except SqlCompileError as exc:
                 raise RuleCompileError(cr.rule.id, str(exc)) from None
+            if cr.rule.stacking is None:
+                sig = _signature(cols, i, b.shapes[i], dialect)
+                if sig in seen_rules:
+                    same[i] = seen_rules[sig]
+                else:
+                    seen_rules[sig] = i
             for name, value in cols:
                 if not isinstance(value, tuple):
                     first.append((name, value))
@@ -756,11 +768,13 @@ def _compile(
             b.used.add(PLACE)  # the forecast's breakdown by county
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
         wide_q, l0, am = _assemble(b, met, first, second, worth, third, tail)
+        computed_like.update(same)
+        _drop_columns(wide_q, {f"{p}_{j}" for j in same for p in _RULE_COLUMNS})
         wide = to_sql(wide_q, dialect)
         wides.append(wide)
         paid = _Paid(some_infos, some_rules, tail is not None)
-        sqls.append(_long(some_infos, paid, wide, dialect))
-        _drop_missing(wide_q)
+        sqls.append(_long(some_infos, paid, wide, dialect, same))
+        _drop_columns(wide_q, missing=True)
         place = PLACE if PLACE in sch.inputs else None
         needed = restriction(part, lists)
         restrictions.append(needed)
@@ -782,7 +796,7 @@ def _compile(
             l0.from_(alias(rows, "r", table=True), copy=False)
         wide = to_sql(wide_q, dialect)
         weight = WEIGHT if keys is not None else None
-        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect, weight)
+        grouped, items = _forecast(some_infos, b.shapes, paid, wide, place, dialect, weight, same)
         forecasts.append(grouped)
         forecast_items.append(items)
     return CompiledBatch(
@@ -796,6 +810,7 @@ def _compile(
         restrictions=restrictions,
         everyone_sql=_everyone(PLACE if PLACE in sch.inputs else None, dialect),
         alike=alike,
+        computed_like=computed_like,
     )
 
 
@@ -1109,18 +1124,21 @@ class _Paid:
         return f"CASE WHEN {self.aside(i)} AND hi_{i} IS NOT NULL THEN 0 ELSE {c}_{i} END"
 
 
-def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> str:
+def _long(
+    infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str, same: dict[int, int]
+) -> str:
     """One row per enterprise and rule: the wide row unpivoted (UNNEST of a list of structs in
-    DuckDB, EXPLODE of an array of named structs in Spark), set-aside amounts zeroed. Built as
-    text: every name in it is one of ours (s_0, a_0, …), no user text."""
+    DuckDB, EXPLODE of an array of named structs in Spark), set-aside amounts zeroed; a rule
+    computing like an earlier one (`same`) from that rule's columns. Built as text: every
+    name in it is one of ours (s_0, a_0, …), no user text."""
     types = dict(LONG_COLUMNS)
     if dialect == "spark":
         types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
     items = []
     for info in infos:
-        i = info.idx
+        i = same.get(info.idx, info.idx)  # (never a stacked rule: paid's as for any other)
         values = {
-            "rule_idx": str(i),
+            "rule_idx": str(info.idx),
             "status": status_name(f"s_{i}"),
             "amount": paid.amount(i),
             "amount_min": paid.bound(i, "lo"),
@@ -1145,18 +1163,49 @@ def _long(infos: list[RuleInfo], paid: _Paid, wide_sql: str, dialect: str) -> st
 PLACE = "registered_place"  # the input the forecast is broken down by (county)
 
 
-def _drop_missing(wide_q: exp.Select) -> None:
-    """The wide query without the columns naming each row's missing facts (m_i), which only
-    the long result reads: the forecast counts unknown facts from their own flags, and
-    DuckDB would parse and bind those expressions before dropping them (the whole pack: a
-    tenth of the ~1.2 s its queries spend planning)."""
+def _drop_columns(wide_q: exp.Select, names: Collection[str] = (), missing: bool = False) -> None:
+    """Drop columns from every layer of a wide query: `names` (those of a rule computing like
+    an earlier one, `same`, which the long rows and the forecast read from that rule's),
+    and with `missing` the columns naming each row's missing facts (m_i), which only the
+    long result reads: the forecast counts unknown facts from their own flags. DuckDB
+    would parse and bind those expressions before dropping them (the m_i alone: a tenth of
+    the ~1.2 s the whole pack's queries spent planning)."""
     for sel in wide_q.find_all(exp.Select):
-        kept = [e for e in sel.expressions if not _MISSING.match(e.alias_or_name or "")]
+        kept = [
+            e
+            for e in sel.expressions
+            if e.alias_or_name not in names
+            and not (missing and _MISSING.match(e.alias_or_name or ""))
+        ]
         if len(kept) != len(sel.expressions):
             sel.set("expressions", kept)
 
 
 _MISSING = re.compile(r"m_\d+$")
+_RULE_COLUMNS = ("c", "s", "a", "lo", "hi", "k", "m")  # `_Builder.rule_columns`'s, per rule
+
+
+def _signature(cols: list[tuple[str, exp.Expression]], i: int, shape: _Shape, dialect: str) -> str:
+    """What rule i computes, as text with its own columns (c_i, s_i) named neutrally: two
+    rules of a chunk with the same signature have the same status, amounts, range and
+    unknown facts on every row. Many rules of a document differ only in what the text says
+    of them, not in what the registry can tell (the 11 honours of one document, the 25
+    reliefs of another); the forecast computes such a rule once (`_forecast`'s `same`).
+    The columns are renamed in place and back, not in a copy: copying every rule's trees
+    took longer than writing them out."""
+    own = {f"c_{i}": "c_self", f"s_{i}": "s_self"}
+    parts = [repr((shape.statuses, shape.facts, shape.amount, shape.range, shape.fact_cols))]
+    for name, value in cols:
+        where, e = value if isinstance(value, tuple) else ("", value)
+        renamed = [(c, c.this) for c in e.find_all(exp.Column) if not c.table and c.name in own]
+        for c, ident in renamed:
+            c.set("this", exp.to_identifier(own[ident.name]))
+        try:
+            parts.append(f"{name.rsplit('_', 1)[0]}:{where}:{to_sql(e, dialect)}")
+        finally:
+            for c, ident in renamed:
+                c.set("this", ident)
+    return "\n".join(parts)
 
 
 def _forecast(
@@ -1167,6 +1216,7 @@ def _forecast(
     place: str | None,
     dialect: str,
     weight: str | None = None,
+    same: dict[int, int] | None = None,
 ) -> tuple[str, tuple[ForecastItem, ...]]:
     """The budget forecast of a chunk from its wide rows, per registered place: the query
     of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
@@ -1191,7 +1241,8 @@ def _forecast(
     enterprises its rules may find anything but not eligible (`_open_for`): its rows are made
     with every enterprise of each place (`_everyone`), and those not read are counted 不符合.
     `weight`: the column of the number of enterprises a wide row stands for (`_alike`), by
-    which its counts and sums are multiplied.
+    which its counts and sums are multiplied. `same`: rules that compute like an earlier
+    rule of the chunk (`_signature`): their items read that rule's aggregates.
     Built as text: every name in it is ours."""
 
     def count_if(cond: str) -> str:
@@ -1207,8 +1258,12 @@ def _forecast(
     aggs: list[str] = []
     items: list[ForecastItem] = []
     undetermined = STATUS_CODES[UNDETERMINED]
+    same = same or {}
     for info in infos:
         i = info.idx
+        if i in same:  # the items of the rule it computes like, with its own index
+            items += [replace(it, rule_idx=i) for it in items if it.rule_idx == same[i]]
+            continue
         shape = shapes[i]
         # the money columns are NULL unless the rule is eligible: their sums are its totals
         sums = {}
