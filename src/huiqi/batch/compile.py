@@ -1136,7 +1136,8 @@ def _long(
         types = {k: v.replace("VARCHAR", "STRING") for k, v in types.items()}
     items = []
     for info in infos:
-        i = same.get(info.idx, info.idx)  # (never a stacked rule: paid's as for any other)
+        # a rule read from another (`same`) is never stacked: `paid` gives that rule's columns
+        i = same.get(info.idx, info.idx)
         values = {
             "rule_idx": str(info.idx),
             "status": status_name(f"s_{i}"),
@@ -1189,8 +1190,9 @@ def _signature(cols: list[tuple[str, exp.Expression]], i: int, shape: _Shape, di
     """What rule i computes, as text with its own columns (c_i, s_i) named neutrally: two
     rules of a chunk with the same signature have the same status, amounts, range and
     unknown facts on every row. Many rules of a document differ only in what the text says
-    of them, not in what the registry can tell (the 11 honours of one document, the 25
-    reliefs of another); the forecast computes such a rule once (`_forecast`'s `same`).
+    of them, not in what the registry can tell (11 honours of one document testing the same
+    facts; the 25 measures of a 2020 document, all not yet in force on a date of 2019): such
+    a rule is computed once (`_long`'s and `_forecast`'s `same`).
     The columns are renamed in place and back, not in a copy: copying every rule's trees
     took longer than writing them out."""
     own = {f"c_{i}": "c_self", f"s_{i}": "s_self"}
