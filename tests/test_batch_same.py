@@ -55,11 +55,15 @@ def test_the_pack_rules_computed_alike_give_what_each_gives_alone():
     generate(con, p, 300, seed=13, as_of=AS_OF, holders=DENSE)
     figures, rows = _run(con, p, list(p.compiled))
     assert sum(len(v) for v in rows.values()) == 300 * len(p.compiled)
-    # each (the first three of a group: the rules of 《关于促进工业经济平稳健康发展的若干政策
-    # 措施》, not yet in force on AS_OF, make groups of up to 25) against itself compiled without the rule it is read from, in rounds of rules no
-    # two of which compute alike (one of each group; rules of two groups alike in different
-    # queries of the pack wait for a later round)
-    left = [j for j in sorted(like) if sorted(i for i in like if like[i] == like[j]).index(j) < 3]
+    # each against itself compiled without the rule it is read from; of a group, its first
+    # three (the rules of 《关于促进工业经济平稳健康发展的若干政策措施》, not yet in force on
+    # AS_OF, make groups of up to 25). In rounds of rules no two of which compute alike: one
+    # of each group, and rules of two groups alike in different queries of the pack wait
+    # for a later round.
+    groups: dict[int, list[int]] = {}
+    for j in sorted(like):
+        groups.setdefault(like[j], []).append(j)
+    left = sorted(j for g in groups.values() for j in g[:3])
     while left:
         picked: list[int] = []
         for j in left:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -753,8 +753,8 @@ def _compile(
                 sig = _signature(cols, i, b.shapes[i], dialect)
                 if sig in seen_rules:
                     same[i] = seen_rules[sig]
-                else:
-                    seen_rules[sig] = i
+                    continue  # no columns of its own: read from that rule's
+                seen_rules[sig] = i
             for name, value in cols:
                 if not isinstance(value, tuple):
                     first.append((name, value))
@@ -769,12 +769,11 @@ def _compile(
         tail = _received(pack, as_of, some_infos, some_rules) if received else None
         wide_q, l0, am = _assemble(b, met, first, second, worth, third, tail)
         computed_like.update(same)
-        _drop_columns(wide_q, {f"{p}_{j}" for j in same for p in _RULE_COLUMNS})
         wide = to_sql(wide_q, dialect)
         wides.append(wide)
         paid = _Paid(some_infos, some_rules, tail is not None)
         sqls.append(_long(some_infos, paid, wide, dialect, same))
-        _drop_columns(wide_q, missing=True)
+        _drop_missing(wide_q)
         place = PLACE if PLACE in sch.inputs else None
         needed = restriction(part, lists)
         restrictions.append(needed)
@@ -1164,26 +1163,18 @@ def _long(
 PLACE = "registered_place"  # the input the forecast is broken down by (county)
 
 
-def _drop_columns(wide_q: exp.Select, names: Collection[str] = (), missing: bool = False) -> None:
-    """Drop columns from every layer of a wide query: `names` (those of a rule computing like
-    an earlier one, `same`, which the long rows and the forecast read from that rule's),
-    and with `missing` the columns naming each row's missing facts (m_i), which only the
-    long result reads: the forecast counts unknown facts from their own flags. DuckDB
-    would parse and bind those expressions before dropping them (the m_i alone: a tenth of
-    the ~1.2 s the whole pack's queries spent planning)."""
+def _drop_missing(wide_q: exp.Select) -> None:
+    """The wide query without the columns naming each row's missing facts (m_i), which only
+    the long result reads: the forecast counts unknown facts from their own flags, and
+    DuckDB would parse and bind those expressions before dropping them (the whole pack: a
+    tenth of the ~1.2 s its queries spend planning)."""
     for sel in wide_q.find_all(exp.Select):
-        kept = [
-            e
-            for e in sel.expressions
-            if e.alias_or_name not in names
-            and not (missing and _MISSING.match(e.alias_or_name or ""))
-        ]
+        kept = [e for e in sel.expressions if not _MISSING.match(e.alias_or_name or "")]
         if len(kept) != len(sel.expressions):
             sel.set("expressions", kept)
 
 
 _MISSING = re.compile(r"m_\d+$")
-_RULE_COLUMNS = ("c", "s", "a", "lo", "hi", "k", "m")  # `_Builder.rule_columns`'s, per rule
 
 
 def _signature(cols: list[tuple[str, exp.Expression]], i: int, shape: _Shape, dialect: str) -> str:
@@ -1217,8 +1208,8 @@ def _forecast(
     wide_sql: str,
     place: str | None,
     dialect: str,
-    weight: str | None = None,
-    same: dict[int, int] | None = None,
+    weight: str | None,
+    same: dict[int, int],
 ) -> tuple[str, tuple[ForecastItem, ...]]:
     """The budget forecast of a chunk from its wide rows, per registered place: the query
     of its aggregates (one row per place) and the items `forecast.forecast_rows` makes the
@@ -1260,7 +1251,6 @@ def _forecast(
     aggs: list[str] = []
     items: list[ForecastItem] = []
     undetermined = STATUS_CODES[UNDETERMINED]
-    same = same or {}
     for info in infos:
         i = info.idx
         if i in same:  # the items of the rule it computes like, with its own index
