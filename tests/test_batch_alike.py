@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import huiqi.batch.compile as compile_mod
-from huiqi.batch.compile import _alike, _compile, _open_for, compile_rules
+from huiqi.batch.compile import _alike, _compile, _rows_read, compile_rules
 from huiqi.batch.report import label_tables
 from huiqi.batch.runner import FORECAST, RESULT, connect, evaluate, forecast
 from huiqi.batch.synthetic import DENSE, generate
@@ -71,7 +71,7 @@ def test_enterprises_with_events_stay_one_by_one_and_the_others_are_counted():
     assert holders
     for rows, needed in [
         (compile_mod.exp.to_table("registry"), None),
-        (_open_for("science_awards", frozenset()), "science_awards"),
+        (_rows_read("science_awards", None, frozenset()), "science_awards"),
     ]:
         sql = to_sql(select("*").from_(_alike(rows, keys, ["science_awards"], needed)), "duckdb")
         read = con.execute(sql).fetchall()

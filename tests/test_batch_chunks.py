@@ -1,6 +1,7 @@
 """How the rules are cut into queries (`compile.chunks`): every rule once, a stacking group
-whole, at most CHUNK_RULES rules a query unless one group is larger, and the rules that need
-events of one list (`sparse.needs_events`) in queries of that list alone."""
+whole, at most CHUNK_RULES rules a query unless one group is larger, the rules that need
+events of one list (`sparse.needs_events`) in queries of that list alone, and a document's
+rules for one kind of applicant only in queries of rules for that kind alone."""
 
 from __future__ import annotations
 
@@ -33,27 +34,43 @@ def _check(rules, lists: dict[int, str] | None = None) -> list[list[int]]:
     for c in out:  # a query of a list: only rules that need it; else none of them
         name = restriction(c, lists or {})
         assert all((lists or {}).get(i) == name for i in c)
+    # the rules of a document (outside stacking groups) that are all for one kind of
+    # applicant: in queries whose rules are all for that kind
+    docs: dict[tuple, set[str]] = {}
+    for i, cr in enumerate(rules):
+        if not cr.rule.stacking:
+            docs.setdefault((cr.rule.doc, (lists or {}).get(i)), set()).update(cr.rule.beneficiary)
+    for i, cr in enumerate(rules):
+        kinds = docs.get((cr.rule.doc, (lists or {}).get(i)), set())
+        if not cr.rule.stacking and len(kinds) == 1:
+            assert {b for j in out[where[i]] for b in rules[j].rule.beneficiary} == kinds
     return out
 
 
 def test_the_whole_pack_and_one_document_fill_their_queries():
-    """The whole pack's 449 rules in 19 queries (at least 18 of 25), 《焦作市科技创新奖励资金
-    管理暂行办法》's 45 in 2: a piece goes into the first query with room, so its one rule of
-    a group of its own no longer makes a query of its own (it did: 1 + 25 + 19)."""
+    """The whole pack's 449 rules in 21 queries, 《焦作市科技创新奖励资金管理暂行办法》's 45
+    in 3: a piece goes into the first query of its kind of applicant with room, so its one
+    rule of a group of its own no longer makes a query of its own (it did: 1 + 25 + 19).
+    Its stacking groups of rules for enterprises alone (9 rules) are a query apart."""
     every = list(pack().compiled)
-    assert len(_check(every)) == 19
+    out = _check(every)
+    assert len(out) == 21
     kjjl = [cr for cr in every if cr.rule.doc_title == KJJL]
-    assert sorted(len(c) for c in _check(kjjl)) == [20, 25]
+    out = _check(kjjl)
+    assert sorted(len(c) for c in out) == [9, 11, 25]
+    assert [len(c) for c in out if all(kjjl[i].rule.beneficiary == ("enterprise",) for i in c)] == [
+        9
+    ]
 
 
 def test_rules_that_need_events_get_queries_of_their_list():
-    """The whole pack in 30 queries, 17 of them of one event list; the document's 45 rules in
+    """The whole pack in 32 queries, 19 of them of one event list; the document's 45 rules in
     6: its 35 rules that need a certification, a contest award, a platform, a service
     recognition or a science award in one query per list, and the other 10 together."""
     every = list(pack().compiled)
     lists = needs_events(pack(), AS_OF, every)
     out = _check(every, lists)
-    assert (len(out), sum(restriction(c, lists) is not None for c in out)) == (30, 17)
+    assert (len(out), sum(restriction(c, lists) is not None for c in out)) == (32, 19)
     kjjl = [cr for cr in every if cr.rule.doc_title == KJJL]
     lists = needs_events(pack(), AS_OF, kjjl)
     assert sorted((len(c), restriction(c, lists) or "") for c in _check(kjjl, lists)) == [

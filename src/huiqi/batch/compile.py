@@ -207,12 +207,15 @@ class CompiledBatch:
     # a rule → the earlier rule of its chunk it computes like (`_signature`): its long rows
     # and forecast are read from that rule's columns and aggregates
     computed_like: dict[int, int] = field(default_factory=dict)
+    # per chunk: the kinds of applicant its forecast reads (and those of unknown kind), all
+    # its rules being 不符合 for the others (`_applicants`); None: every kind
+    applicants: list[tuple[str, ...] | None] = field(default_factory=list)
 
     @property
     def reads_some(self) -> bool:
         """Whether some chunk's forecast reads only some enterprises: its rows need the count
         of every place's enterprises (`everyone_sql`)."""
-        return any(self.restrictions)
+        return any(self.restrictions) or any(a is not None for a in self.applicants)
 
     def everyone(self, run: Callable[[str], pa.Table]) -> pa.Table | None:
         """The enterprises of each place, by `run` (a query to Arrow) if `reads_some`; else
@@ -222,7 +225,7 @@ class CompiledBatch:
     def chunk_forecast(self, k: int, grouped: pa.Table, everyone: pa.Table | None) -> pa.Table:
         """The forecast's rows of chunk k from what its query gave (`forecast_rows`), counted
         against `everyone` (`everyone`) if the query read only some enterprises."""
-        some = everyone if self.restrictions[k] else None
+        some = everyone if self.restrictions[k] or self.applicants[k] is not None else None
         return forecast_rows(grouped, self.forecast_items[k], some)
 
     @property
@@ -615,7 +618,10 @@ def chunks(rules: list[CompiledRule], lists: dict[int, str] | None = None) -> li
 
     `lists` (`sparse.needs_events`): rules that only enterprises with events of a list can
     meet go into queries of their own, one list each, which the forecast reads only for the
-    enterprises whose list is unknown or has events (`restriction`)."""
+    enterprises whose list is unknown or has events (`restriction`). Pieces whose rules are
+    all for one kind of applicant go together, apart from the others: a query whose rules
+    are for one kind reads only the rows of that kind where the others are many
+    (`_applicants`)."""
     lists = lists or {}
     parts: dict[str, list[int]] = {}
     for i, cr in enumerate(rules):
@@ -633,13 +639,14 @@ def chunks(rules: list[CompiledRule], lists: dict[int, str] | None = None) -> li
             pieces.append(part)  # rivals stay in one query, however many
         else:
             pieces += [part[k : k + CHUNK_RULES] for k in range(0, len(part), CHUNK_RULES)]
-    # each piece into the first chunk of its list (or of none) with room, not only the last
-    # one (without lists: the whole pack in 19 queries instead of 22, kjjl in 2 instead of
-    # 3; a query of one rule scanned the registry and joined a list for 0.07 s at 1M). With
-    # them, 30 and 6 queries, 17 and 5 of one list each.
-    out: list[tuple[str | None, list[int]]] = []
+    # each piece into the first chunk of its list (or of none) and of its one kind of
+    # applicant (or of several) with room, not only the last one: a query of one rule
+    # scanned the registry and joined a list for 0.07 s at 1M. The whole pack in 32 queries,
+    # 17 of one list each; kjjl in 6, 5 of one list each.
+    out: list[tuple[tuple[str | None, str | None], list[int]]] = []
     for piece in pieces:
-        kind = restriction(piece, lists)
+        for_ = {b for i in piece for b in rules[i].rule.beneficiary}
+        kind = (restriction(piece, lists), for_.pop() if len(for_) == 1 else None)
         room = next((c for k, c in out if k == kind and len(c) + len(piece) <= CHUNK_RULES), None)
         if room is not None:
             room.extend(piece)
@@ -671,6 +678,7 @@ def compile_rules(
     rules: list[CompiledRule] | None = None,
     received: bool = False,
     complete: frozenset[str] = frozenset(),
+    applicants: tuple[tuple[str, int], ...] = (),
 ) -> CompiledBatch:
     """Compile rules (default: every rule of the pack) into queries, one per chunk of rules
     (`chunks`); raise RuleCompileError naming the first rule that cannot be compiled. With
@@ -685,16 +693,30 @@ def compile_rules(
     benchmark's registry that is 121 of kjjl's 287 fact counts. The results are the same
     for that registry; a batch compiled with `complete` must not evaluate another one.
 
+    `applicants`: the registry's enterprises per kind of applicant ("" for unknown,
+    `runner.applicant_counts`). A chunk whose rules in force are all for kinds that leave
+    out at least FILTERED_SHARE of them has its forecast read only the others' rows
+    (`_applicants`). Without them every forecast reads every row. As with `complete`, the
+    results are the same for any registry; only the time differs.
+
     The last COMPILED_KEPT batches of a pack are kept (compiling a whole pack takes about a
     second; an officials' page run or a test suite asks for the same one again and again)."""
     chosen = list(pack.compiled if rules is None else rules)
-    key = ("batch", as_of, dialect, tuple(cr.rule.id for cr in chosen), received, complete)
+    key = (
+        "batch",
+        as_of,
+        dialect,
+        tuple(cr.rule.id for cr in chosen),
+        received,
+        complete,
+        applicants,
+    )
     with _KEPT_LOCK:
         kept = pack.memo.setdefault("compiled_batches", {})  # oldest first
         hit = kept.get(key)
     if hit is not None:
         return hit
-    batch = _compile(pack, as_of, dialect, chosen, received, complete)
+    batch = _compile(pack, as_of, dialect, chosen, received, complete, applicants)
     with _KEPT_LOCK:
         kept[key] = batch
         while len(kept) > COMPILED_KEPT:
@@ -713,6 +735,7 @@ def _compile(
     chosen: list[CompiledRule],
     received: bool,
     complete: frozenset[str],
+    counts: tuple[tuple[str, int], ...] = (),
 ) -> CompiledBatch:
     docs = _file_of(pack)
     infos: list[RuleInfo] = []
@@ -731,6 +754,7 @@ def _compile(
             )
         )
     sqls, wides, forecasts, forecast_items, restrictions = [], [], [], [], []
+    applicants: list[tuple[str, ...] | None] = []
     computed_like: dict[int, int] = {}
     alike: list[tuple[str, ...] | None] = []
     sch = schema(pack)
@@ -777,11 +801,11 @@ def _compile(
         place = PLACE if PLACE in sch.inputs else None
         needed = restriction(part, lists)
         restrictions.append(needed)
-        # the forecast's wide rows: only the enterprises the list leaves open, and those
-        # without events read once per distinct row (`_alike`)
-        rows: exp.Expression = exp.to_table(REGISTRY)
-        if needed is not None:
-            rows = _open_for(needed, complete)
+        kinds = _applicants(pack, as_of, some_rules, counts)
+        applicants.append(kinds)
+        # the forecast's wide rows: only the enterprises the list leaves open and that some
+        # rule is for, and those without events read once per distinct row (`_alike`)
+        rows = _rows_read(needed, kinds, complete)
         seen = [*b.aggs.by_source, *([RECEIVED] if tail is not None else [])]
         keys = _alike_keys(pack, b, sch)
         if seen == [needed] and needed in complete:
@@ -791,7 +815,7 @@ def _compile(
             rows = _alike(rows, keys, seen, needed)
             l0.select(col(WEIGHT, "r"), copy=False)
             am.select(exp.column(WEIGHT), copy=False)
-        if keys is not None or needed is not None:
+        if not isinstance(rows, exp.Table):
             l0.from_(alias(rows, "r", table=True), copy=False)
         wide = to_sql(wide_q, dialect)
         weight = WEIGHT if keys is not None else None
@@ -810,14 +834,70 @@ def _compile(
         everyone_sql=_everyone(PLACE if PLACE in sch.inputs else None, dialect),
         alike=alike,
         computed_like=computed_like,
+        applicants=applicants,
     )
 
 
+#: the least share of the registry a chunk's rules must leave out by kind of applicant for
+#: its forecast to read only the others' rows. Leaving out rows spread through the registry
+#: slows every expression that reads one of its columns on the rows kept (they are read
+#: through a selection): the pack at 1M on the benchmark's registry, whose kinds are
+#: interleaved, with the queries of 4 kinds of 5 (10% left out) 20-50% slower, those of 2
+#: (30%) between 14% faster and 19% slower, those of one (40%) up to 40% faster.
+FILTERED_SHARE = 1 / 3
+
+
+def _applicants(
+    pack: Pack, as_of: date, rules: list[CompiledRule], counts: tuple[tuple[str, int], ...]
+) -> tuple[str, ...] | None:
+    """The kinds of applicant some rule in force among `rules` is for (none if no rule is in
+    force), if the registry's enterprises of other kinds (`counts`: per kind, "" unknown)
+    are at least FILTERED_SHARE of them: every rule is 不符合 for an applicant of another
+    kind (its first test, `rule_columns`' gate), and 尚未施行 or 已失效 for anyone when out
+    of force. Else None: every row is read."""
+    kinds: set[str] = set()
+    in_force = False
+    for cr in rules:
+        if _in_force(cr.rule, as_of) is None:
+            kinds.update(cr.rule.beneficiary)
+            in_force = True
+    total = sum(n for _, n in counts)
+    # (an applicant of unknown kind may be any: read, unless no rule is in force)
+    left = sum(n for kind, n in counts if not in_force or (kind and kind not in kinds))
+    if not total or left < FILTERED_SHARE * total:
+        return None
+    return tuple(k for k in pack.entities if k in kinds)
+
+
+def _rows_read(
+    needed: str | None, kinds: tuple[str, ...] | None, complete: frozenset[str]
+) -> exp.Expression:
+    """The registry's rows a chunk's forecast reads: with `needed`, those of the enterprises
+    the list leaves open (`_open_for`); with `kinds`, those of an applicant of one of these
+    kinds or of unknown kind, none if `kinds` is empty (`_applicants`). The others' statuses
+    are the one each rule leaves (不符合, or its only one for a rule out of force), which
+    `forecast_rows` counts from every place's enterprises. A subquery, not a WHERE on l0: DuckDB put that filter above
+    the joins to the event lists (kjjl at 1M: 0.98 s instead of 0.87)."""
+    conds: list[exp.Expression] = []
+    if needed is not None:
+        conds.append(_open_for(needed, complete))
+    if kinds == ():
+        conds.append(exp.false())  # no rule in force: nothing to read
+    elif kinds is not None:
+        applicant = col("applicant", "g")
+        of_kind = exp.In(this=applicant, expressions=[exp.Literal.string(k) for k in kinds])
+        conds.append(exp.or_(is_null(applicant.copy()), of_kind, copy=False))
+    if not conds:
+        return exp.to_table(REGISTRY)
+    rows = select(exp.Star()).from_(
+        copy=False, expression=alias(exp.to_table(REGISTRY), "g", table=True)
+    )
+    return exp.Subquery(this=rows.where(exp.and_(*conds, copy=False), copy=False))
+
+
 def _open_for(name: str, complete: frozenset[str]) -> exp.Expression:
-    """The registry's rows of the enterprises for which rules that need events of list
-    `name` may be anything but not eligible: the list unknown, or some event in it. A
-    subquery, not a WHERE on l0: DuckDB put that filter above the joins to the event lists
-    (kjjl at 1M: 0.98 s instead of 0.87)."""
+    """The test that an enterprise's rules that need events of list `name` may be anything
+    but not eligible: the list unknown, or some event in it."""
     some = exp.In(
         this=col(RID, "g"),
         query=exp.Subquery(
@@ -827,11 +907,7 @@ def _open_for(name: str, complete: frozenset[str]) -> exp.Expression:
             )
         ),
     )
-    cond = some if name in complete else exp.or_(is_null(col(name, "g")), some, copy=False)
-    rows = select(exp.Star()).from_(
-        copy=False, expression=alias(exp.to_table(REGISTRY), "g", table=True)
-    )
-    return exp.Subquery(this=rows.where(cond, copy=False))
+    return some if name in complete else exp.or_(is_null(col(name, "g")), some, copy=False)
 
 
 WEIGHT = "_w"  # in the forecast's wide rows: how many enterprises a row stands for

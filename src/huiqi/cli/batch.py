@@ -85,7 +85,7 @@ def batch_command(
     from ..batch.compile import RuleCompileError, compile_rules, schema
     from ..batch.read import ReadError, read_registry
     from ..batch.report import FORMATS, kept_statuses, label_tables, write_result
-    from ..batch.runner import complete_inputs, connect, evaluate
+    from ..batch.runner import applicant_counts, complete_inputs, connect, evaluate
     from ..batch.tables import DuckDBSink, block_tables
     from .rules import _load
 
@@ -196,14 +196,19 @@ def batch_command(
         progress.update(task, advance=1, description="编译规则为 SQL…")
         try:
             received = registry is not None and registry.received > 0
-            # (on Spark the registry may be a catalogue table: every fact is tested there)
-            complete = (
-                complete_inputs(con, the_pack, when, scope.rules)
-                if engine == "duckdb"
-                else frozenset()
-            )
+            # (on Spark the registry may be a catalogue table: every fact is tested there,
+            # every row read)
+            duck = engine == "duckdb"
+            complete = complete_inputs(con, the_pack, when, scope.rules) if duck else frozenset()
+            kinds = applicant_counts(con) if duck else ()
             batch = compile_rules(
-                the_pack, when, engine, scope.rules, received=received, complete=complete
+                the_pack,
+                when,
+                engine,
+                scope.rules,
+                received=received,
+                complete=complete,
+                applicants=kinds,
             )
         except RuleCompileError as exc:
             raise fail(str(exc), 1) from None
