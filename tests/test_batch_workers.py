@@ -92,12 +92,52 @@ def test_a_large_registry_stores_its_rows_one_query_after_the_other(cursors, mon
     assert cursors == [0, 2]
 
 
-def test_a_failing_query_on_a_cursor_is_raised_in_the_caller(cursors):
+def test_a_failing_query_on_a_cursor_is_raised_in_the_caller(cursors, monkeypatch):
+    monkeypatch.setattr(runner, "QUERIES_PER_CURSOR", 1)  # each query on one thread
     con = _registry(2)
     con.execute("ALTER TABLE ev__certifications DROP COLUMN year")
     with pytest.raises(duckdb.BinderException):
         evaluate(con, pack(), AS_OF, kjjl(), store=False)
     assert cursors == [2]
+    assert _threads(con) == 2  # DuckDB's threads given back
+
+
+def _threads(con) -> int:
+    return int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+
+def test_many_forecast_queries_run_on_one_thread_each(monkeypatch):
+    """At least QUERIES_PER_CURSOR forecast queries a cursor: DuckDB runs each on one thread
+    (the cursors side by side), then has its threads back; rows stored keep them."""
+    con = _registry(2)
+    batch = compile_rules(pack(), AS_OF, rules=kjjl())
+    seen: list[int] = []
+    done = runner._done
+
+    def watched(cursor, fetch):
+        out = done(cursor, fetch)
+        seen.append(_threads(cursor))
+        return out
+
+    monkeypatch.setattr(runner, "_done", watched)
+    cols = "place, rule_idx, status, fact, n, amount, amount_min, amount_max"
+
+    def forecast_now():
+        evaluate(con, pack(), AS_OF, batch=batch, store=False)
+        return con.execute(f"SELECT {cols} FROM {FORECAST} ORDER BY ALL").fetchall()
+
+    # kjjl's 6 queries and the count of each place's enterprises: 7 jobs for 2 cursors
+    assert len(batch.forecast_sqls) == 6
+    shared = forecast_now()
+    assert set(seen) == {2}
+    seen.clear()
+    monkeypatch.setattr(runner, "QUERIES_PER_CURSOR", 3)
+    assert forecast_now() == shared
+    assert seen == [1] * 7
+    assert _threads(con) == 2
+    seen.clear()
+    evaluate(con, pack(), AS_OF, batch=batch, store=True)  # (150 enterprises: side by side)
+    assert set(seen) == {2}
 
 
 def test_the_forecast_is_the_same_whichever_query_ends_first(monkeypatch):

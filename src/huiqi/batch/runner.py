@@ -159,6 +159,9 @@ def evaluate(
     return batch
 
 
+#: the least queries per cursor for which each runs on one thread (`_Workers.run`)
+QUERIES_PER_CURSOR = 4
+
 #: DuckDB's rows per row group: a scan's unit of parallel work
 ROW_GROUP = 122_880
 
@@ -171,7 +174,8 @@ class _Workers:
     idle most of the time (3.7-4.1 s; 2.1 s side by side). The forecast's queries over 1M
     enterprises leave it idle too, in their joins and small aggregates (kjjl 0.68 -> 0.60 s,
     the pack 7.0 -> 6.5 s), but two queries storing 1M enterprises' rows at once contend
-    (kjjl 3.9-4.0 -> 4.3-4.9 s). No cursor, or a table a cursor cannot see (a view of `con`
+    (kjjl 3.9-4.0 -> 4.3-4.9 s). At least QUERIES_PER_CURSOR forecast queries a cursor: each
+    runs on one thread (`run`). No cursor, or a table a cursor cannot see (a view of `con`
     not in `views`): the queries run on `con`, one after the other."""
 
     def __init__(
@@ -237,14 +241,28 @@ class _Workers:
             finally:
                 self.cursors.put(cur)
 
-        with ThreadPoolExecutor(len(self.opened)) as pool:
-            running = [pool.submit(one, k) for k in range(len(todo))]
-            try:
-                for fut in as_completed(running):
-                    yield fut.result()  # (a failed query raises here)
-            finally:
-                for fut in running:
-                    fut.cancel()
+        # many forecast queries: each on one thread, the cursors side by side. DuckDB's
+        # threads shared by the queries cost more than they gave: the pack's forecast at 1M,
+        # 32 queries, 4.37-4.50 s instead of 4.59-4.82, 6% less CPU. Few: DuckDB's threads
+        # stay, the largest query would be left alone on one (kjjl's 6, one of them 60% of
+        # the CPU: 0.47-0.50 s instead of 0.39-0.43). Rows stored: they stay too (the pack
+        # over 20k enterprises, 32 queries inserting into one table: 10% slower on one each).
+        threads = len(self.opened)
+        alone = fetch and len(todo) >= QUERIES_PER_CURSOR * threads
+        if alone:
+            self.con.execute("SET threads = 1")
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                running = [pool.submit(one, k) for k in range(len(todo))]
+                try:
+                    for fut in as_completed(running):
+                        yield fut.result()  # (a failed query raises here)
+                finally:
+                    for fut in running:
+                        fut.cancel()
+        finally:
+            if alone:
+                self.con.execute(f"SET threads = {threads}")
 
 
 def _done(cursor: duckdb.DuckDBPyConnection, fetch: bool) -> pa.Table | None:
