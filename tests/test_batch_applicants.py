@@ -1,6 +1,6 @@
 """A forecast query whose rules are all for kinds of applicant that leave out a large share of
 the registry (`compile_rules(applicants=…)`) reads only the rows of those kinds and of an
-unknown kind; the others count as 不符合 for each of its rules (尚未施行 for a rule out of
+unknown kind; the others count as 不符合 for each of its rules (未生效或已失效 for a rule out of
 force). The forecast must be the one of the queries that read every row."""
 
 from __future__ import annotations

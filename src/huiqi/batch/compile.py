@@ -642,7 +642,7 @@ def chunks(rules: list[CompiledRule], lists: dict[int, str] | None = None) -> li
     # each piece into the first chunk of its list (or of none) and of its one kind of
     # applicant (or of several) with room, not only the last one: a query of one rule
     # scanned the registry and joined a list for 0.07 s at 1M. The whole pack in 32 queries,
-    # 17 of one list each; kjjl in 6, 5 of one list each.
+    # 19 of one list each; kjjl in 6, 5 of one list each.
     out: list[tuple[tuple[str | None, str | None], list[int]]] = []
     for piece in pieces:
         for_ = {b for i in piece for b in rules[i].rule.beneficiary}
@@ -853,8 +853,8 @@ def _applicants(
     """The kinds of applicant some rule in force among `rules` is for (none if no rule is in
     force), if the registry's enterprises of other kinds (`counts`: per kind, "" unknown)
     are at least FILTERED_SHARE of them: every rule is 不符合 for an applicant of another
-    kind (its first test, `rule_columns`' gate), and 尚未施行 or 已失效 for anyone when out
-    of force. Else None: every row is read."""
+    kind (its first test, `rule_columns`' gate), and out of force for anyone when it is (its
+    only status). Else None: every row is read."""
     kinds: set[str] = set()
     in_force = False
     for cr in rules:
@@ -876,8 +876,9 @@ def _rows_read(
     the list leaves open (`_open_for`); with `kinds`, those of an applicant of one of these
     kinds or of unknown kind, none if `kinds` is empty (`_applicants`). The others' statuses
     are the one each rule leaves (不符合, or its only one for a rule out of force), which
-    `forecast_rows` counts from every place's enterprises. A subquery, not a WHERE on l0: DuckDB put that filter above
-    the joins to the event lists (kjjl at 1M: 0.98 s instead of 0.87)."""
+    `forecast_rows` counts from every place's enterprises. A subquery, not a WHERE on l0:
+    DuckDB put that filter above the joins to the event lists (kjjl at 1M: 0.98 s instead of
+    0.87)."""
     conds: list[exp.Expression] = []
     if needed is not None:
         conds.append(_open_for(needed, complete))
