@@ -21,7 +21,7 @@ def _plain(rules, received=False):
     saved = compile_mod.ALIKE_MAX
     compile_mod.ALIKE_MAX = 0
     try:
-        return _compile(pack(), AS_OF, "duckdb", rules, received, frozenset())
+        return _compile(pack(), AS_OF, "duckdb", rules, received, frozenset(), ())
     finally:
         compile_mod.ALIKE_MAX = saved
 
@@ -102,7 +102,7 @@ def test_the_forecast_read_alike_equals_the_one_read_one_by_one(seed, unknown, h
     """kjjl's queries over a registry of 1,000 enterprises, with and without `_alike`."""
     con = connect(1)
     generate(con, pack(), 1000, seed=seed, as_of=AS_OF, unknown=unknown, holders=holders)
-    alike = _compile(pack(), AS_OF, "duckdb", kjjl(), False, frozenset())
+    alike = _compile(pack(), AS_OF, "duckdb", kjjl(), False, frozenset(), ())
     assert sum(k is not None for k in alike.alike) == 5
     assert _forecast(con, alike) == _forecast(con, _plain(kjjl()))
 

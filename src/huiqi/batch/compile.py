@@ -211,11 +211,16 @@ class CompiledBatch:
     # its rules being 不符合 for the others (`_applicants`); None: every kind
     applicants: list[tuple[str, ...] | None] = field(default_factory=list)
 
+    def reads_part(self, k: int) -> bool:
+        """Whether chunk k's forecast reads only some enterprises (those its list leaves open,
+        or of its kinds of applicant: `_rows_read`): its rows need the count of every place's
+        enterprises (`everyone_sql`)."""
+        return self.restrictions[k] is not None or self.applicants[k] is not None
+
     @property
     def reads_some(self) -> bool:
-        """Whether some chunk's forecast reads only some enterprises: its rows need the count
-        of every place's enterprises (`everyone_sql`)."""
-        return any(self.restrictions) or any(a is not None for a in self.applicants)
+        """Whether some chunk's forecast reads only some enterprises (`reads_part`)."""
+        return any(self.reads_part(k) for k in range(len(self.forecast_sqls)))
 
     def everyone(self, run: Callable[[str], pa.Table]) -> pa.Table | None:
         """The enterprises of each place, by `run` (a query to Arrow) if `reads_some`; else
@@ -225,7 +230,7 @@ class CompiledBatch:
     def chunk_forecast(self, k: int, grouped: pa.Table, everyone: pa.Table | None) -> pa.Table:
         """The forecast's rows of chunk k from what its query gave (`forecast_rows`), counted
         against `everyone` (`everyone`) if the query read only some enterprises."""
-        some = everyone if self.restrictions[k] or self.applicants[k] is not None else None
+        some = everyone if self.reads_part(k) else None
         return forecast_rows(grouped, self.forecast_items[k], some)
 
     @property
@@ -645,8 +650,8 @@ def chunks(rules: list[CompiledRule], lists: dict[int, str] | None = None) -> li
     # 19 of one list each; kjjl in 6, 5 of one list each.
     out: list[tuple[tuple[str | None, str | None], list[int]]] = []
     for piece in pieces:
-        for_ = {b for i in piece for b in rules[i].rule.beneficiary}
-        kind = (restriction(piece, lists), for_.pop() if len(for_) == 1 else None)
+        serves = {b for i in piece for b in rules[i].rule.beneficiary}
+        kind = (restriction(piece, lists), serves.pop() if len(serves) == 1 else None)
         room = next((c for k, c in out if k == kind and len(c) + len(piece) <= CHUNK_RULES), None)
         if room is not None:
             room.extend(piece)
@@ -735,7 +740,7 @@ def _compile(
     chosen: list[CompiledRule],
     received: bool,
     complete: frozenset[str],
-    counts: tuple[tuple[str, int], ...] = (),
+    counts: tuple[tuple[str, int], ...],
 ) -> CompiledBatch:
     docs = _file_of(pack)
     infos: list[RuleInfo] = []
@@ -1307,9 +1312,10 @@ def _forecast(
     of CASE projections per chunk; count_if of a comparison is ~3× cheaper than summing bits
     of a per-rule mask of unknowns (the way before).
 
-    For a chunk of `CompiledBatch.restrictions` the wide rows are only those of the
-    enterprises its rules may find anything but not eligible (`_open_for`): its rows are made
-    with every enterprise of each place (`_everyone`), and those not read are counted 不符合.
+    For a chunk that reads only some enterprises (`CompiledBatch.reads_part`) the wide rows
+    are only those its rules may find anything but not eligible (`_rows_read`): its rows are
+    made with every enterprise of each place (`_everyone`), and those not read are counted
+    in the status each rule leaves (不符合).
     `weight`: the column of the number of enterprises a wide row stands for (`_alike`), by
     which its counts and sums are multiplied. `same`: rules that compute like an earlier
     rule of the chunk (`_signature`): their items read that rule's aggregates.
@@ -1370,7 +1376,7 @@ def _forecast(
 
 def _everyone(place: str | None, dialect: str) -> str:
     """The enterprises of each registered place, all of them: the `n` of a query that reads
-    only some (`CompiledBatch.restrictions`), counted once per run, not once per query
+    only some (`CompiledBatch.reads_part`), counted once per run, not once per query
     (0.02 s of CPU per query over 1M enterprises)."""
     place_sql = _place_sql(place, dialect)
     registry = exp.to_identifier(REGISTRY, quoted=True).sql(dialect)  # type: ignore[union-attr]
